@@ -1,0 +1,40 @@
+# Two commands: `make run` starts everything, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+export VAR_DIR ?= $(CURDIR)/var
+export PORT ?= 8000
+export FABRIC_PORT ?= 8100
+
+.PHONY: run test venv lint clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+run: venv
+	mkdir -p $(VAR_DIR)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py procfile > $(VAR_DIR)/Procfile.run
+	@echo "Starting web on http://127.0.0.1:$(PORT)/ (Ctrl-C stops everything)"
+	WEB_PORT=$(PORT) exec $(VENV)/bin/honcho -f $(VAR_DIR)/Procfile.run -d $(CURDIR) start
+
+# pytest exits 5 when it collected nothing: that is a failure here, not a pass.
+test: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+clean:
+	rm -rf $(VAR_DIR)

@@ -1,0 +1,206 @@
+// The shell's behaviour: NEW drawer, table selection driving the command bar,
+// and the notification strip fed by the page's one event stream.
+(function () {
+  "use strict";
+
+  // ---- NEW drawer -------------------------------------------------------
+  function initDrawer() {
+    const button = document.getElementById("cmd-new");
+    const drawer = document.getElementById("new-drawer");
+    if (!button || !drawer) return;
+    const cols = () => drawer.querySelectorAll(".drawer-col[data-col]");
+    function closeFrom(level) {
+      cols().forEach((col) => {
+        if (Number(col.dataset.col) >= level) col.hidden = true;
+        if (Number(col.dataset.col) >= level - 1) {
+          col.querySelectorAll("[data-open]").forEach((b) => b.setAttribute("aria-expanded", "false"));
+        }
+      });
+    }
+    button.addEventListener("click", () => {
+      const open = drawer.hidden;
+      drawer.hidden = !open;
+      button.setAttribute("aria-expanded", String(open));
+      if (open) closeFrom(1);
+    });
+    drawer.addEventListener("click", (event) => {
+      const item = event.target.closest("[data-open]");
+      if (!item) return;
+      const level = Number(item.closest("[data-col]").dataset.col) + 1;
+      closeFrom(level);
+      item.setAttribute("aria-expanded", "true");
+      const col = drawer.querySelector(`[data-name="${item.dataset.open}"]`);
+      col.hidden = false;
+      const first = col.querySelector("input, select");
+      if (first) first.focus();
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !drawer.hidden) button.click();
+    });
+  }
+
+  // ---- Tables: selection drives the command bar ------------------------
+  // A table with data-selectable has rows with data-id; commands carry
+  // data-requires="one|some" and optionally data-requires-flag="x": every
+  // selected row must have data-x="1" for the command to be enabled.
+  function selectedRows() {
+    return Array.from(document.querySelectorAll("table[data-selectable] tbody tr[aria-selected='true']"));
+  }
+  function updateCommands() {
+    const rows = selectedRows();
+    document.querySelectorAll(".command[data-requires]").forEach((cmd) => {
+      const need = cmd.dataset.requires;
+      let ok = need === "one" ? rows.length === 1 : rows.length >= 1;
+      const flag = cmd.dataset.requiresFlag;
+      if (ok && flag) ok = rows.every((row) => row.dataset[flag] === "1");
+      cmd.disabled = !ok;
+    });
+    document.querySelectorAll("[data-selection-ids]").forEach((input) => {
+      input.value = rows.map((row) => row.dataset.id).join(",");
+    });
+    document.body.dispatchEvent(new CustomEvent("portal:selection", { detail: { rows } }));
+  }
+  function initTables() {
+    document.addEventListener("click", (event) => {
+      const row = event.target.closest("table[data-selectable] tbody tr[data-id]");
+      if (!row || event.target.closest("a, button, input")) return;
+      const table = row.closest("table");
+      const multi = table.dataset.selectable === "multi" && (event.ctrlKey || event.metaKey || event.shiftKey);
+      const wasSelected = row.getAttribute("aria-selected") === "true";
+      if (!multi) table.querySelectorAll("tbody tr[aria-selected='true']").forEach((r) => r.setAttribute("aria-selected", "false"));
+      row.setAttribute("aria-selected", String(!wasSelected));
+      updateCommands();
+    });
+    // A table body swapped by htmx keeps the rows that are still there selected.
+    document.body.addEventListener("htmx:beforeSwap", (event) => {
+      event.detail.target._keepSelected = selectedRows().map((r) => r.dataset.id);
+    });
+    document.body.addEventListener("htmx:afterSwap", (event) => {
+      const keep = event.detail.target._keepSelected || [];
+      keep.forEach((id) => {
+        const row = document.querySelector(`table[data-selectable] tbody tr[data-id="${CSS.escape(id)}"]`);
+        if (row) row.setAttribute("aria-selected", "true");
+      });
+      updateCommands();
+    });
+    updateCommands();
+  }
+
+  // ---- Notification strip ----------------------------------------------
+  const notes = new Map();
+  function strip() { return document.getElementById("notifications"); }
+  function setCount() {
+    const unread = Array.from(notes.values()).filter((n) => !n.dataset.read).length;
+    const count = document.getElementById("notify-count");
+    if (count) { count.textContent = String(unread); count.dataset.count = String(unread); }
+  }
+  function showStrip() { const s = strip(); if (s) s.hidden = false; }
+  function hideIfEmpty() { const s = strip(); if (s && notes.size === 0) s.hidden = true; }
+
+  // notify({id, text, state: running|succeeded|failed|warning|confirm, progress, url})
+  function notify(data) {
+    const list = document.getElementById("notes");
+    const template = document.getElementById("note-template");
+    if (!list || !template) return null;
+    const id = String(data.id || `note-${Date.now()}-${Math.random()}`);
+    let note = notes.get(id);
+    if (!note) {
+      note = template.content.firstElementChild.cloneNode(true);
+      note.dataset.id = id;
+      note.querySelector(".note-ok").addEventListener("click", () => dismiss(id));
+      list.prepend(note);
+      notes.set(id, note);
+    }
+    note.dataset.state = data.state || "running";
+    note.querySelector(".note-text").textContent = data.text || "";
+    const bar = note.querySelector(".note-progress");
+    const pct = Math.max(0, Math.min(100, Number(data.progress) || 0));
+    bar.setAttribute("aria-valuenow", String(pct));
+    bar.firstElementChild.style.width = `${pct}%`;
+    const link = note.querySelector(".note-link");
+    if (data.url) { link.href = data.url; link.hidden = false; } else { link.hidden = true; }
+    const confirming = note.dataset.state === "confirm";
+    note.querySelector(".note-yes").hidden = !confirming;
+    note.querySelector(".note-no").hidden = !confirming;
+    note.querySelector(".note-ok").hidden = confirming;
+    delete note.dataset.read;
+    showStrip();
+    setCount();
+    return note;
+  }
+  function dismiss(id) {
+    const note = notes.get(String(id));
+    if (!note) return;
+    note.remove();
+    notes.delete(String(id));
+    setCount();
+    hideIfEmpty();
+  }
+  // A confirmation in the strip: resolves true on YES, false on NO.
+  function confirmInStrip(text) {
+    return new Promise((resolve) => {
+      const id = `confirm-${Date.now()}`;
+      const note = notify({ id, text, state: "confirm" });
+      note.querySelector(".note-yes").onclick = () => { dismiss(id); resolve(true); };
+      note.querySelector(".note-no").onclick = () => { dismiss(id); resolve(false); };
+    });
+  }
+
+  function initNotifications() {
+    const counter = document.getElementById("notify-counter");
+    if (counter) counter.addEventListener("click", () => {
+      const s = strip();
+      if (!s) return;
+      if (s.hidden && notes.size) { s.hidden = false; } else { s.hidden = true; }
+      notes.forEach((n) => { n.dataset.read = "1"; });
+      setCount();
+    });
+    // Notes the server rendered (work already running when the page loaded).
+    document.querySelectorAll("#notes > .note[data-id]").forEach((note) => {
+      notes.set(note.dataset.id, note);
+      note.querySelector(".note-ok").addEventListener("click", () => dismiss(note.dataset.id));
+    });
+    if (notes.size) { showStrip(); setCount(); }
+    // hx-confirm goes through the strip's YES/NO instead of window.confirm.
+    document.body.addEventListener("htmx:confirm", (event) => {
+      if (!event.detail.question) return;
+      event.preventDefault();
+      confirmInStrip(event.detail.question).then((yes) => { if (yes) event.detail.issueRequest(true); });
+    });
+  }
+
+  // ---- Live events -----------------------------------------------------
+  // The htmx SSE extension owns the one EventSource of the page; we add our
+  // listeners to it when it opens. Every event is re-dispatched on <body> as
+  // "portal:<event>" so partials can refresh with hx-trigger="portal:job from:body".
+  let opened = 0;
+  const handled = new WeakSet();
+  function initEvents() {
+    document.body.addEventListener("htmx:sseOpen", (event) => {
+      const source = event.detail.source;
+      opened += 1;
+      if (!handled.has(source)) {
+        handled.add(source);
+        ["notify", "job", "vault", "item"].forEach((name) => {
+          source.addEventListener(name, (message) => {
+            let data = {};
+            try { data = JSON.parse(message.data); } catch (e) { return; }
+            if (name === "notify") notify(data);
+            document.body.dispatchEvent(new CustomEvent(`portal:${name}`, { detail: data }));
+          });
+        });
+        source.addEventListener("ready", () => { document.body.dataset.live = "1"; });
+      }
+      // After a reconnect, re-render from the database so nothing is missed.
+      if (opened > 1) document.body.dispatchEvent(new CustomEvent("portal:resync"));
+    });
+  }
+
+  window.portal = { notify, dismiss, confirmInStrip, updateCommands };
+  document.addEventListener("DOMContentLoaded", () => {
+    initDrawer();
+    initTables();
+    initNotifications();
+    initEvents();
+  });
+})();

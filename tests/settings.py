@@ -1,0 +1,14 @@
+"""Settings for the test suite: its own VAR_DIR and Redis database, fast password hashing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("VAR_DIR", str(_ROOT / "var" / "test"))
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
