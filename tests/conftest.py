@@ -268,3 +268,9 @@ def sign_in(portal_server):
         page.wait_for_url(f"{portal_server}/vaults/")
 
     return _sign_in
+
+
+# Fixtures of each part of the system, shared with every suite.
+from tests.fixtures.fabric import *  # noqa: E402,F403
+from tests.fixtures.jobs import *  # noqa: E402,F403
+from tests.fixtures.store import *  # noqa: E402,F403
