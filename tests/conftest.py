@@ -31,6 +31,19 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 PASSWORD = "correct horse battery staple"
 
 
+def run_async(coroutine):
+    """Run a coroutine to completion on its own loop, in a thread.
+
+    Playwright's sync API leaves an event loop running in the main thread, so
+    asyncio.run() there would refuse.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 # --- Redis ---------------------------------------------------------------
 
 @pytest.fixture(scope="session")

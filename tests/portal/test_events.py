@@ -6,6 +6,7 @@ import json
 import pytest
 
 from portal import events
+from tests.conftest import run_async
 
 
 def test_sse_frames_split_multiline_data():
@@ -27,7 +28,7 @@ def test_stream_relays_published_events_and_releases_its_subscription(redis_url,
         await stream.aclose()
         assert redis_client.pubsub_numsub("user:424242")[0][1] == 0
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 @pytest.mark.integration
