@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 export VAR_DIR ?= $(CURDIR)/var
 export PORT ?= 8000
 export FABRIC_PORT ?= 8100
+export LAB_SUBSCRIPTION_ID ?= 6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f
 
 .PHONY: run test venv lint clean
 

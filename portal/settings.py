@@ -18,6 +18,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 FABRIC_PORT = env_int("FABRIC_PORT", 8100, minimum=1, maximum=65535)
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Vault stores (chunks and manifests): one directory per vault; every worker must mount it.
+VAULT_STORE_DIR = env_path("VAULT_STORE_DIR", VAR_DIR / "vaults")
+# Where management certificates of subscriptions are kept (mode 0600).
+CERTIFICATE_DIR = VAR_DIR / "certificates"
+# The bundled lab fabric, registered as "Lab subscription" by `make run`.
+LAB_SUBSCRIPTION_ID = env_str("LAB_SUBSCRIPTION_ID", "6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -59,6 +65,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            "builtins": ["template_partials.templatetags.partials"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

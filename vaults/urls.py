@@ -7,5 +7,12 @@ from vaults import views
 app_name = "vaults"
 urlpatterns = [
     path("", views.vault_list, name="list"),
-    path("<int:pk>/", views.dashboard, name="dashboard"),
+    path("quick-create/", views.quick_create, name="quick_create"),
+    path("subscriptions/", views.subscription_list, name="subscriptions"),
+    path("subscriptions/<int:pk>/test/", views.subscription_test, name="subscription_test"),
+    path("<int:pk>/", views.vault_open, name="open"),
+    path("<int:pk>/quick-start/", views.quickstart, name="quickstart"),
+    path("<int:pk>/dashboard/", views.dashboard, name="dashboard"),
+    path("<int:pk>/configure/", views.configure, name="configure"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
 ]

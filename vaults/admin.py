@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from vaults import services
+from vaults.models import RegisteredItem, Subscription, Vault
+
+
+class SubscriptionAdminForm(forms.ModelForm):
+    certificate = forms.CharField(widget=forms.Textarea, required=False,
+                                  help_text="Management certificate and key (PEM). Leave empty to keep the current one.")
+    ca_certificate = forms.CharField(widget=forms.Textarea, required=False,
+                                     help_text="CA to trust for the endpoint (PEM). Leave empty to keep the current one.")
+
+    class Meta:
+        model = Subscription
+        fields = ["name", "subscription_id", "host", "protocol", "members"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    form = SubscriptionAdminForm
+    list_display = ["name", "subscription_id", "protocol", "host", "has_certificate"]
+    filter_horizontal = ["members"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        # Certificates are written to private files, never kept in the database or shown again.
+        if form.cleaned_data.get("certificate", "").strip():
+            obj.certificate_path = str(services.write_private(f"{obj.pk}-management.pem", form.cleaned_data["certificate"]))
+        if form.cleaned_data.get("ca_certificate", "").strip():
+            obj.ca_path = str(services.write_private(f"{obj.pk}-ca.pem", form.cleaned_data["ca_certificate"]))
+        obj.save(update_fields=["certificate_path", "ca_path"])
+
+
+@admin.register(Vault)
+class VaultAdmin(admin.ModelAdmin):
+    list_display = ["name", "subscription", "region", "status", "replication"]
+    list_filter = ["status", "region"]
+    readonly_fields = ["status"]
+
+
+@admin.register(RegisteredItem)
+class RegisteredItemAdmin(admin.ModelAdmin):
+    list_display = ["name", "cloud_service", "vault", "status"]
+    list_filter = ["status"]

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django import forms
+
+from vaults.models import Subscription, Vault
+
+
+class QuickCreateForm(forms.Form):
+    name = forms.CharField(max_length=100, strip=True)
+    region = forms.ChoiceField(choices=())
+    subscription = forms.ModelChoiceField(queryset=Subscription.objects.none(), empty_label=None)
+
+    def __init__(self, *args, subscriptions, regions: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["subscription"].queryset = subscriptions
+        self.fields["region"].choices = [(r, r) for r in regions]
+        self.fields["region"].error_messages["invalid_choice"] = "'%(value)s' is not a region of this subscription."
+
+
+class ReplicationForm(forms.Form):
+    replication = forms.ChoiceField(choices=Vault.Replication.choices, widget=forms.RadioSelect)
+
+
+class DeleteVaultForm(forms.Form):
+    reason = forms.CharField(max_length=500, strip=True, error_messages={"required": "Give a reason for deleting the vault."})
+
+
+class SubscriptionForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    subscription_id = forms.CharField(max_length=64, label="Subscription ID")
+    host = forms.CharField(max_length=255, help_text="host[:port] of the Service Management endpoint")
+    protocol = forms.ChoiceField(choices=Subscription.Protocol.choices)
+    certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
+                                  help_text="Management certificate and key, PEM. Stored privately, never shown again.")
+    ca_certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                                     help_text="CA to trust for the endpoint's TLS certificate, PEM (optional).")
