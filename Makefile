@@ -22,6 +22,7 @@ run: venv
 	mkdir -p $(VAR_DIR)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py ensure_lab_subscription --member admin
 	$(PY) manage.py procfile > $(VAR_DIR)/Procfile.run
 	@echo "Starting web on http://127.0.0.1:$(PORT)/ (Ctrl-C stops everything)"
 	WEB_PORT=$(PORT) exec $(VENV)/bin/honcho -f $(VAR_DIR)/Procfile.run -d $(CURDIR) start
