@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from vaults import services
-from vaults.models import RegisteredItem, Subscription, Vault
+from vaults.models import RegisteredItem, Subscription, Vault, VirtualMachine
 
 
 class SubscriptionAdminForm(forms.ModelForm):
@@ -41,7 +41,14 @@ class VaultAdmin(admin.ModelAdmin):
     readonly_fields = ["status"]
 
 
+@admin.register(VirtualMachine)
+class VirtualMachineAdmin(admin.ModelAdmin):
+    list_display = ["name", "cloud_service", "region", "power_state", "agent_status", "gone"]
+    list_filter = ["region", "gone"]
+    search_fields = ["name", "cloud_service"]
+
+
 @admin.register(RegisteredItem)
 class RegisteredItemAdmin(admin.ModelAdmin):
-    list_display = ["name", "cloud_service", "vault", "status"]
+    list_display = ["vm", "vault", "status"]
     list_filter = ["status"]

@@ -117,8 +117,53 @@ class Vault(models.Model):
         return ""
 
 
+class VirtualMachine(models.Model):
+    """A VM of a subscription's fabric, as discovery last saw it.
+
+    A VM is named by its cloud service and role name (two VMs may share a name
+    in different cloud services). Rows are never deleted by discovery: a VM
+    that no longer exists is marked ``gone`` so its history stays readable.
+    """
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="virtual_machines")
+    cloud_service = models.CharField(max_length=100)
+    name = models.CharField(max_length=100)
+    deployment = models.CharField(max_length=100)
+    region = models.CharField(max_length=100, db_index=True)
+    power_state = models.CharField(max_length=30, blank=True)
+    instance_status = models.CharField(max_length=50, blank=True)
+    agent_status = models.CharField(max_length=30, blank=True, help_text="GuestAgentStatus/Status, empty when no agent")
+    has_agent = models.BooleanField(default=False)
+    # [{"name", "lun" (None for the OS disk), "media_link", "size_gb", "premium"}]
+    disks = models.JSONField(default=list)
+    gone = models.BooleanField(default=False)
+    discovered = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "cloud_service"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "cloud_service", "name"], name="vm_unique_in_subscription"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cloud_service})"
+
+    @property
+    def data_disk_count(self) -> int:
+        return sum(1 for disk in self.disks if disk.get("lun") is not None)
+
+    @property
+    def on_premium_storage(self) -> bool:
+        return any(disk.get("premium") for disk in self.disks)
+
+    @property
+    def running(self) -> bool:
+        return self.power_state == "Started"
+
+
 class RegisteredItem(models.Model):
-    """A virtual machine registered with a vault (one vault at most per VM)."""
+    """A virtual machine registered with a vault. The one-to-one link makes "one vault per VM" a database rule."""
 
     class Status(models.TextChoices):
         REGISTERING = "registering", "Registering"
@@ -127,18 +172,28 @@ class RegisteredItem(models.Model):
         UNREGISTERING = "unregistering", "Unregistering"
 
     vault = models.ForeignKey(Vault, on_delete=models.CASCADE, related_name="registered_items")
-    cloud_service = models.CharField(max_length=100)
-    name = models.CharField(max_length=100)
+    vm = models.OneToOneField(VirtualMachine, on_delete=models.PROTECT, related_name="registration")
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.REGISTERING)
+    error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+    recommendation = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["name", "cloud_service"]
-        constraints = [
-            # A VM is identified by its cloud service and name within a subscription's fabric.
-            models.UniqueConstraint(fields=["vault", "cloud_service", "name"], name="registered_item_unique_in_vault"),
-        ]
+        ordering = ["vm__name", "vm__cloud_service"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.cloud_service})"
+        return str(self.vm)
+
+    @property
+    def name(self) -> str:
+        return self.vm.name
+
+    @property
+    def cloud_service(self) -> str:
+        return self.vm.cloud_service
+
+    @property
+    def item_key(self) -> str:
+        """The key of the one-operation-at-a-time rule: the VM, whichever vault it is in."""
+        return f"vm:{self.vm_id}"

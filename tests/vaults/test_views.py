@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from vaults import services
-from vaults.models import RegisteredItem, Subscription, Vault
+from vaults.models import RegisteredItem, Subscription, Vault, VirtualMachine
 
 pytestmark = pytest.mark.django_db
 
@@ -12,6 +13,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def regions(monkeypatch):
     monkeypatch.setattr(services, "list_regions", lambda endpoint: ["East US", "West US"])
+
+
+def register(vault, name: str) -> RegisteredItem:
+    vm = VirtualMachine.objects.create(subscription=vault.subscription, cloud_service="svc", name=name,
+                                       deployment="svc", region=vault.region, last_seen=timezone.now())
+    return RegisteredItem.objects.create(vault=vault, vm=vm, status=RegisteredItem.Status.REGISTERED)
 
 
 def vault_urls(vault) -> list[str]:
@@ -114,7 +121,7 @@ def test_administrator_sets_replication_until_an_item_is_registered(client, owne
     client.post(reverse("vaults:configure", args=[vault.pk]), {"replication": "lrs"})
     vault.refresh_from_db()
     assert vault.replication == Vault.Replication.LRS
-    RegisteredItem.objects.create(vault=vault, cloud_service="svc", name="vm01", status="registered")
+    register(vault, "vm01")
     response = client.post(reverse("vaults:configure", args=[vault.pk]), {"replication": "grs"})
     assert Vault.REPLICATION_LOCKED in response.content.decode()
     vault.refresh_from_db()
@@ -133,7 +140,7 @@ def test_delete_needs_a_reason_and_an_empty_vault(client, owner, vault, settings
     client.force_login(owner)
     client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": ""})
     assert Vault.objects.filter(pk=vault.pk).exists()
-    item = RegisteredItem.objects.create(vault=vault, cloud_service="svc", name="vm01", status="registered")
+    item = register(vault, "vm01")
     response = client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": "moving"}, follow=True)
     assert "The vault still has registered items." in response.content.decode()
     item.delete()
