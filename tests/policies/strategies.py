@@ -21,6 +21,19 @@ from vaults.policy import (
     YearlyRetention,
 )
 
+
+def portal_example(name: str = "Example-Policy") -> Policy:
+    """PORTAL.md: daily 30 days; weekly on Sunday 104 weeks; monthly on the last Sunday 120 months;
+    yearly on the first Sunday of January 99 years."""
+    return Policy(name, Schedule.daily(time(22, 30)), (
+        DailyRetention(30),
+        WeeklyRetention(104, {Weekday.SUNDAY}),
+        MonthlyRetention(120, WeekdayOfMonth(Week.LAST, {Weekday.SUNDAY})),
+        YearlyRetention(99, {1}, WeekdayOfMonth(Week.FIRST, {Weekday.SUNDAY})),
+    ))
+
+
+
 slot_times = st.builds(time, st.integers(0, 23), st.sampled_from([0, 30]))
 weekday_sets = st.frozensets(st.sampled_from(list(Weekday)), min_size=1)
 names = st.from_regex(r"[A-Za-z]([A-Za-z0-9-]{1,20}[A-Za-z0-9])?", fullmatch=True).filter(lambda n: len(n) >= 3)

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.policies.strategies import valid_policies
-from tests.policies.test_validation import portal_example
+from tests.policies.strategies import portal_example, valid_policies
 from vaults.policy import (
     LAST,
     DayOfMonth,

@@ -8,7 +8,7 @@ from datetime import time
 import pytest
 from hypothesis import given, settings
 
-from tests.policies.strategies import valid_policies
+from tests.policies.strategies import portal_example, valid_policies
 from vaults.policy import (
     LAST,
     DailyRetention,
@@ -31,17 +31,6 @@ from vaults.policy import (
 )
 
 SUN, MON, WED = Weekday.SUNDAY, Weekday.MONDAY, Weekday.WEDNESDAY
-
-
-def portal_example(name: str = "Example-Policy") -> Policy:
-    """PORTAL.md: daily 30 days; weekly on Sunday 104 weeks; monthly on the last Sunday 120 months;
-    yearly on the first Sunday of January 99 years."""
-    return Policy(name, Schedule.daily(time(22, 30)), (
-        DailyRetention(30),
-        WeeklyRetention(104, {SUN}),
-        MonthlyRetention(120, WeekdayOfMonth(Week.LAST, {SUN})),
-        YearlyRetention(99, {1}, WeekdayOfMonth(Week.FIRST, {SUN})),
-    ))
 
 
 def weekly_policy(*ranges, days=frozenset({SUN, WED})) -> Policy:
