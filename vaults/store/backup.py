@@ -1,0 +1,136 @@
+"""The backup engine for one disk: plan what to read, then read, chunk, hash, dedup, compress and store it.
+
+Work is spread over a thread pool: reads (``os.pread``, HTTP), BLAKE3, zstd and
+fsync all release the GIL, so N threads use N cores. At most ``2 x workers``
+batches of ``read_batch`` bytes are in flight, which bounds memory whatever
+the disk size (a 4 GiB disk backs up in well under 500 MB RSS).
+
+Incremental backup reads only the changed ranges from the source. A chunk that
+is entirely rewritten is read whole; a partly-changed chunk starts from the
+previous point's chunk, read back from the store (and verified), with the
+changed ranges laid over it; an unchanged chunk keeps its previous name, so it
+is referenced and never copied.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass
+
+from vaults.store.chunks import ChunkStore, chunk_hash
+from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_digest
+from vaults.store.pool import CancelFn, ProgressFn, run_bounded
+from vaults.store.ranges import Range, coalesce, normalize, runs, split_by_chunk, total
+from vaults.store.sources import DiskSource
+
+
+class Dedup:
+    """Which chunks this session already wrote or is writing, shared by all of its disks and threads."""
+
+    def __init__(self, chunks: ChunkStore) -> None:
+        self.chunks = chunks
+        self._lock = threading.Lock()
+        self._claimed: set[str] = set()
+
+    def claim(self, name: str) -> bool:
+        """True when the caller must write the chunk: no one in this store has it yet."""
+        with self._lock:
+            if name in self._claimed:
+                return False
+        if self.chunks.has(name):
+            return False
+        with self._lock:
+            if name in self._claimed:
+                return False
+            self._claimed.add(name)
+            return True
+
+
+@dataclass
+class DiskPlan:
+    """What one disk's backup will read: known before any byte moves, so progress has a total."""
+
+    name: str
+    source: DiskSource
+    size: int
+    chunk_size: int
+    previous: DiskManifest | None       # set only when the backup is incremental
+    spans: dict[int, list[Range]]       # chunk index -> absolute ranges to read inside it
+    read_total: int
+
+
+def plan_disk(name: str, source: DiskSource, chunk_size: int, previous: DiskManifest | None) -> DiskPlan:
+    size = source.size
+    if size <= 0:
+        raise ValueError(f"disk {name}: size {size} is not a disk")
+    # Incremental only against a compatible manifest; a resized disk or a new chunk size gets a full backup
+    # (which still deduplicates against the store, so unchanged chunks are not stored twice).
+    if previous is not None and (previous.size != size or previous.chunk_size != chunk_size):
+        previous = None
+    wanted = normalize(source.changed_ranges() if previous is not None else source.ranges(), size)
+    return DiskPlan(name, source, size, chunk_size, previous, split_by_chunk(wanted, chunk_size), total(wanted))
+
+
+def transfer_disk(plan: DiskPlan, chunks: ChunkStore, dedup: Dedup, *, workers: int, read_batch: int,
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> DiskManifest:
+    size, chunk_size, previous = plan.size, plan.chunk_size, plan.previous
+    entries: list[str | None] = list(previous.chunks) if previous is not None else [None] * chunk_count(size, chunk_size)
+    zero = bytes(chunk_size)
+    stored = 0
+
+    def chunk_bytes(index: int, pieces: list[tuple[int, bytes]], starts: list[int]) -> bytes | bytearray:
+        start = index * chunk_size
+        length = chunk_length(index, size, chunk_size)
+        spans = plan.spans[index]
+        if total(spans) == length:
+            base: bytearray | None = None
+        elif previous is not None and previous.chunks[index] is not None:
+            base = bytearray(chunks.get(previous.chunks[index], length))
+        else:
+            base = bytearray(length)
+        for span_start, span_end in spans:
+            piece_start, data = pieces[bisect.bisect_right(starts, span_start) - 1]
+            part = data[span_start - piece_start:span_end - piece_start]
+            if base is None:
+                return part  # whole chunk in one piece (spans of a fully covered chunk are merged)
+            base[span_start - start:span_end - start] = part
+        return base
+
+    def work(batch: list[int]) -> list[tuple[int, str | None, int, int]]:
+        reads = coalesce([span for index in batch for span in plan.spans[index]])
+        pieces = [(start, plan.source.read(start, end - start)) for start, end in reads]
+        starts = [start for start, _ in pieces]
+        done = []
+        for index in batch:
+            data = chunk_bytes(index, pieces, starts)
+            read = total(plan.spans[index])
+            if data == zero[:len(data)]:
+                done.append((index, None, 0, read))  # all-zero: recorded in the manifest, never stored
+                continue
+            name = chunk_hash(data)
+            written = chunks.put(name, data) if dedup.claim(name) else 0
+            done.append((index, name, written, read))
+        return done
+
+    batches = runs(plan.spans.keys(), max(1, read_batch // chunk_size))
+    read_done = 0
+
+    def collect(results: list[tuple[int, str | None, int, int]]) -> None:
+        nonlocal stored, read_done
+        for index, name, written, read in results:
+            entries[index] = name
+            stored += written
+            read_done += read
+        if progress is not None:
+            progress(read_done, plan.read_total)
+
+    run_bounded(workers, batches, work, collect, cancel, "backup")
+    if progress is not None and not batches:
+        progress(0, 0)
+
+    data_bytes = sum(chunk_length(index, size, chunk_size) for index, name in enumerate(entries) if name is not None)
+    return DiskManifest(name=plan.name, size=size, chunk_size=chunk_size, chunks=entries,
+                        digest=disk_digest(size, chunk_size, entries), source_snapshot=plan.source.snapshot_id,
+                        data_bytes=data_bytes, stored_bytes=stored, read_bytes=plan.read_total,
+                        incremental=previous is not None)

@@ -1,0 +1,45 @@
+"""A bounded thread pool loop shared by backup, restore, verify and replication.
+
+Hashing, zstd, file and network I/O release the GIL, so threads use every core.
+At most ``2 x workers`` jobs are in flight, so memory stays bounded however big
+the disk; results are collected in submission order on the calling thread,
+which is where progress and cancellation are handled.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from vaults.store.errors import OperationCancelled
+
+ProgressFn = Callable[[int, int], None]
+CancelFn = Callable[[], object]
+
+
+def check_cancel(cancel: CancelFn | None, what: str) -> None:
+    """Run the caller's check: it may raise its own exception, or return True to stop."""
+    if cancel is not None and cancel():
+        raise OperationCancelled(f"The {what} was cancelled; nothing was published.")
+
+
+def run_bounded(workers: int, jobs: Iterable[Any], work: Callable[[Any], Any], collect: Callable[[Any], None],
+                cancel: CancelFn | None, what: str) -> None:
+    inflight: deque[Future] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=what) as pool:
+        try:
+            for job in jobs:
+                check_cancel(cancel, what)
+                while len(inflight) >= 2 * workers:
+                    collect(inflight.popleft().result())
+                inflight.append(pool.submit(work, job))
+            while inflight:
+                check_cancel(cancel, what)
+                collect(inflight.popleft().result())
+        except BaseException:
+            # Queued jobs are dropped; running ones finish before the pool exits (they are short).
+            for future in inflight:
+                future.cancel()
+            raise

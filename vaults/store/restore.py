@@ -1,0 +1,121 @@
+"""Restore: stream a disk's chunks back into a sink, verified, and prove the result by its digest.
+
+Zero chunks are skipped (a new page blob or sparse file is already zero);
+non-zero chunks are decompressed and re-hashed (a corrupt chunk raises
+``CorruptChunkError``), consecutive ones written as one aligned piece. When a
+chunk in the primary store is missing or corrupt and a secondary copy (GRS) is
+given, the chunk is read from there. The digest is rebuilt from the hashes of
+the bytes actually written and must equal the one recorded at backup time.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vaults.store.chunks import chunk_hash
+from vaults.store.errors import ChunkError, DigestMismatchError
+from vaults.store.locks import lease
+from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_digest
+from vaults.store.pool import CancelFn, ProgressFn, run_bounded
+from vaults.store.ranges import runs, split_by_chunk
+from vaults.store.sinks import DiskSink
+from vaults.store.sources import DiskSource
+
+if TYPE_CHECKING:
+    from vaults.store.store import VaultStore
+
+
+@dataclass
+class RestoreResult:
+    disk: str
+    digest: str
+    written_bytes: int
+    chunks_from_secondary: int
+
+
+def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secondary: VaultStore | None = None,
+                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> RestoreResult:
+    size, chunk_size = disk.size, disk.chunk_size
+    nonzero = [index for index, name in enumerate(disk.chunks) if name is not None]
+    write_total = sum(chunk_length(index, size, chunk_size) for index in nonzero)
+    verified: list[str | None] = [None] * chunk_count(size, chunk_size)
+    written = fallbacks = 0
+
+    def fetch(index: int) -> tuple[bytes, bool]:
+        name = disk.chunks[index]
+        length = chunk_length(index, size, chunk_size)
+        try:
+            return store.chunks.get(name, length), False
+        except ChunkError as primary_error:
+            if secondary is None:
+                raise
+            try:
+                return secondary.chunks.get(name, length), True
+            except ChunkError as secondary_error:
+                raise type(primary_error)(name, f"{primary_error} The secondary copy is unusable too: {secondary_error}") \
+                    from secondary_error
+
+    def work(batch: list[int]) -> tuple[list[int], list[str], int, int]:
+        parts, names, used_secondary = [], [], 0
+        for index in batch:
+            data, from_secondary = fetch(index)
+            used_secondary += from_secondary
+            # get() hashed these very bytes and proved the hash equals the name, so the name is the hash of what
+            # is written: the digest below is rebuilt from the written bytes without hashing them twice.
+            names.append(disk.chunks[index])
+            parts.append(data)
+        piece = parts[0] if len(parts) == 1 else b"".join(parts)
+        sink.write(batch[0] * chunk_size, piece)
+        return batch, names, len(piece), used_secondary
+
+    def collect(result: tuple[list[int], list[str], int, int]) -> None:
+        nonlocal written, fallbacks
+        batch, names, length, used_secondary = result
+        for index, name in zip(batch, names, strict=True):
+            verified[index] = name
+        written += length
+        fallbacks += used_secondary
+        if progress is not None:
+            progress(written, write_total)
+
+    with ExitStack() as stack:
+        # The shared lease keeps garbage collection away while chunks are read (even if retention deletes the point).
+        stack.enter_context(lease(store.lock_path, exclusive=False, timeout=store.lock_timeout))
+        if secondary is not None:
+            stack.enter_context(lease(secondary.lock_path, exclusive=False, timeout=secondary.lock_timeout))
+        sink.begin(size)
+        run_bounded(store.workers, runs(nonzero, max(1, store.read_batch // chunk_size)), work, collect, cancel, "restore")
+        sink.finish()
+
+    digest = disk_digest(size, chunk_size, verified)
+    if digest != disk.digest:
+        raise DigestMismatchError(f"The restored disk {disk.name} does not match its backup: digest {digest} "
+                                  f"instead of {disk.digest}.")
+    return RestoreResult(disk=disk.name, digest=digest, written_bytes=written, chunks_from_secondary=fallbacks)
+
+
+def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, read_batch: int = 4 << 20) -> str:
+    """The digest of any disk, read through a source (e.g. the restored page blob), to compare with a manifest's."""
+    size = source.size
+    touched = split_by_chunk(source.ranges(), chunk_size)
+    hashes: list[str | None] = [None] * chunk_count(size, chunk_size)
+    zero = bytes(chunk_size)
+
+    def work(batch: list[int]) -> list[tuple[int, str | None]]:
+        start = batch[0] * chunk_size
+        end = min(size, (batch[-1] + 1) * chunk_size)
+        data = source.read(start, end - start)
+        out = []
+        for index in batch:
+            part = data[(index - batch[0]) * chunk_size:(index - batch[0]) * chunk_size + chunk_length(index, size, chunk_size)]
+            out.append((index, None if part == zero[:len(part)] else chunk_hash(part)))
+        return out
+
+    def collect(result: list[tuple[int, str | None]]) -> None:
+        for index, name in result:
+            hashes[index] = name
+
+    run_bounded(workers, runs(touched.keys(), max(1, read_batch // chunk_size)), work, collect, None, "digest")
+    return disk_digest(size, chunk_size, hashes)
