@@ -23,6 +23,9 @@ VAULT_STORE_DIR = env_path("VAULT_STORE_DIR", VAR_DIR / "vaults")
 # Where management certificates of subscriptions are kept (mode 0600).
 CERTIFICATE_DIR = VAR_DIR / "certificates"
 # The bundled lab fabric, registered as "Lab subscription" by `make run`.
+# How long registration waits for the extension, and how often jobs poll the fabric.
+REGISTER_TIMEOUT_SECONDS = env_int("REGISTER_TIMEOUT_SECONDS", 120, minimum=1)
+FABRIC_POLL_SECONDS = float(env_int("FABRIC_POLL_MS", 500, minimum=10)) / 1000
 LAB_SUBSCRIPTION_ID = env_str("LAB_SUBSCRIPTION_ID", "6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f")
 
 INSTALLED_APPS = [
@@ -132,7 +135,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Fails jobs whose worker died (stale heartbeat) and re-sends jobs whose message was lost.
+    "jobs-reconcile": {"task": "jobs.reconcile", "schedule": 30.0},
+}
+# Extra task modules a worker imports (comma-separated), e.g. the test suite's job tasks.
+CELERY_IMPORTS = env_list("CELERY_IMPORTS", [])
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

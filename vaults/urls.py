@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from vaults import views
+from vaults import items, views
 
 app_name = "vaults"
 urlpatterns = [
@@ -15,4 +15,9 @@ urlpatterns = [
     path("<int:pk>/dashboard/", views.dashboard, name="dashboard"),
     path("<int:pk>/configure/", views.configure, name="configure"),
     path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/registered-items/", items.registered_items, name="registered"),
+    path("<int:pk>/registered-items/discover/", items.discover, name="discover"),
+    path("<int:pk>/registered-items/register/", items.register_dialog, name="register_dialog"),
+    path("<int:pk>/registered-items/register/start/", items.register, name="register"),
+    path("<int:pk>/registered-items/unregister/", items.unregister, name="unregister"),
 ]

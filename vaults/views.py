@@ -18,6 +18,7 @@ from vaults.services import VaultError
 VAULT_TABS = (
     ("quickstart", "QUICK START", "vaults:quickstart"),
     ("dashboard", "DASHBOARD", "vaults:dashboard"),
+    ("registered", "REGISTERED ITEMS", "vaults:registered"),
     ("configure", "CONFIGURE", "vaults:configure"),
 )
 _LAST_TAB = "vault-tab-{}"

@@ -55,6 +55,9 @@
       if (ok && flag) ok = rows.every((row) => row.dataset[flag] === "1");
       cmd.disabled = !ok;
     });
+    document.querySelectorAll("[data-confirm-template]").forEach((cmd) => {
+      cmd.setAttribute("hx-confirm", cmd.dataset.confirmTemplate.replace("{n}", String(rows.length)));
+    });
     document.querySelectorAll("[data-selection-ids]").forEach((input) => {
       input.value = rows.map((row) => row.dataset.id).join(",");
     });
@@ -160,7 +163,22 @@
       notes.set(note.dataset.id, note);
       note.querySelector(".note-ok").addEventListener("click", () => dismiss(note.dataset.id));
     });
+    // Notes of work already running when the page loaded, rendered by the server as JSON.
+    const initial = document.getElementById("initial-notes");
+    if (initial) { try { JSON.parse(initial.textContent).forEach(notify); } catch (e) { /* keep the page working */ } }
     if (notes.size) { showStrip(); setCount(); }
+    // After a reconnect, ask the server for the current state of running work and of the notes shown.
+    document.body.addEventListener("portal:resync", () => {
+      const url = document.body.dataset.notesUrl;
+      if (!url) return;
+      const ids = Array.from(notes.keys()).join(",");
+      fetch(`${url}?ids=${encodeURIComponent(ids)}`, { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : { notes: [] }))
+        .then((body) => body.notes.forEach(notify))
+        .catch(() => {});
+    });
+    // A view answers with HX-Trigger {"portal:notice": {...}} to say something in the strip.
+    document.body.addEventListener("portal:notice", (event) => notify(event.detail));
     // hx-confirm goes through the strip's YES/NO instead of window.confirm.
     document.body.addEventListener("htmx:confirm", (event) => {
       if (!event.detail.question) return;
@@ -186,6 +204,8 @@
             let data = {};
             try { data = JSON.parse(message.data); } catch (e) { return; }
             if (name === "notify") notify(data);
+            // A job event carries a note for the strip; only the user who started the job gets it.
+            if (name === "job" && data.text && String(data.user) === document.body.dataset.user) notify(data);
             document.body.dispatchEvent(new CustomEvent(`portal:${name}`, { detail: data }));
           });
         });
