@@ -21,6 +21,7 @@ $(VENV)/.installed: requirements.txt
 run: venv
 	mkdir -p $(VAR_DIR)
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py fabric seed --if-empty
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py ensure_lab_subscription --member admin
 	$(PY) manage.py procfile > $(VAR_DIR)/Procfile.run

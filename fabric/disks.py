@@ -1,0 +1,387 @@
+"""Page blobs with copy-on-write snapshots: the bytes behind every lab disk.
+
+On-disk format of one blob (a directory):
+
+* ``data``: a sparse file of fixed 64 KiB *slots*. A slot holds one extent of
+  the blob (or of a snapshot); slots freed by a deleted snapshot are punched
+  out and reused.
+* ``journal``: one JSON line per metadata change (create, write, clear,
+  snapshot, delete snapshot). Replaying it rebuilds the extent maps; bytes
+  already sit in ``data``, so replay never copies or punches.
+
+In memory each blob has a *head* map (extent index -> slot id) and one frozen
+map per snapshot. Every slot keeps a bitmap of its valid 512-byte pages, a
+bitmap of the pages written since it was forked, its parent slot and a
+reference count. A snapshot copies the head map and bumps reference counts:
+O(written extents), never O(disk size), and no byte is copied. The first
+write to a shared extent forks it (one 64 KiB copy). A diff between two
+versions walks each differing extent's parent chain and ORs the written
+bitmaps, so it reports exactly the 512-byte pages written in between (a page
+rewritten with identical bytes still counts as changed).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE = 512
+EXTENT = 64 * 1024
+PAGES_PER_EXTENT = EXTENT // PAGE
+FULL = (1 << PAGES_PER_EXTENT) - 1
+ZEROS = bytes(4 * 1024 * 1024)
+
+
+class DiskError(Exception):
+    """A refused page-blob request, carrying the storage service's status and code."""
+
+    def __init__(self, status: int, code: str, message: str, header: tuple[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.header = status, code, message, header
+
+
+@dataclass
+class Slot:
+    pos: int  # byte offset in the data file
+    parent: int | None = None
+    valid: int = 0
+    written: int = 0
+    refs: int = 0
+
+
+def page_mask(first: int, last: int) -> int:
+    """Bits first..last (inclusive) set."""
+    return ((1 << (last - first + 1)) - 1) << first
+
+
+def bit_runs(bits: int) -> Iterator[tuple[int, int]]:
+    """(first, last) inclusive runs of set bits, lowest first."""
+    index = 0
+    while bits:
+        zeros = (bits & -bits).bit_length() - 1
+        bits >>= zeros
+        index += zeros
+        ones = (~bits & (bits + 1)).bit_length() - 1
+        yield index, index + ones - 1
+        bits >>= ones
+        index += ones
+
+
+@dataclass
+class Blob:
+    path: Path
+    size: int = 0
+    head: dict[int, int] = field(default_factory=dict)
+    snapshots: dict[str, tuple[int, dict[int, int]]] = field(default_factory=dict)
+    slots: dict[int, Slot] = field(default_factory=dict)
+    free_pos: list[int] = field(default_factory=list)
+    next_slot: int = 0
+    next_pos: int = 0
+    replaying: bool = False
+    _data: int | None = None
+    _journal: object = None
+
+    # --- files -----------------------------------------------------------
+
+    @property
+    def data_fd(self) -> int:
+        if self._data is None:
+            self._data = os.open(self.path / "data", os.O_RDWR | os.O_CREAT, 0o600)
+        return self._data
+
+    def log(self, record: list) -> None:
+        if self.replaying:
+            return
+        if self._journal is None:
+            self._journal = open(self.path / "journal", "a", encoding="ascii")  # noqa: SIM115 - kept open with the blob
+        self._journal.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._journal.flush()
+
+    def close(self) -> None:
+        if self._data is not None:
+            os.close(self._data)
+            self._data = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # --- slots -----------------------------------------------------------
+
+    def _new_slot(self, parent: int | None) -> int:
+        pos = self.free_pos.pop() if self.free_pos else self._grow()
+        slot_id = self.next_slot
+        self.next_slot += 1
+        self.slots[slot_id] = Slot(pos=pos, parent=parent, refs=1)
+        return slot_id
+
+    def _grow(self) -> int:
+        pos = self.next_pos
+        self.next_pos += EXTENT
+        if not self.replaying:
+            # Keep the file as long as its slots, so a read of a partly written
+            # slot never comes back short.
+            os.ftruncate(self.data_fd, self.next_pos)
+        return pos
+
+    def _release(self, slot_id: int) -> None:
+        slot = self.slots[slot_id]
+        slot.refs -= 1
+        if slot.refs == 0:
+            # The slot's bitmaps stay: a younger slot's parent chain may pass
+            # through it when a diff is asked. Only its bytes go.
+            self.free_pos.append(slot.pos)
+            if not self.replaying:
+                punch_hole(self.data_fd, slot.pos, EXTENT)
+            slot.pos = -1
+
+    def _writable(self, index: int) -> Slot:
+        """The head's slot for extent ``index``, forked first if a snapshot shares it."""
+        slot_id = self.head.get(index)
+        if slot_id is None:
+            self.head[index] = self._new_slot(None)
+            return self.slots[self.head[index]]
+        slot = self.slots[slot_id]
+        if slot.refs == 1:
+            return slot
+        fork_id = self._new_slot(slot_id)
+        fork = self.slots[fork_id]
+        fork.valid = slot.valid
+        if not self.replaying:
+            os.pwrite(self.data_fd, os.pread(self.data_fd, EXTENT, slot.pos), fork.pos)
+        slot.refs -= 1
+        self.head[index] = fork_id
+        return fork
+
+    # --- operations ------------------------------------------------------
+
+    def check_range(self, offset: int, length: int, header: str = "x-ms-range") -> None:
+        if offset % PAGE or length % PAGE or length <= 0:
+            value = f"bytes={offset}-{offset + length - 1}"
+            raise DiskError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
+                            (header, value))
+        if offset + length > self.size:
+            raise DiskError(416, "InvalidPageRange", "The page range specified is invalid.")
+
+    def write(self, offset: int, data: bytes | memoryview) -> None:
+        self.check_range(offset, len(data))
+        self._apply(offset, len(data), memoryview(data))
+        self.log(["w", offset, len(data)])
+
+    def clear(self, offset: int, length: int) -> None:
+        self.check_range(offset, length)
+        self._apply(offset, length, None)
+        self.log(["c", offset, length])
+
+    def _apply(self, offset: int, length: int, data: memoryview | None) -> None:
+        end = offset + length
+        while offset < end:
+            index, within = divmod(offset, EXTENT)
+            chunk = min(EXTENT - within, end - offset)
+            first, last = within // PAGE, (within + chunk) // PAGE - 1
+            mask = page_mask(first, last)
+            if data is None and index not in self.head:
+                offset += chunk  # clearing never-written pages changes nothing
+                continue
+            slot = self._writable(index)
+            if not self.replaying:
+                if data is None:
+                    os.pwrite(self.data_fd, ZEROS[:chunk], slot.pos + within)
+                else:
+                    start = offset - (end - length)
+                    os.pwrite(self.data_fd, data[start:start + chunk], slot.pos + within)
+            slot.valid = slot.valid | mask if data is not None else slot.valid & ~mask
+            slot.written |= mask
+            offset += chunk
+
+    def snapshot(self, snapshot_id: str) -> None:
+        for slot_id in self.head.values():
+            self.slots[slot_id].refs += 1
+        self.snapshots[snapshot_id] = (self.size, dict(self.head))
+        self.log(["s", snapshot_id])
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        _, extents = self.version(snapshot_id)
+        for slot_id in extents.values():
+            self._release(slot_id)
+        del self.snapshots[snapshot_id]
+        self.log(["d", snapshot_id])
+
+    def delete(self) -> None:
+        for snapshot_id in list(self.snapshots):
+            self.delete_snapshot(snapshot_id)
+        self.close()
+
+    def version(self, snapshot_id: str | None) -> tuple[int, dict[int, int]]:
+        if snapshot_id is None:
+            return self.size, self.head
+        try:
+            return self.snapshots[snapshot_id]
+        except KeyError:
+            raise DiskError(404, "BlobNotFound", "The specified blob does not exist.") from None
+
+    # --- reads -----------------------------------------------------------
+
+    def read_chunks(self, offset: int, length: int, snapshot_id: str | None = None,
+                    chunk: int = 4 * 1024 * 1024) -> Iterator[bytes]:
+        """The bytes of [offset, offset+length), in pieces of at most ``chunk``.
+
+        Adjacent extents whose slots sit next to each other in ``data`` are read
+        with one pread, and unwritten extents come from a shared zero buffer, so
+        a sequential read costs a few system calls per megabyte.
+        """
+        size, extents = self.version(snapshot_id)
+        end = min(offset + length, size)
+        while offset < end:
+            index, within = divmod(offset, EXTENT)
+            slot_id = extents.get(index)
+            pos = self.slots[slot_id].pos + within if slot_id is not None else -1
+            run = min(EXTENT - within, end - offset)
+            # Extend the run while the next extent continues the same kind.
+            while run < chunk and offset + run < end:
+                next_id = extents.get(index + 1)
+                if (slot_id is None) != (next_id is None):
+                    break
+                if slot_id is not None and self.slots[next_id].pos != pos + run:
+                    break
+                index += 1
+                run = min(run + EXTENT, end - offset, chunk)
+            if slot_id is None:
+                yield ZEROS[:run] if run <= len(ZEROS) else bytes(run)
+            else:
+                piece = os.pread(self.data_fd, run, pos)
+                yield piece if len(piece) == run else piece + bytes(run - len(piece))
+            offset += run
+
+    def page_ranges(self, snapshot_id: str | None = None, previous: str | None = None) -> list[tuple[int, int, bool]]:
+        """(start, end-exclusive, valid) ranges: valid pages, or with ``previous`` the pages changed since it.
+
+        In a diff, ``valid`` False marks pages cleared since ``previous``.
+        """
+        _, extents = self.version(snapshot_id)
+        if previous is None:
+            changes = ((index, self.slots[slot_id].valid, self.slots[slot_id].valid) for index, slot_id in extents.items())
+        else:
+            _, before = self.version(previous)
+            changes = self._changes(extents, before)
+        runs: list[tuple[int, int, bool]] = []
+        for index, changed, valid in changes:
+            base = index * EXTENT
+            for kind, bits in ((True, changed & valid), (False, changed & ~valid)):
+                runs.extend((base + first * PAGE, base + (last + 1) * PAGE, kind) for first, last in bit_runs(bits))
+        runs.sort()
+        ranges: list[tuple[int, int, bool]] = []
+        for start, stop, kind in runs:
+            if ranges and ranges[-1][1] == start and ranges[-1][2] == kind:
+                ranges[-1] = (ranges[-1][0], stop, kind)
+            else:
+                ranges.append((start, stop, kind))
+        return ranges
+
+    def _changes(self, after: dict[int, int], before: dict[int, int]) -> Iterator[tuple[int, int, int]]:
+        for index in after.keys() | before.keys():
+            new, old = after.get(index), before.get(index)
+            if new == old:
+                continue
+            valid = self.slots[new].valid if new is not None else 0
+            changed, cursor = 0, new
+            while cursor is not None and cursor != old:
+                changed |= self.slots[cursor].written
+                cursor = self.slots[cursor].parent
+            if cursor != old:  # unrelated slots: everything valid on either side
+                changed = valid | (self.slots[old].valid if old is not None else 0)
+            if changed:
+                yield index, changed, valid
+
+
+def punch_hole(fd: int, offset: int, length: int) -> None:
+    """Give a freed slot's blocks back to the file system; write zeros where holes are not supported."""
+    try:
+        if _LIBC.fallocate(fd, 0x01 | 0x02, ctypes.c_long(offset), ctypes.c_long(length)) == 0:  # KEEP_SIZE|PUNCH_HOLE
+            return
+    except AttributeError:
+        pass
+    os.pwrite(fd, bytes(length), offset)
+
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+class DiskStore:
+    """All page blobs under one directory, loaded on first use.
+
+    Not thread-safe by itself: the server calls it from its one event-loop
+    thread, so each request's change is applied whole before the next starts.
+    Command-line tools that write directly (seed) run while no server does.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs: dict[str, Blob] = {}
+        self.lock = threading.Lock()
+
+    def _dir(self, name: str) -> Path:
+        return self.root / name
+
+    def exists(self, name: str) -> bool:
+        return name in self.blobs or (self._dir(name) / "journal").exists()
+
+    def get(self, name: str) -> Blob:
+        blob = self.blobs.get(name)
+        if blob is not None:
+            return blob
+        path = self._dir(name)
+        journal = path / "journal"
+        if not journal.exists():
+            raise DiskError(404, "BlobNotFound", "The specified blob does not exist.")
+        blob = Blob(path=path, replaying=True)
+        with open(journal, encoding="ascii") as lines:
+            for line in lines:
+                replay(blob, json.loads(line))
+        blob.replaying = False
+        self.blobs[name] = blob
+        return blob
+
+    def create(self, name: str, size: int) -> Blob:
+        if size < 0 or size % PAGE:
+            raise DiskError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
+                            ("x-ms-blob-content-length", str(size)))
+        if self.exists(name):
+            self.delete(name)
+        path = self._dir(name)
+        path.mkdir(parents=True, exist_ok=True)
+        blob = Blob(path=path, size=size)
+        blob.log(["n", size])
+        self.blobs[name] = blob
+        return blob
+
+    def delete(self, name: str) -> None:
+        blob = self.get(name)
+        blob.close()
+        self.blobs.pop(name, None)
+        for child in ("journal", "data"):
+            (blob.path / child).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        for blob in self.blobs.values():
+            blob.close()
+        self.blobs.clear()
+
+
+def replay(blob: Blob, record: list) -> None:
+    kind = record[0]
+    if kind == "n":
+        blob.size = record[1]
+    elif kind == "w":
+        blob._apply(record[1], record[2], memoryview(b""))
+    elif kind == "c":
+        blob._apply(record[1], record[2], None)
+    elif kind == "s":
+        blob.snapshot(record[1])
+    elif kind == "d":
+        blob.delete_snapshot(record[1])
