@@ -11,14 +11,18 @@ import logging
 import os
 import re
 import shutil
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
 
+from jobs.models import ACTIVE, SUCCEEDED, Job, Status
 from portal.access import can_administer, can_operate
 from portal.events import publish, publish_now
 from vaults.compute import FabricError, list_regions
-from vaults.models import Subscription, Vault
+from vaults.models import RegisteredItem, Subscription, Vault
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +211,16 @@ def test_connection(subscription: Subscription) -> tuple[bool, str]:
 
 def dashboard_summary(vault: Vault) -> dict:
     """The figures of a vault's dashboard, computed from what is held now."""
+    since = timezone.now() - timedelta(hours=24)
+    recent = Job.objects.filter(vault=vault, created__gte=since)
+    counts = recent.aggregate(
+        succeeded=Count("pk", filter=Q(status__in=SUCCEEDED)),
+        failed=Count("pk", filter=Q(status=Status.FAILED)),
+        running=Count("pk", filter=Q(status__in=ACTIVE)),
+    )
     return {
-        "registered_items": vault.registered_items.filter(status=vault.registered_items.model.Status.REGISTERED).count(),
+        "registered_items": vault.registered_items.filter(status=RegisteredItem.Status.REGISTERED).count(),
         "storage_used": storage_used(vault),
+        "jobs": counts,
+        "recent_errors": list(recent.filter(status=Status.FAILED).order_by("-created")[:5]),
     }

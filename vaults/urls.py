@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/quick-start/", views.quickstart, name="quickstart"),
     path("<int:pk>/dashboard/", views.dashboard, name="dashboard"),
     path("<int:pk>/configure/", views.configure, name="configure"),
+    path("<int:pk>/jobs/", views.jobs, name="jobs"),
     path("<int:pk>/delete/", views.delete, name="delete"),
     path("<int:pk>/registered-items/", items.registered_items, name="registered"),
     path("<int:pk>/registered-items/discover/", items.discover, name="discover"),

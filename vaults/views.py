@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from jobs.models import Job
+from jobs.views import render_job_list
 from portal.access import can_administer
 from vaults import services
 from vaults.forms import DeleteVaultForm, QuickCreateForm, ReplicationForm, SubscriptionForm
@@ -19,6 +21,7 @@ VAULT_TABS = (
     ("quickstart", "QUICK START", "vaults:quickstart"),
     ("dashboard", "DASHBOARD", "vaults:dashboard"),
     ("registered", "REGISTERED ITEMS", "vaults:registered"),
+    ("jobs", "JOBS", "vaults:jobs"),
     ("configure", "CONFIGURE", "vaults:configure"),
 )
 _LAST_TAB = "vault-tab-{}"
@@ -60,6 +63,14 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "vaults/dashboard.html#summary", {"vault": vault, **context})
     return _vault_page(request, vault, "dashboard", "vaults/dashboard.html",
                        {**context, "delete_form": DeleteVaultForm()})
+
+
+def jobs(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = _vault_or_404(request, pk)
+    request.session[_LAST_TAB.format(vault.pk)] = "jobs"
+    return render_job_list(request, Job.objects.visible_to(request.user).filter(vault=vault),
+                           {"vault": vault, "tab": "jobs", "tabs": VAULT_TABS, "page_title": vault.name},
+                           template="vaults/jobs.html")
 
 
 def configure(request: HttpRequest, pk: int) -> HttpResponse:
