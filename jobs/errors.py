@@ -1,0 +1,80 @@
+"""The errors of the jobs app: refusals the views show, and failures tasks raise.
+
+Other apps raise ``JobError`` for a documented failure (it carries the code,
+the sentence and what to do next) and ``TransientError`` for a failure worth
+retrying (a fabric 5xx, a dropped connection). Anything else a task raises is
+an internal error: the job fails with a message that says to retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class Refusal(Exception):
+    """A request the service turns down; ``str(error)`` is the sentence shown to the user."""
+
+
+class OperationInProgress(Refusal):
+    MESSAGE = "Another operation is in progress on this item"
+
+    def __init__(self, item_key: str = "") -> None:
+        super().__init__(self.MESSAGE)
+        self.item_key = item_key
+
+
+class CancelRefused(Refusal):
+    NOT_CANCELLABLE_STATE = "The job is not in a cancellable state."
+    NOT_SUPPORTED = "Cancellation is not supported for this job type."
+
+
+class JobError(Exception):
+    """A documented failure: the job ends Failed with this code, message and recommendations."""
+
+    def __init__(self, code: str, message: str, recommendations: Sequence[str] | str = (), *,
+                 retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.recommendations = [recommendations] if isinstance(recommendations, str) else list(recommendations)
+        self.retryable = retryable
+
+
+class TransientError(Exception):
+    """A failure that may pass (fabric 5xx, connection reset): the runner retries it with backoff."""
+
+
+class JobCancelled(Exception):
+    """Raised by ``JobContext.check_cancelled()`` once a cancel was requested; the runner ends the job Cancelled."""
+
+
+# What a user reads when a job failed for a reason nobody documented.
+INTERNAL_ERROR = JobError(
+    "InternalError",
+    "An internal error occurred while running the job.",
+    ["Run the operation again. If it fails again, contact your administrator with the job id."],
+    retryable=True,
+)
+
+WORKER_LOST = JobError(
+    "WorkerLost",
+    "The worker running this job stopped unexpectedly, and the job was stopped. Nothing it had half done was kept.",
+    ["Run the operation again."],
+    retryable=True,
+)
+
+NEVER_PICKED_UP = JobError(
+    "NotPickedUp",
+    "No worker picked up this job.",
+    ["Check that a job worker is running, then run the operation again."],
+    retryable=True,
+)
+
+
+def transient_exhausted(attempts: int, last: BaseException) -> JobError:
+    return JobError(
+        "TransientFailure",
+        f"The operation failed {attempts} times with a temporary error and was stopped: {last}",
+        ["Check that the subscription's endpoint is reachable, then run the operation again."],
+        retryable=True,
+    )

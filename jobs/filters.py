@@ -1,0 +1,119 @@
+"""The Jobs page's filters, sort and paging, read from the query string.
+
+Everything lives in the URL (``/jobs/?status=failed&operation=backup``) so a
+dashboard link opens the page filtered. Paging is "limit + 1": the page asks
+for one row more than it shows to know whether there is a next page, and never
+counts the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.models import Job, JobQuerySet, Operation, Status
+
+PAGE_SIZE = 50
+DEFAULT_WINDOW = timedelta(hours=24)
+
+# Column key -> model field. START TIME is when the job was requested, which every job has.
+SORTS = {"item": "item_name", "operation": "operation", "status": "status", "start": "created", "duration": "duration"}
+DEFAULT_SORT = "-start"
+
+
+class JobFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "All")] + list(Status.choices))
+    operation = forms.ChoiceField(required=False, choices=[("", "All")] + list(Operation.choices))
+    item = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
+    start = forms.DateTimeField(required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+    end = forms.DateTimeField(required=False, label="To", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                              input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+    vault = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean_sort(self) -> str:
+        sort = self.cleaned_data.get("sort") or DEFAULT_SORT
+        return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if "start" in self.errors or "end" in self.errors:
+            return data
+        if (start is None) != (end is None):
+            raise forms.ValidationError("Give both FROM and TO, or neither (the last 24 hours are shown then).")
+        if start and end and start >= end:
+            raise forms.ValidationError("FROM must be before TO.")
+        return data
+
+
+@dataclass
+class JobPage:
+    form: JobFilterForm
+    jobs: list[Job]
+    sort: str
+    page: int
+    has_next: bool
+    window: tuple[datetime, datetime | None]
+
+    def url(self, **changes) -> str:
+        """This page's query string with ``changes`` (None removes a key)."""
+        data = {k: v for k, v in self.form.data.items() if v not in ("", None)}
+        data.update(changes)
+        return "?" + urlencode({k: v for k, v in data.items() if v is not None})
+
+    @property
+    def next_url(self) -> str:
+        return self.url(page=self.page + 1) if self.has_next else ""
+
+    @property
+    def previous_url(self) -> str:
+        return self.url(page=self.page - 1 if self.page > 2 else None) if self.page > 1 else ""
+
+    def sort_url(self, column: str) -> str:
+        current = self.sort.lstrip("-")
+        descending = column == current and not self.sort.startswith("-")
+        return self.url(sort=("-" if descending else "") + column, page=None)
+
+    @property
+    def columns(self) -> list[dict]:
+        labels = {"item": "Item", "operation": "Operation", "status": "Status", "start": "Start time", "duration": "Duration"}
+        return [{"key": key, "label": label, "url": self.sort_url(key), "sorted": self.sort.lstrip("-") == key,
+                 "desc": self.sort.startswith("-")} for key, label in labels.items()]
+
+
+def filter_jobs(queryset: JobQuerySet, params) -> JobPage:
+    form = JobFilterForm(params)
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    now = timezone.now()
+    start, end = data.get("start"), data.get("end")
+    if not start:
+        start, end = now - DEFAULT_WINDOW, None
+    jobs = queryset.filter(created__gte=start)
+    if end:
+        jobs = jobs.filter(created__lt=end)
+    if data.get("status"):
+        jobs = jobs.filter(status=data["status"])
+    if data.get("operation"):
+        jobs = jobs.filter(operation=data["operation"])
+    if data.get("item"):
+        jobs = jobs.filter(item_name__icontains=data["item"])
+    if data.get("vault"):
+        jobs = jobs.filter(vault_id=data["vault"])
+    sort = data.get("sort") or DEFAULT_SORT
+    field = SORTS[sort.lstrip("-")]
+    order = F(field).desc(nulls_first=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
+    page = data.get("page") or 1
+    offset = (page - 1) * PAGE_SIZE
+    rows = list(jobs.order_by(order, "-created" if field != "created" else "-id", "-id")
+                .defer("params", "log")[offset:offset + PAGE_SIZE + 1])
+    return JobPage(form=form, jobs=rows[:PAGE_SIZE], sort=sort, page=page, has_next=len(rows) > PAGE_SIZE,
+                   window=(start, end))

@@ -1,0 +1,282 @@
+"""Jobs, their sub-tasks, and the operations log.
+
+A Job is the record of one long operation: the database row is the truth, the
+Celery message only a nudge to run it. Status moves only through the
+transition methods below, each a compare-and-swap ``UPDATE ... WHERE status IN
+(...)`` whose row count says whether this process won the move; two workers,
+or a worker and the reconciler, can never both win.
+
+Jobs know vaults and subscriptions only by name (string foreign keys), and the
+item a job concerns only by ``item_type`` / ``item_key`` / ``item_name``: the
+``item_key`` (e.g. ``"vm:42"``) is what the one-operation-per-item rule is
+enforced on, by a partial unique index over the active statuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Operation(models.TextChoices):
+    DISCOVERY = "discovery", "Discovery"
+    REGISTER = "register", "Register"
+    UNREGISTER = "unregister", "Unregister"
+    CONFIGURE_PROTECTION = "configure_protection", "Configure Protection"
+    BACKUP = "backup", "Backup"
+    RESTORE = "restore", "Restore"
+    STOP_PROTECTION = "stop_protection", "Stop Protection"
+    DELETE_BACKUP_DATA = "delete_backup_data", "Delete Backup Data"
+    RETENTION = "retention", "Retention"
+    VERIFY = "verify", "Verify"
+    REPLICATE = "replicate", "Replicate"
+    GARBAGE_COLLECTION = "garbage_collection", "Garbage Collection"
+    CREATE_VAULT = "create_vault", "Create Vault"
+    DELETE_VAULT = "delete_vault", "Delete Vault"
+
+
+class Status(models.TextChoices):
+    NOT_STARTED = "not_started", "Not Started"
+    IN_PROGRESS = "in_progress", "In Progress"
+    CANCELLING = "cancelling", "Cancelling"
+    COMPLETED = "completed", "Completed"
+    COMPLETED_WITH_WARNINGS = "completed_with_warnings", "Completed With Warnings"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Named groups (after netbox's JobStatusChoices): what may still change, and what never will.
+ACTIVE = (Status.NOT_STARTED, Status.IN_PROGRESS, Status.CANCELLING)
+RUNNING = (Status.IN_PROGRESS, Status.CANCELLING)
+TERMINAL = (Status.COMPLETED, Status.COMPLETED_WITH_WARNINGS, Status.FAILED, Status.CANCELLED)
+SUCCEEDED = (Status.COMPLETED, Status.COMPLETED_WITH_WARNINGS)
+
+# The status cell's icon class in table.grid (portal.css).
+STATUS_ICON = {
+    Status.NOT_STARTED: "running", Status.IN_PROGRESS: "running", Status.CANCELLING: "running",
+    Status.COMPLETED: "ok", Status.COMPLETED_WITH_WARNINGS: "warning", Status.FAILED: "error",
+    Status.CANCELLED: "warning",
+}
+
+
+class JobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> JobQuerySet:
+        """Jobs of the subscriptions ``user`` belongs to; every view scopes through this."""
+        if not user.is_authenticated:
+            return self.none()
+        subscriptions = Job.subscription.field.related_model.objects.filter(members=user).values_list("pk", flat=True)
+        # A literal IN list rather than a join lets SQLite walk the (subscription, created) index.
+        return self.filter(subscription_id__in=list(subscriptions))
+
+    def active(self) -> JobQuerySet:
+        return self.filter(status__in=ACTIVE)
+
+
+class Job(models.Model):
+    operation = models.CharField(max_length=32, choices=Operation.choices)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.NOT_STARTED)
+    subscription = models.ForeignKey("vaults.Subscription", on_delete=models.CASCADE, related_name="jobs")
+    # History outlives the vault: a deleted vault leaves its jobs readable.
+    vault = models.ForeignKey("vaults.Vault", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
+    item_type = models.CharField(max_length=32)
+    item_key = models.CharField(max_length=200)
+    item_name = models.CharField(max_length=200)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="jobs")
+
+    task_name = models.CharField(max_length=200)
+    params = models.JSONField(default=dict, blank=True)
+    cancellable = models.BooleanField(default=True)
+    retryable = models.BooleanField(default=False)
+
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    # Stored when the job ends so that DURATION sorts on an index, not on arithmetic.
+    duration = models.DurationField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True)
+    enqueued = models.DateTimeField(null=True, blank=True)
+    enqueue_count = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    progress = models.PositiveSmallIntegerField(default=0)
+    properties = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    recommendations = models.JSONField(default=list, blank=True)
+    log = models.JSONField(default=list, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [
+            # One operation in flight per item, enforced where two web processes cannot race it.
+            models.UniqueConstraint(fields=["item_key"], condition=Q(status__in=ACTIVE), name="job_one_active_per_item"),
+        ]
+        indexes = [
+            models.Index(fields=["subscription", "created"], name="job_sub_created"),
+            models.Index(fields=["subscription", "status", "created"], name="job_sub_status_created"),
+            models.Index(fields=["subscription", "operation", "created"], name="job_sub_op_created"),
+            models.Index(fields=["vault", "created"], name="job_vault_created"),
+            models.Index(fields=["requested_by", "status"], name="job_requester_status"),
+            models.Index(fields=["status", "heartbeat"], name="job_status_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_operation_display()} '{self.item_name}' ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs:detail", args=[self.pk])
+
+    # --- reading ---------------------------------------------------------
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.cancellable and self.status in (Status.NOT_STARTED, Status.IN_PROGRESS)
+
+    @property
+    def status_icon(self) -> str:
+        return STATUS_ICON[Status(self.status)]
+
+    @property
+    def start_time(self):
+        return self.started or self.created
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        if self.duration is not None:
+            return self.duration
+        if self.started:
+            return timezone.now() - self.started
+        return None
+
+    # --- transitions (compare-and-swap) ----------------------------------
+
+    def _move(self, sources: Iterable[str], target: str, **fields) -> bool:
+        """Move to ``target`` if the row is still in one of ``sources``; True when this call won."""
+        fields["status"] = target
+        won = Job.objects.filter(pk=self.pk, status__in=list(sources)).update(**fields) == 1
+        if won:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return won
+
+    def claim(self, worker: str) -> bool:
+        now = timezone.now()
+        return self._move([Status.NOT_STARTED], Status.IN_PROGRESS, started=now, heartbeat=now, worker=worker)
+
+    def request_cancel(self) -> bool:
+        """Not Started ends Cancelled at once (nothing ran); In Progress becomes Cancelling for the runner."""
+        if self.status == Status.NOT_STARTED and self._end([Status.NOT_STARTED], Status.CANCELLED):
+            return True
+        return self._move([Status.IN_PROGRESS], Status.CANCELLING)
+
+    def complete(self, *, warnings: bool = False) -> bool:
+        target = Status.COMPLETED_WITH_WARNINGS if warnings else Status.COMPLETED
+        return self._end([Status.IN_PROGRESS], target, progress=100)
+
+    def cancelled(self) -> bool:
+        return self._end([Status.CANCELLING], Status.CANCELLED)
+
+    def fail(self, code: str, message: str, recommendations: list[str], *, retryable: bool = False,
+             sources: Iterable[str] = RUNNING) -> bool:
+        return self._end(sources, Status.FAILED, error_code=code, error_message=message,
+                         recommendations=list(recommendations), retryable=retryable)
+
+    def _end(self, sources: Iterable[str], target: str, **fields) -> bool:
+        now = timezone.now()
+        started = self.started
+        return self._move(sources, target, finished=now, duration=(now - started) if started else timedelta(0), **fields)
+
+    def close_subtasks(self, status: str) -> None:
+        """End the sub-tasks still open, e.g. Failed when the worker running them died."""
+        self.subtasks.filter(status__in=ACTIVE).update(status=status, finished=timezone.now())
+
+    def refresh_status(self) -> str:
+        self.status = Job.objects.filter(pk=self.pk).values_list("status", flat=True).first() or self.status
+        return self.status
+
+
+class SubTask(models.Model):
+    """A step of a job (a backup: Take Snapshot, Transfer data to vault) with its own status and times."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="subtasks")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.IN_PROGRESS)
+    started = models.DateTimeField(default=timezone.now)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="subtask_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def status_icon(self) -> str:
+        return STATUS_ICON[Status(self.status)]
+
+    @property
+    def duration(self) -> timedelta | None:
+        end = self.finished or (timezone.now() if self.status in ACTIVE else None)
+        return end - self.started if end else None
+
+
+class LogAction(models.TextChoices):
+    """What the operations log records beyond the job operations themselves."""
+
+    CANCEL_JOB = "cancel_job", "Cancel Job"
+    ADD_POLICY = "add_policy", "Add Policy"
+    UPDATE_POLICY = "update_policy", "Update Policy"
+    DELETE_POLICY = "delete_policy", "Delete Policy"
+
+
+class OperationLogEntry(models.Model):
+    """Who started what, on which item, when, and the job it made (if any)."""
+
+    created = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="operation_log")
+    username = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
+    operation = models.CharField(max_length=32)
+    subscription = models.ForeignKey("vaults.Subscription", on_delete=models.CASCADE, null=True, blank=True,
+                                     related_name="operation_log")
+    vault = models.ForeignKey("vaults.Vault", on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="operation_log")
+    item_type = models.CharField(max_length=32, blank=True)
+    item_key = models.CharField(max_length=200, blank=True)
+    item_name = models.CharField(max_length=200, blank=True)
+    job = models.ForeignKey(Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="log_entries")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "operations log entries"
+
+    def __str__(self) -> str:
+        return f"{self.created:%Y-%m-%d %H:%M} {self.username} {self.operation_label} {self.item_name}"
+
+    @property
+    def operation_label(self) -> str:
+        for choices in (Operation, LogAction):
+            if self.operation in choices.values:
+                return str(choices(self.operation).label)
+        return self.operation

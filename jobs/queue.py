@@ -1,0 +1,52 @@
+"""Sending job tasks to the broker, and finding a job type's cleanup hook.
+
+Jobs are sent by task *name* (``send_task``), so this app never imports the
+apps whose tasks it runs. A broker that is down must not fail the request that
+created the job: the row is the record, and the reconciler sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+
+log = logging.getLogger(__name__)
+
+_broker_url: str | None = None
+
+
+def set_broker_url(url: str | None) -> None:
+    """Send to another broker (tests with a private Redis), or back to the configured one with None."""
+    global _broker_url
+    _broker_url = url
+
+
+def enqueue(job_id: int, task_name: str) -> bool:
+    """Send the task for ``job_id``; False (and a warning) when the broker cannot be reached."""
+    task = current_app.tasks.get(task_name)
+    options = {"queue": task.job_queue} if getattr(task, "job_queue", None) else {}
+    try:
+        if _broker_url:
+            with current_app.connection_for_write(_broker_url) as connection:
+                current_app.send_task(task_name, args=[job_id], connection=connection, **options)
+        else:
+            current_app.send_task(task_name, args=[job_id], **options)
+    except Exception:  # kombu raises several types; whatever it is, the reconciler will resend
+        log.warning("could not enqueue job %s (%s); the reconciler will send it again", job_id, task_name, exc_info=True)
+        return False
+    return True
+
+
+def run_cleanup(job, *, reason: str) -> None:
+    """Run the job type's cleanup hook (undo what a stopped job wrote). Never raises."""
+    task = current_app.tasks.get(job.task_name)
+    cleanup = getattr(task, "job_cleanup", None)
+    if cleanup is None:
+        if task is None:
+            log.warning("job %s: task %s is not registered here, so its cleanup cannot run", job.pk, job.task_name)
+        return
+    try:
+        cleanup(job, reason)
+    except Exception:
+        log.exception("cleanup of job %s (%s) failed", job.pk, job.task_name)

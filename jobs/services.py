@@ -1,0 +1,138 @@
+"""The jobs app's public API for other apps.
+
+Starting a job::
+
+    from jobs.services import start_job
+    from jobs.models import Operation
+
+    job = start_job(operation=Operation.REGISTER, user=request.user, subscription=vault.subscription,
+                    vault=vault, item_type="vm", item_key=f"vm:{item.pk}", item_name=item.name,
+                    task_name="vaults.register", params={"item": item.pk})
+
+``start_job`` creates the Job (Not Started), writes the operations log entry
+and enqueues the Celery task ``task_name`` with the job's id once the outer
+transaction commits. It may be called inside an atomic block: if that block
+rolls back, no job exists and nothing is enqueued. While another job on the
+same ``item_key`` is active it raises ``jobs.errors.OperationInProgress``
+("Another operation is in progress on this item") and creates nothing; the
+database enforces it, so a double-submitted form or two web processes make
+one job.
+
+``request_cancel(job, user)`` asks a job to stop, or raises
+``jobs.errors.CancelRefused`` with the sentence to show.
+
+``log_operation(user, operation, ...)`` records anything else a user did
+(policy changes...) in the operations log.
+
+``reconcile()`` is what the ``jobs.reconcile`` beat task runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jobs import conf, live, queue
+from jobs.errors import NEVER_PICKED_UP, WORKER_LOST, CancelRefused, OperationInProgress
+from jobs.models import RUNNING, Job, LogAction, OperationLogEntry, Status
+
+log = logging.getLogger(__name__)
+
+
+def start_job(*, operation: str, user, subscription, vault=None, item_type: str, item_key: str, item_name: str,
+              task_name: str, params: dict[str, Any] | None = None, cancellable: bool = True) -> Job:
+    now = timezone.now()
+    job = Job(operation=operation, subscription=subscription, vault=vault, item_type=item_type, item_key=item_key,
+              item_name=item_name, requested_by=user if getattr(user, "is_authenticated", False) else None,
+              task_name=task_name, params=params or {}, cancellable=cancellable, created=now, enqueued=now,
+              enqueue_count=1)
+    try:
+        # A savepoint, so that a refusal leaves the caller's transaction usable.
+        with transaction.atomic():
+            job.save()
+    except IntegrityError:
+        if Job.objects.active().filter(item_key=item_key).exists():
+            raise OperationInProgress(item_key) from None
+        raise
+    log_operation(user, operation, subscription=subscription, vault=vault, item_type=item_type, item_key=item_key,
+                  item_name=item_name, job=job)
+    live.publish(job)
+    transaction.on_commit(lambda: queue.enqueue(job.pk, task_name))
+    return job
+
+
+def request_cancel(job: Job, user) -> Job:
+    """Ask ``job`` to stop. The runner notices at its next check, undoes its work and ends it Cancelled."""
+    if not job.cancellable:
+        raise CancelRefused(CancelRefused.NOT_SUPPORTED)
+    with transaction.atomic():
+        if not job.request_cancel():
+            job.refresh_status()
+            raise CancelRefused(CancelRefused.NOT_CANCELLABLE_STATE)
+        log_operation(user, LogAction.CANCEL_JOB, subscription=job.subscription_id, vault=job.vault_id,
+                      item_type=job.item_type, item_key=job.item_key, item_name=job.item_name, job=job,
+                      details={"operation": job.operation})
+        live.publish(job)
+    return job
+
+
+def log_operation(user, operation: str, *, subscription=None, vault=None, item_type: str = "", item_key: str = "",
+                  item_name: str = "", job: Job | None = None, details: dict[str, Any] | None = None) -> OperationLogEntry:
+    """Record that ``user`` did ``operation`` (an ``Operation`` or ``LogAction`` value, or any short name).
+
+    ``subscription`` and ``vault`` may be instances or primary keys.
+    """
+    authenticated = getattr(user, "is_authenticated", False)
+    return OperationLogEntry.objects.create(
+        user=user if authenticated else None, username=user.get_username() if authenticated else "",
+        operation=str(operation), subscription_id=_pk(subscription), vault_id=_pk(vault), item_type=item_type,
+        item_key=item_key, item_name=item_name, job=job, details=details or {},
+    )
+
+
+def _pk(value) -> int | None:
+    return getattr(value, "pk", value)
+
+
+# --- Reconciliation ------------------------------------------------------
+
+def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta | None = None) -> dict[str, int]:
+    """Fail running jobs whose worker stopped heartbeating; re-enqueue (then give up on) jobs never picked up.
+
+    Safe to run in several places at once: every move is a compare-and-swap.
+    """
+    now = timezone.now()
+    stale_after = stale_after or timedelta(seconds=conf.stale_seconds())
+    requeue_after = requeue_after or timedelta(seconds=conf.requeue_seconds())
+    counts = {"failed": 0, "requeued": 0, "abandoned": 0}
+    for job in Job.objects.filter(status__in=RUNNING, heartbeat__lt=now - stale_after):
+        if _fail_lost(job, WORKER_LOST, RUNNING):
+            counts["failed"] += 1
+    for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__lt=now - requeue_after):
+        if job.enqueue_count >= conf.max_enqueues():
+            counts["abandoned"] += _fail_lost(job, NEVER_PICKED_UP, [Status.NOT_STARTED])
+            continue
+        # The broker may have lost the message (a Redis restart without persistence); the
+        # claim is a compare-and-swap, so a duplicate delivery runs nothing twice.
+        moved = Job.objects.filter(pk=job.pk, status=Status.NOT_STARTED, enqueue_count=job.enqueue_count).update(
+            enqueued=now, enqueue_count=job.enqueue_count + 1)
+        if moved:
+            queue.enqueue(job.pk, job.task_name)
+            counts["requeued"] += 1
+    return counts
+
+
+def _fail_lost(job: Job, error, sources) -> bool:
+    with transaction.atomic():
+        if not job.fail(error.code, error.message, error.recommendations, retryable=True, sources=sources):
+            return False
+        job.close_subtasks(Status.FAILED)
+        live.publish(job)
+    log.warning("job %s (%s) failed by the reconciler: %s", job.pk, job.task_name, error.code)
+    if job.started:
+        queue.run_cleanup(job, reason=error.code)
+    return True

@@ -1,0 +1,38 @@
+"""Template helpers of the jobs app: durations, and the strip's notes for the user's running jobs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+from django.utils.html import json_script
+
+from jobs import live
+from jobs.models import Job
+
+register = template.Library()
+
+
+@register.filter
+def duration(value: timedelta | None) -> str:
+    """``0:01:05`` like the classic portal's DURATION column; empty when unknown."""
+    if value is None:
+        return ""
+    seconds = max(0, int(value.total_seconds()))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@register.filter
+def is_list(value) -> bool:
+    return isinstance(value, list | tuple)
+
+
+@register.simple_tag(takes_context=True)
+def running_job_notes(context) -> str:
+    """The user's running jobs as notes for the strip, so a page (re)loaded mid-job shows them at once."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return ""
+    jobs = Job.objects.filter(requested_by=user).active().defer("params", "log").order_by("-created")[:20]
+    return json_script([live.payload(job) for job in jobs], "initial-notes")

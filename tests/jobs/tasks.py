@@ -1,0 +1,54 @@
+"""Job types that exist only for the test suite; workers load them through CELERY_IMPORTS.
+
+``tests.jobs.work`` does ``steps`` units of work of ``delay`` seconds each,
+reporting progress, inside the sub-tasks named in ``subtasks``. Other
+parameters make it fail in the ways the runner must handle. It "writes" a
+marker file (``marker``) as its side effect, which the cleanup hook removes, so
+tests can see that a stopped job left nothing half-done.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobs.errors import JobError, TransientError
+from jobs.models import Job
+from jobs.runner import JobContext, job_task
+
+KILL_QUEUE = "jobs-test-kill"
+
+
+def remove_marker(job: Job, reason: str) -> None:
+    marker = job.params.get("marker")
+    if marker:
+        Path(marker).unlink(missing_ok=True)
+        Path(marker + ".cleaned").write_text(reason)
+
+
+def work(ctx: JobContext) -> None:
+    params = ctx.params
+    if params.get("marker"):
+        Path(params["marker"]).write_text(str(ctx.job.pk))
+    if ctx.job.attempts < params.get("transient", 0):
+        raise TransientError("fabric answered 503 Service Unavailable")
+    steps, delay = int(params.get("steps", 3)), float(params.get("delay", 0.05))
+    names = params.get("subtasks") or ["Work"]
+    done = 0
+    for name in names:
+        with ctx.subtask(name):
+            for _ in range(steps):
+                ctx.sleep(delay)
+                done += 1
+                ctx.progress(100 * done / (steps * len(names)), **{"Transferred Units": done})
+    if params.get("error"):
+        raise JobError(**params["error"])
+    if params.get("crash"):
+        raise RuntimeError("unexpected")
+    if params.get("warn"):
+        ctx.warn(params["warn"])
+    ctx.set_property("Backup Size", "42 MB")
+    ctx.log.info("work done")
+
+
+work_task = job_task("tests.jobs.work", cleanup=remove_marker)(work)
+kill_target = job_task("tests.jobs.kill_target", cleanup=remove_marker, queue=KILL_QUEUE)(work)
