@@ -36,7 +36,8 @@ LAB = [
     ("fabrikam-batch", "West US", [("batch01", "Linux", True, "Stopped", 1, None)]),
     ("northwind-eu", "North Europe", [("web01", "Linux", True, "Started", 1, None),
                                       ("files01", "Linux", True, "Started", 2, None)]),
-    ("northwind-dev", "North Europe", [("dev01", "Linux", True, "Started", 0, None)]),
+    ("northwind-dev", "North Europe", [("dev01", "Linux", True, "Started", 0, None),
+                                       ("dev02", "Linux", True, "Started", 1, None)]),
 ]
 WORDS = ("backup", "vault", "restore", "snapshot", "page", "blob", "region", "replica", "policy", "retention", "daily",
          "weekly", "monthly", "yearly", "agent", "extension", "disk", "volume", "journal", "checkpoint", "index",
