@@ -197,3 +197,7 @@ class RegisteredItem(models.Model):
     def item_key(self) -> str:
         """The key of the one-operation-at-a-time rule: the VM, whichever vault it is in."""
         return f"vm:{self.vm_id}"
+
+
+# Protection rows live in their own module; importing them here registers them with the app.
+from vaults.protection_models import Policy, ProtectedItem, RecoveryPoint  # noqa: E402,F401

@@ -17,7 +17,7 @@ from jobs.models import Operation
 from jobs.services import start_job
 from portal.access import can_operate
 from vaults.discovery import FoundVM
-from vaults.models import RegisteredItem, Vault, VirtualMachine
+from vaults.models import ProtectedItem, RegisteredItem, Vault, VirtualMachine
 
 MAX_DATA_DISKS = 16
 
@@ -106,7 +106,7 @@ def unregister_items(user, vault: Vault, item_ids: list[int]) -> list[str]:
     refusals = []
     for item in vault.registered_items.filter(pk__in=item_ids).select_related("vm"):
         if is_protected(item):
-            refusals.append(f"'{item.name}' is protected; stop its protection before unregistering it.")
+            refusals.append(f"'{item.name}' is protected. Stop its protection and delete its backup data first.")
             continue
         try:
             with transaction.atomic():
@@ -120,6 +120,5 @@ def unregister_items(user, vault: Vault, item_ids: list[int]) -> list[str]:
 
 
 def is_protected(item: RegisteredItem) -> bool:
-    """Protection arrives with policies; until an item has a protection record it is unprotected."""
-    protection = getattr(item, "protection", None)
-    return protection is not None and protection.is_active
+    """Protected, or stopped with its backup data kept: either way its points still need the registration."""
+    return ProtectedItem.objects.filter(item=item).exists()
