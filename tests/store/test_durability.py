@@ -1,0 +1,134 @@
+"""Atomic publish: an interrupted backup (exception, killed worker, full disk) leaves no point and breaks nothing."""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from tests.fixtures.store import TEST_CHUNK, chunk_files, leftover_temp_files
+from vaults.store import MemorySink, MemorySource, StoreFullError, VaultStore
+from vaults.store import session as session_module
+
+
+class FailingSource(MemorySource):
+    """Fails (like a fabric 5xx) after ``good_reads`` reads."""
+
+    def __init__(self, data: bytes, good_reads: int) -> None:
+        super().__init__(data)
+        self.good_reads = good_reads
+
+    def read(self, offset: int, length: int) -> bytes:
+        if len(self.read_log) >= self.good_reads:
+            raise ConnectionError("503 Server Busy from the fabric")
+        return super().read(offset, length)
+
+
+def test_exception_after_some_chunks_leaves_no_point_and_next_backup_works(vault_store):
+    data = os.urandom(64 * TEST_CHUNK)
+    vault_store.read_batch = 4 * TEST_CHUNK  # several reads, so some chunks are written before the failure
+    with pytest.raises(ConnectionError):
+        vault_store.back_up([("os", FailingSource(data, good_reads=3))])
+    assert chunk_files(vault_store), "the failed backup had written some chunks (orphans)"
+    assert vault_store.point_ids() == []
+    assert list(vault_store.pending_dir.iterdir()) == []
+    point = vault_store.back_up([("os", MemorySource(data))])
+    sink = MemorySink()
+    vault_store.restore_disk(point.disks[0], sink)
+    assert bytes(sink.data) == data
+    assert vault_store.verify().ok
+
+
+def test_failure_while_writing_the_point_file_leaves_nothing_visible(vault_store, monkeypatch):
+    real = session_module.atomic_write
+
+    def crash_on_point(path, data, **kwargs):
+        if path.parent == vault_store.points_dir:
+            raise OSError(errno.EIO, "I/O error")
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(session_module, "atomic_write", crash_on_point)
+    with pytest.raises(OSError):
+        vault_store.back_up([("os", MemorySource(os.urandom(4 * TEST_CHUNK)))])
+    assert vault_store.point_ids() == []
+    assert leftover_temp_files(vault_store) == []
+
+
+def _back_up_forever(path: str, ready) -> None:
+    """A worker that writes some chunks, then hangs mid-transfer until it is killed."""
+    store = VaultStore(path, read_batch=4 * TEST_CHUNK)
+
+    class Hanging(MemorySource):
+        def read(self, offset: int, length: int) -> bytes:
+            if offset >= 16 * TEST_CHUNK:
+                ready.set()
+                time.sleep(3600)
+            return super().read(offset, length)
+
+    store.back_up([("os", Hanging(os.urandom(64 * TEST_CHUNK)))])
+
+
+def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store):
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    worker = context.Process(target=_back_up_forever, args=(str(vault_store.path), ready))
+    worker.start()
+    try:
+        assert ready.wait(30)
+        time.sleep(0.2)
+    finally:
+        worker.kill()
+        worker.join(10)
+    assert vault_store.point_ids() == []
+    assert chunk_files(vault_store)
+    assert len(list(vault_store.pending_dir.iterdir())) == 1  # the dead backup's intent record
+    # The kernel released the dead worker's lease: the next backup and GC do not wait for it.
+    data = os.urandom(8 * TEST_CHUNK)
+    point = vault_store.back_up([("os", MemorySource(data))])
+    report = vault_store.collect_garbage(grace_seconds=0, timeout=5)
+    assert report.pending_records_removed == 1
+    assert report.chunks_deleted > 0
+    assert set(chunk_files(vault_store)) == point.referenced()
+    assert vault_store.verify().ok
+
+
+class DiskFull:
+    """os.write that fails with ENOSPC once ``budget`` bytes have been written (a tiny filesystem)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.real = os.write
+
+    def __call__(self, fd: int, data) -> int:
+        if len(data) > self.budget:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.budget -= len(data)
+        return self.real(fd, data)
+
+
+# 0: fails at once; 40 chunks: mid-transfer; 64 chunks and a bit: every chunk written, the publish fails.
+@pytest.mark.parametrize("budget", [0, 40 * TEST_CHUNK, 64 * TEST_CHUNK + 200])
+def test_full_disk_raises_store_full_and_leaves_nothing_half_written(vault_store, monkeypatch, budget):
+    first_data = os.urandom(8 * TEST_CHUNK)
+    first = vault_store.back_up([("os", MemorySource(first_data))])
+    before = set(chunk_files(vault_store))
+    monkeypatch.setattr(os, "write", DiskFull(budget))
+    with pytest.raises(StoreFullError) as caught:
+        vault_store.back_up([("os", MemorySource(os.urandom(64 * TEST_CHUNK)))])
+    monkeypatch.undo()
+    error = caught.value
+    assert error.code == "VaultStoreFull"
+    assert "out of disk space" in str(error) and "Free space" in error.recommendation
+    assert vault_store.point_ids() == [first.id]
+    assert leftover_temp_files(vault_store) == []
+    assert list(vault_store.pending_dir.iterdir()) == []
+    assert before <= set(chunk_files(vault_store))
+    # Nothing lost: the earlier point restores, and once space is back the next backup works.
+    sink = MemorySink()
+    vault_store.restore_disk(first.disks[0], sink)
+    assert bytes(sink.data) == first_data
+    assert vault_store.back_up([("os", MemorySource(os.urandom(4 * TEST_CHUNK)))])
+    assert vault_store.verify().ok

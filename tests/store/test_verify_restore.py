@@ -1,0 +1,146 @@
+"""Damage: verify names the affected points, restore fails clearly, the GRS copy saves the day."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from tests.fixtures.store import TEST_CHUNK, chunk_files
+from vaults.store import (
+    CorruptChunkError,
+    DigestMismatchError,
+    FileSink,
+    FileSource,
+    MemoryDisk,
+    MemorySink,
+    MissingChunkError,
+    StoreError,
+    measure_digest,
+)
+
+
+@pytest.fixture
+def three_points(vault_store):
+    """Three points of one disk: chunk 0 shared by all, chunk 2 changed for the third."""
+    disk = MemoryDisk(4 * TEST_CHUNK)
+    disk.write(0, os.urandom(TEST_CHUNK))
+    disk.write(2 * TEST_CHUNK, os.urandom(TEST_CHUNK))
+    first = disk.snapshot()
+    points = [vault_store.back_up([("os", disk.source(first))])]
+    disk.write(TEST_CHUNK, os.urandom(512))
+    second = disk.snapshot()
+    points.append(vault_store.back_up([("os", disk.source(second, first))], previous=points[0]))
+    disk.write(2 * TEST_CHUNK, os.urandom(512))
+    third = disk.snapshot()
+    points.append(vault_store.back_up([("os", disk.source(third, second))], previous=points[1]))
+    return disk, [first, second, third], points
+
+
+def flip_a_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x40
+    path.write_bytes(bytes(data))
+
+
+def test_verify_reports_a_corrupted_chunk_by_recovery_point(vault_store, three_points):
+    _, _, points = three_points
+    only_in_first_two = points[0].disks[0].chunks[2]
+    flip_a_byte(vault_store.chunks.path(only_in_first_two))
+    report = vault_store.verify()
+    assert not report.ok
+    assert set(report.bad_chunks) == {only_in_first_two}
+    assert report.affected_points == {points[0].id: [only_in_first_two], points[1].id: [only_in_first_two]}
+    assert points[0].id in report.summary() and points[2].id not in report.summary()
+
+
+def test_verify_reports_missing_chunks_and_damaged_manifests(vault_store, three_points):
+    _, _, points = three_points
+    shared = points[0].disks[0].chunks[0]
+    vault_store.chunks.path(shared).unlink()
+    flip_a_byte(vault_store.point_path(points[2].id))
+    report = vault_store.verify()
+    assert "missing" in report.bad_chunks[shared]
+    assert set(report.affected_points) == {points[0].id, points[1].id}
+    assert set(report.corrupt_manifests) == {points[2].id}
+
+
+def test_restore_of_a_damaged_point_fails_naming_the_chunk(vault_store, three_points):
+    _, _, points = three_points
+    bad = points[2].disks[0].chunks[2]
+    flip_a_byte(vault_store.chunks.path(bad))
+    with pytest.raises(CorruptChunkError) as caught:
+        vault_store.restore_disk(points[2].disks[0], MemorySink())
+    assert caught.value.chunk == bad and bad in str(caught.value)
+    vault_store.chunks.path(bad).unlink()
+    with pytest.raises(MissingChunkError, match=bad):
+        vault_store.restore_disk(points[2].disks[0], MemorySink())
+
+
+def test_restore_reads_the_secondary_copy_when_the_primary_chunk_is_damaged(vault_store, secondary_store, three_points):
+    disk, snapshots, points = three_points
+    report = vault_store.replicate_to(secondary_store)
+    assert report.points_copied == [point.id for point in sorted(points, key=lambda p: p.id)]
+    assert secondary_store.verify().ok
+    bad = points[2].disks[0].chunks[2]
+    flip_a_byte(vault_store.chunks.path(bad))
+    vault_store.chunks.path(points[2].disks[0].chunks[0]).unlink()
+    sink = MemorySink()
+    result = vault_store.restore_disk(points[2].disks[0], sink, secondary=secondary_store)
+    assert bytes(sink.data) == disk.snapshots[snapshots[2]].data
+    assert result.chunks_from_secondary == 2
+
+
+def test_replication_copies_only_new_points_and_never_copies_damage(vault_store, secondary_store, three_points):
+    _, _, points = three_points
+    vault_store.replicate_to(secondary_store)
+    again = vault_store.replicate_to(secondary_store)
+    assert again.points_copied == [] and again.chunks_copied == 0
+    more = MemoryDisk(2 * TEST_CHUNK)
+    more.write(0, os.urandom(TEST_CHUNK))
+    fresh = vault_store.back_up([("data0", more.source(more.snapshot()))])
+    flip_a_byte(vault_store.chunks.path(fresh.disks[0].chunks[0]))
+    report = vault_store.replicate_to(secondary_store)
+    assert list(report.failed_points) == [fresh.id]
+    assert not secondary_store.has_point(fresh.id)
+    # Retention in the primary is mirrored; the secondary's GC then frees the chunks.
+    vault_store.delete_points([points[0].id])
+    report = vault_store.replicate_to(secondary_store)
+    assert report.points_removed == [points[0].id]
+    secondary_store.collect_garbage(grace_seconds=0)
+    assert secondary_store.verify().ok
+
+
+def test_restore_proves_the_digest(vault_store, three_points):
+    _, _, points = three_points
+    disk = points[2].disks[0]
+    forged = dataclasses.replace(disk, chunks=[disk.chunks[0], None, disk.chunks[2], disk.chunks[3]])
+    with pytest.raises(DigestMismatchError) as caught:
+        vault_store.restore_disk(forged, MemorySink())
+    assert caught.value.code == "RestoreDigestMismatch"
+
+
+def test_restore_to_a_sparse_file_and_measure_its_digest(vault_store, three_points, tmp_path):
+    disk, snapshots, points = three_points
+    target = tmp_path / "restored.img"
+    sink = FileSink(target)
+    vault_store.restore_disk(points[2].disks[0], sink)
+    assert target.read_bytes() == disk.snapshots[snapshots[2]].data
+    with FileSource(target) as source:
+        assert measure_digest(source, TEST_CHUNK) == points[2].disks[0].digest
+    with pytest.raises(FileExistsError):
+        FileSink(target).begin(1024)  # never overwrites an existing disk
+
+
+def test_gc_refuses_to_run_on_a_damaged_manifest(vault_store, three_points):
+    _, _, points = three_points
+    orphan = os.urandom(TEST_CHUNK)
+    from vaults.store.chunks import chunk_hash
+
+    vault_store.chunks.put(chunk_hash(orphan), orphan)
+    flip_a_byte(vault_store.point_path(points[0].id))
+    before = chunk_files(vault_store)
+    with pytest.raises(StoreError, match="stopped without deleting anything"):
+        vault_store.collect_garbage(grace_seconds=0)
+    assert chunk_files(vault_store) == before
