@@ -106,8 +106,10 @@ def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta 
     Safe to run in several places at once: every move is a compare-and-swap.
     """
     now = timezone.now()
-    stale_after = stale_after or timedelta(seconds=conf.stale_seconds())
-    requeue_after = requeue_after or timedelta(seconds=conf.requeue_seconds())
+    if stale_after is None:
+        stale_after = timedelta(seconds=conf.stale_seconds())
+    if requeue_after is None:
+        requeue_after = timedelta(seconds=conf.requeue_seconds())
     counts = {"failed": 0, "requeued": 0, "abandoned": 0}
     for job in Job.objects.filter(status__in=RUNNING, heartbeat__lt=now - stale_after):
         if _fail_lost(job, WORKER_LOST, RUNNING):
