@@ -17,7 +17,8 @@ O(written extents), never O(disk size), and no byte is copied. The first
 write to a shared extent forks it (one 64 KiB copy). A diff between two
 versions walks each differing extent's parent chain and ORs the written
 bitmaps, so it reports exactly the 512-byte pages written in between (a page
-rewritten with identical bytes still counts as changed).
+rewritten with identical bytes still counts as changed; clearing pages that
+hold no data changes nothing).
 """
 
 from __future__ import annotations
@@ -185,9 +186,14 @@ class Blob:
             chunk = min(EXTENT - within, end - offset)
             first, last = within // PAGE, (within + chunk) // PAGE - 1
             mask = page_mask(first, last)
-            if data is None and index not in self.head:
-                offset += chunk  # clearing never-written pages changes nothing
-                continue
+            if data is None:
+                # Clearing pages that hold no data changes nothing: no fork, and
+                # they do not show up in a diff.
+                current = self.head.get(index)
+                mask &= self.slots[current].valid if current is not None else 0
+                if not mask:
+                    offset += chunk
+                    continue
             slot = self._writable(index)
             if not self.replaying:
                 if data is None:
