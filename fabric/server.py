@@ -52,4 +52,4 @@ def serve(state_dir: Path, *, host: str = "127.0.0.1", port: int = 8100, https: 
                    "ssl_ca_certs": str(certs / "ca.pem"), "ssl_cert_reqs": ssl.CERT_REQUIRED}
     # httptools and uvloop when installed: they keep large disk reads well above 500 MB/s.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                http="auto", loop="auto", timeout_keep_alive=30, **options)
+                http="auto", loop="auto", timeout_keep_alive=30, timeout_graceful_shutdown=1, **options)
