@@ -86,13 +86,16 @@ def job_cancel(request: HttpRequest) -> HttpResponse:
         services.request_cancel(job, request.user)
     except Refusal as refusal:
         return _answer(request, job, f"Cannot cancel the job on '{job.item_name}': {refusal}", "failed", 409)
-    return _answer(request, job, f"Cancelling the job on '{job.item_name}'…", "running", 200)
+    if job.requested_by_id == request.user.pk:
+        # The requester's own note of the job: its next events carry it on to "was cancelled".
+        return _answer(request, job, live.sentence(job), "running", 200, note_id=f"job-{job.pk}")
+    return _answer(request, job, f"Cancellation of the job on '{job.item_name}' was requested.", "succeeded", 200)
 
 
-def _answer(request: HttpRequest, job: Job, text: str, state: str, status: int) -> HttpResponse:
+def _answer(request: HttpRequest, job: Job, text: str, state: str, status: int, note_id: str = "") -> HttpResponse:
     """HTMX gets the sentence as a note for the strip; a plain form post gets a message and the details page."""
     if request.htmx:
-        note = {"id": f"cancel-{job.pk}", "text": text, "state": state, "url": job.get_absolute_url()}
+        note = {"id": note_id or f"cancel-{job.pk}", "text": text, "state": state, "url": job.get_absolute_url()}
         # 204 even for a refusal: htmx swaps nothing, and reads the trigger header on success answers only.
         return HttpResponse(status=204, headers={"HX-Trigger": json.dumps({"portal:message": note})})
     (messages.error if status >= 400 else messages.info)(request, text)

@@ -3,11 +3,32 @@
 (function () {
   "use strict";
 
+  // Re-render one element (a row, the details) from the server: debounced, one request in flight at
+  // a time, and one more after it when events arrived meanwhile, so the last state always lands.
+  const refreshing = new Map();
+  function refresh(selector) {
+    const state = refreshing.get(selector) || {};
+    refreshing.set(selector, state);
+    if (state.busy) { state.again = true; return; }
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => {
+      const element = document.querySelector(selector);
+      if (!element || !window.htmx) return;
+      state.busy = true;
+      window.htmx.ajax("GET", element.dataset.refresh, { target: selector, swap: "outerHTML" }).finally(() => {
+        state.busy = false;
+        if (state.again) { state.again = false; refresh(selector); }
+      });
+    }, 120);
+  }
+
   function initJobEvents() {
     document.body.addEventListener("portal:job", (event) => {
       const data = event.detail || {};
       if (!data.job) return;
-      document.body.dispatchEvent(new CustomEvent(`jobs:update-${data.job}`, { detail: data }));
+      [`#job-row-${data.job}`, `#job-details-${data.job}`].forEach((selector) => {
+        if (document.querySelector(selector)) refresh(selector);
+      });
       // A job the table does not show yet (just started): refresh the list.
       const table = document.getElementById("job-table");
       if (table && !document.getElementById(`job-row-${data.job}`) && data.kind === "status") {

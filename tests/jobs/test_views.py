@@ -107,11 +107,12 @@ def test_anonymous_users_are_sent_to_sign_in(client, make_job):
 
 
 def test_a_member_cancels_a_running_job(member_client, make_job):
-    job = make_job()
+    job = make_job(item_name="vm01")
     job.claim("w")
     response = member_client.post("/jobs/cancel/", {"job": job.pk}, headers={"HX-Request": "true"})
     note = json.loads(response.headers["HX-Trigger"])["portal:message"]
-    assert note["state"] == "running" and "Cancelling" in note["text"]
+    assert note == {"id": f"job-{job.pk}", "text": "Cancelling: backing up 'vm01'…", "state": "running",
+                    "url": f"/jobs/{job.pk}/"}
     assert Job.objects.get(pk=job.pk).status == Status.CANCELLING
 
 

@@ -1,0 +1,83 @@
+"""What a person sees: a job started elsewhere shows live in the strip and on the Jobs page, without reload."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_running_job_shows_progress_and_completion_in_the_strip_and_the_jobs_page_of_another_tab(
+    page, context, sign_in, portal_server, celery_worker_process, member, vault, start_work, screenshot_dir
+):
+    sign_in(page, member)
+    jobs_tab = context.new_page()
+    jobs_tab.goto(f"{portal_server}/jobs/")
+    for tab in (page, jobs_tab):
+        tab.wait_for_selector("body[data-live='1']")
+        tab.evaluate("window.__sameDocument = true")
+
+    job = start_work(item="vm01", steps=15, delay=0.2, subtasks=["Take Snapshot", "Transfer data to vault"])
+
+    note = page.locator(f"#notes .note[data-id=job-{job.pk}]")
+    expect(note).to_have_attribute("data-state", "running")
+    expect(note).to_contain_text("Backing up 'vm01'…")
+    expect(note.locator(".note-link")).to_have_attribute("href", f"/jobs/{job.pk}/")
+    row = jobs_tab.locator(f"#job-row-{job.pk}")
+    expect(row).to_contain_text("In Progress")
+    expect(row).to_contain_text("Backup")
+    jobs_tab.wait_for_function(
+        f"Number((document.querySelector('#job-row-{job.pk} .job-progress') || {{}}).textContent?.replace('%','')) > 0")
+    page.screenshot(path=screenshot_dir / "jobs-strip-running.png")
+
+    # The Details dialog follows the job while it is open.
+    row.locator("a.job-open").click()
+    dialog = jobs_tab.locator("#job-details-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("tr[data-subtask='1']")).to_contain_text("Take Snapshot")
+    jobs_tab.screenshot(path=screenshot_dir / "jobs-details-running.png")
+    expect(dialog.locator("tr[data-subtask='2']")).to_contain_text("Transfer data to vault", timeout=20_000)
+    expect(dialog.locator("#job-details-status")).to_have_text("Completed", timeout=20_000)
+    expect(dialog.locator(".job-properties")).to_contain_text("42 MB")
+    jobs_tab.screenshot(path=screenshot_dir / "jobs-details-completed.png")
+    dialog.locator(".wizard-close").click()
+
+    expect(row).to_contain_text("Completed")
+    expect(note).to_have_attribute("data-state", "succeeded")
+    expect(note).to_contain_text("Backup of 'vm01' completed.")
+    page.screenshot(path=screenshot_dir / "jobs-strip-completed.png")
+    jobs_tab.screenshot(path=screenshot_dir / "jobs-page-completed.png")
+    for tab in (page, jobs_tab):
+        assert tab.evaluate("window.__sameDocument") is True
+
+
+def test_cancel_from_the_command_bar_after_confirming_in_the_strip(
+    page, sign_in, portal_server, celery_worker_process, member, vault, start_work, screenshot_dir
+):
+    sign_in(page, member)
+    job = start_work(item="vm02", steps=300, delay=0.1)
+    page.goto(f"{portal_server}/jobs/")
+    page.wait_for_selector("body[data-live='1']")
+    row = page.locator(f"#job-row-{job.pk}")
+    expect(row).to_contain_text("In Progress")
+    cancel = page.locator("#cmd-job-cancel")
+    expect(cancel).to_be_disabled()
+    row.locator("td").nth(1).click()
+    expect(cancel).to_be_enabled()
+    cancel.click()
+    confirm = page.locator("#notes .note[data-state=confirm]")
+    expect(confirm).to_contain_text("Cancel the selected job?")
+    confirm.locator(".note-yes").click()
+    expect(row).to_contain_text("Cancelled", timeout=15_000)
+    expect(page.locator(f"#notes .note[data-id=job-{job.pk}]")).to_contain_text("was cancelled")
+    page.screenshot(path=screenshot_dir / "jobs-cancelled.png")
+
+
+def test_a_page_loaded_while_a_job_runs_shows_it_in_the_strip_at_once(
+    page, sign_in, portal_server, member, vault, make_job
+):
+    job = make_job(item_name="vm03", operation="register")
+    job.claim("w")
+    sign_in(page, member)
+    expect(page.locator(f"#notes .note[data-id=job-{job.pk}]")).to_contain_text("Registering 'vm03'…")
