@@ -1,0 +1,65 @@
+"""The page-blob adapters, against an in-memory stand-in for PageBlobClient."""
+
+from __future__ import annotations
+
+import os
+
+from tests.fixtures.store import TEST_CHUNK
+from vaults.store import MemoryDisk, PageBlobSink, PageBlobSource
+
+
+class FakePageBlobs:
+    """The PageBlobClient calls the adapters make, served from MemoryDisks; records every call."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, MemoryDisk] = {}
+        self.calls: list[tuple] = []
+
+    def create(self, url: str, size: int) -> None:
+        self.calls.append(("create", url, size))
+        self.blobs[url] = MemoryDisk(size)
+
+    def write_pages(self, url: str, offset: int, data: bytes) -> None:
+        self.calls.append(("write_pages", url, offset, len(data)))
+        self.blobs[url].write(offset, data)
+
+    def snapshot(self, url: str) -> str:
+        return self.blobs[url].snapshot()
+
+    def size(self, url: str, snapshot: str | None = None) -> int:
+        return self.blobs[url].size
+
+    def page_ranges(self, url: str, snapshot: str | None = None, prev_snapshot: str | None = None):
+        self.calls.append(("page_ranges", url, snapshot, prev_snapshot))
+        disk = self.blobs[url]
+        return disk.changed_between(prev_snapshot, snapshot) if prev_snapshot else disk.valid_ranges(snapshot)
+
+    def read(self, url: str, offset: int, length: int, snapshot: str | None = None) -> bytes:
+        self.calls.append(("read", url, offset, length, snapshot))
+        return self.blobs[url].snapshots[snapshot].data[offset:offset + length]
+
+
+def test_back_up_a_page_blob_and_restore_it_into_a_new_one(vault_store):
+    client = FakePageBlobs()
+    url = "http://fabric/vhds/web01-os.vhd"
+    client.create(url, 10 << 20)
+    client.write_pages(url, 0, os.urandom(5 << 20))
+    client.write_pages(url, 8 << 20, os.urandom(TEST_CHUNK))
+    first = client.snapshot(url)
+    base = vault_store.back_up([("os", PageBlobSource(client, url, first))])
+    client.write_pages(url, 8 << 20, os.urandom(1024))
+    second = client.snapshot(url)
+    client.calls.clear()
+    point = vault_store.back_up([("os", PageBlobSource(client, url, second, prev_snapshot=first))], previous=base)
+    assert ("page_ranges", url, second, first) in client.calls
+    assert [call for call in client.calls if call[0] == "read"] == [("read", url, 8 << 20, 1024, second)]
+
+    target = "http://fabric/vhds/web01-restored-os.vhd"
+    client.calls.clear()
+    vault_store.restore_disk(point.disks[0], PageBlobSink(client, target))
+    assert client.blobs[target].data == client.blobs[url].snapshots[second].data
+    writes = [call for call in client.calls if call[0] == "write_pages"]
+    assert client.calls[0] == ("create", target, 10 << 20)
+    assert all(offset % 512 == 0 and 0 < length <= 4 << 20 for _, _, offset, length in writes)
+    # Zeros are never sent: only the 5 MiB of data and one chunk are written.
+    assert sum(length for *_, length in writes) == (5 << 20) + TEST_CHUNK
