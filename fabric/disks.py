@@ -181,6 +181,12 @@ class Blob:
 
     def _apply(self, offset: int, length: int, data: memoryview | None) -> None:
         end = offset + length
+        if data is None and length > 64 * EXTENT:
+            # A large clear visits only the extents that exist, not every extent of the range.
+            for index in sorted(i for i in self.head if offset // EXTENT <= i <= (end - 1) // EXTENT):
+                start = max(offset, index * EXTENT)
+                self._apply(start, min(end, (index + 1) * EXTENT) - start, None)
+            return
         while offset < end:
             index, within = divmod(offset, EXTENT)
             chunk = min(EXTENT - within, end - offset)

@@ -103,7 +103,8 @@ def churn(http: httpx.Client, subscription: str, target: str, percent: float, se
 def import_disk(http: httpx.Client, subscription: str, target: str, disk: str, image: Path) -> int:
     """Load a raw image into a disk of the VM (``disk`` is ``os``, a LUN or a disk name); returns bytes written.
 
-    All-zero stretches are cleared rather than written, so the disk stays sparse.
+    All-zero stretches are cleared rather than written, so the disk stays
+    sparse; whatever the disk held past the image's end is cleared too.
     """
     disks = vm_disks(http, subscription, target)
     chosen = next((d for d in disks if disk in (d["name"], str(d["lun"])) or (disk == "os" and d["lun"] is None)), None)
@@ -126,4 +127,8 @@ def import_disk(http: httpx.Client, subscription: str, target: str, disk: str, i
                 write_pages(http, path, offset, chunk)
                 written += len(chunk)
             offset += len(chunk)
+    if offset < size:  # the disk holds the image and nothing else
+        answer = http.put(path, params={"comp": "page"}, headers={
+            "x-ms-range": f"bytes={offset}-{size - 1}", "x-ms-page-write": "clear"})
+        answer.raise_for_status()
     return written
