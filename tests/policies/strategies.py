@@ -70,13 +70,18 @@ def valid_policies(draw, frequency: Frequency | None = None) -> Policy:
 
 @st.composite
 def point_histories(draw, policy: Policy) -> list[tuple[datetime, bool]]:
-    """Points over a few years: mostly on the schedule's slots, some ad hoc, some days twice (a retry)."""
+    """A run of consecutive days (so month ends and leap days come up) plus scattered days.
+
+    Most points sit on the schedule's time; some are ad hoc, some come at
+    another time of a day that already has one (a retry).
+    """
     start = draw(st.dates(date(2000, 1, 1), date(2090, 12, 31)))
-    offsets = draw(st.lists(st.integers(0, 4 * 366), min_size=1, max_size=60))
+    run = list(range(draw(st.integers(1, 150))))
+    scattered = draw(st.lists(st.integers(0, 4 * 366), max_size=30))
     points = []
-    for offset in offsets:
+    for offset in run + scattered:
         day = start + timedelta(days=offset)
-        adhoc = draw(st.booleans()) and draw(st.booleans())
+        adhoc = draw(st.integers(0, 4)) == 0
         at = draw(st.times()) if adhoc or draw(st.integers(0, 9)) == 0 else policy.schedule.time
         points.append((datetime.combine(day, at, tzinfo=UTC), adhoc))
     return points

@@ -147,11 +147,18 @@ def test_engine_matches_the_reference_on_random_policies_and_histories(data):
     assert expired(points, policy, now) == [p for p in points if reference.expiry(policy, p.time, p.adhoc) <= now]
 
 
-@settings(max_examples=200, deadline=None)
-@given(valid_policies(), st.dates(date(2000, 1, 1), date(2099, 12, 31)))
-def test_every_selecting_range_agrees_with_the_reference(policy, day):
-    for r in policy.retention:
-        assert selects(r, day) == reference.selects(r, day), r
+day_choices = st.one_of(
+    st.builds(DayOfMonth, st.one_of(st.integers(1, 28), st.just(LAST))),
+    st.builds(WeekdayOfMonth, st.sampled_from(list(Week)), st.frozensets(st.sampled_from(list(Weekday)), min_size=1)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(day_choices, st.dates(date(2000, 1, 1), date(2099, 12, 31)), st.frozensets(st.integers(1, 12), min_size=1))
+def test_selection_agrees_with_the_reference_on_every_day_of_a_month(on, day, months):
+    for current in reference.days_of_month(day):
+        for r in (MonthlyRetention(1, on), YearlyRetention(1, months, on)):
+            assert selects(r, current) == reference.selects(r, current), (r, current)
 
 
 # --- Preview --------------------------------------------------------------------------
