@@ -37,6 +37,7 @@ EXTENT = 64 * 1024
 PAGES_PER_EXTENT = EXTENT // PAGE
 FULL = (1 << PAGES_PER_EXTENT) - 1
 ZEROS = bytes(4 * 1024 * 1024)
+ZERO_VIEW = memoryview(ZEROS)  # slices of it cost nothing: unwritten extents are served from here
 
 
 class DiskError(Exception):
@@ -240,7 +241,7 @@ class Blob:
     # --- reads -----------------------------------------------------------
 
     def read_chunks(self, offset: int, length: int, snapshot_id: str | None = None,
-                    chunk: int = 4 * 1024 * 1024) -> Iterator[bytes]:
+                    chunk: int = 4 * 1024 * 1024) -> Iterator[bytes | memoryview]:
         """The bytes of [offset, offset+length), in pieces of at most ``chunk``.
 
         Adjacent extents whose slots sit next to each other in ``data`` are read
@@ -264,7 +265,7 @@ class Blob:
                 index += 1
                 run = min(run + EXTENT, end - offset, chunk)
             if slot_id is None:
-                yield ZEROS[:run] if run <= len(ZEROS) else bytes(run)
+                yield ZERO_VIEW[:run] if run <= len(ZEROS) else bytes(run)
             else:
                 piece = os.pread(self.data_fd, run, pos)
                 yield piece if len(piece) == run else piece + bytes(run - len(piece))
