@@ -40,8 +40,6 @@ class Weekday(IntEnum):
 
 
 ALL_WEEKDAYS = frozenset(Weekday)
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July",
-               "August", "September", "October", "November", "December")
 
 
 class Frequency(StrEnum):
@@ -282,7 +280,7 @@ def _schedule_errors(schedule: Schedule) -> list[PolicyError]:
     errors = []
     if not schedule.times:
         errors.append(PolicyError("schedule.time", "time_required", "Choose the time of day the backup runs."))
-    elif len(set(schedule.times)) > 1:
+    elif len(schedule.times) > 1:
         errors.append(PolicyError("schedule.time", "once_a_day",
                                   "A policy backs up at most once a day: keep a single backup time."))
     for at in sorted(set(schedule.times)):

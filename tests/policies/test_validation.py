@@ -116,8 +116,9 @@ def test_schedule_needs_a_time():
     assert only_error(policy) == PolicyError("schedule.time", "time_required", "Choose the time of day the backup runs.")
 
 
-def test_schedule_runs_once_a_day_at_most():
-    policy = replace(portal_example(), schedule=Schedule(Frequency.DAILY, (time(1, 0), time(13, 0))))
+@pytest.mark.parametrize("times", [(time(1, 0), time(13, 0)), (time(1, 0), time(1, 0))])
+def test_schedule_runs_once_a_day_at_most(times):
+    policy = replace(portal_example(), schedule=Schedule(Frequency.DAILY, times))
     assert only_error(policy) == PolicyError(
         "schedule.time", "once_a_day", "A policy backs up at most once a day: keep a single backup time.")
 
@@ -288,6 +289,21 @@ def test_check_raises_with_messages_keyed_by_field():
         "retention.weekly.weekdays": [
             "Weekly retention must keep the days the schedule runs on (Wednesday, Sunday): choose exactly those days."],
     }
+
+
+def test_every_message_is_a_sentence_saying_what_to_do():
+    policies = [
+        Policy("1 _-", Schedule(Frequency.WEEKLY, (time(1, 10), time(2, 0)), ()),
+               (DailyRetention(0), DailyRetention(0), MonthlyRetention(0, DayOfMonth(30)),
+                YearlyRetention(0, {0}, WeekdayOfMonth(Week.LAST, ())))),
+        Policy("", Schedule(Frequency.DAILY, (), {SUN}), (WeeklyRetention(0, ()), YearlyRetention(1, (), DayOfMonth(1)))),
+        weekly_policy(WeeklyRetention(1, {MON}), MonthlyRetention(1, WeekdayOfMonth(Week.LAST, {MON}))),
+    ]
+    errors = [e for p in policies for e in validate(p, taken_names=[p.name])]
+    assert len({e.code for e in errors}) >= 20
+    for error in errors:
+        assert error.message[0].isupper() and error.message.endswith("."), error
+        assert error.field == "name" or error.field.startswith(("schedule.", "retention.")), error
 
 
 @settings(max_examples=200, deadline=None)
