@@ -216,3 +216,31 @@ def preview(policy: Policy, start: date, days: int = 365, tz: str | ZoneInfo = "
         rows.append(PreviewPoint(slot, local_label(slot, tz), until, longest.kind, tuple(r.kind for r in chosen)))
         counts[longest.kind] = counts.get(longest.kind, 0) + 1
     return Preview(rows, counts)
+
+
+# --- Wording ------------------------------------------------------------------
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
+           "August", "September", "October", "November", "December")
+
+
+def _day_words(on: DayChoice) -> str:
+    if isinstance(on, DayOfMonth):
+        return "the last day" if on.day == LAST else f"day {on.day}"
+    days = " and ".join(d.label for d in sorted(on.weekdays))
+    return f"the {on.week.value} {days}"
+
+
+def describe(r: RetentionRange) -> str:
+    """A range in words for the Backup Policy drill-down, such as ``Monthly on the last Sunday, for 120 months``.
+
+    Weekdays are the stored (UTC) ones: pass ranges from ``vaults.schedule.policy_in_zone()`` to word them locally.
+    """
+    if isinstance(r, DailyRetention):
+        return f"Daily, for {r.count} days"
+    if isinstance(r, WeeklyRetention):
+        return f"Weekly on {', '.join(d.label for d in sorted(r.weekdays))}, for {r.count} weeks"
+    if isinstance(r, MonthlyRetention):
+        return f"Monthly on {_day_words(r.on)}, for {r.count} months"
+    months = ", ".join(_MONTHS[m - 1] for m in sorted(r.months))
+    return f"Yearly on {_day_words(r.on)} of {months}, for {r.count} years"

@@ -15,11 +15,20 @@ late tick finds the same slot and cannot enqueue it twice.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from vaults.policy import Frequency, Policy, Schedule, Weekday
+from vaults.policy import (
+    Frequency,
+    MonthlyRetention,
+    Policy,
+    Schedule,
+    Weekday,
+    WeekdayOfMonth,
+    WeeklyRetention,
+    YearlyRetention,
+)
 
 # --- Slots ----------------------------------------------------------------
 
@@ -189,3 +198,44 @@ def local_time_choices(tz: str | ZoneInfo, on: date | None = None) -> list[tuple
     """
     choices = [(t, to_local(t, tz, on)) for t in (time(h, m) for h in range(24) for m in (0, 30))]
     return sorted(choices, key=lambda c: c[1].time)
+
+
+def shift_policy(policy: Policy, days: int) -> Policy:
+    """``policy`` with every weekday moved by ``days``: schedule days, weekly retention and weekday forms.
+
+    Days of the month and months of the year stay: PORTAL.md gives no way to
+    move them, and the ranges read them on the UTC date (see ``vaults.policy``).
+    """
+    if days % 7 == 0:
+        return policy
+    ranges = []
+    for r in policy.retention:
+        if isinstance(r, WeeklyRetention):
+            r = replace(r, weekdays=shift_weekdays(r.weekdays, days))
+        elif isinstance(r, MonthlyRetention | YearlyRetention) and isinstance(r.on, WeekdayOfMonth):
+            r = replace(r, on=replace(r.on, weekdays=shift_weekdays(r.on.weekdays, days)))
+        ranges.append(r)
+    schedule = replace(policy.schedule, weekdays=shift_weekdays(policy.schedule.weekdays, days))
+    return replace(policy, schedule=schedule, retention=tuple(ranges))
+
+
+def policy_from_local(policy: Policy, tz: str | ZoneInfo, on: date | None = None) -> Policy:
+    """A policy the editor filled in local terms (time and weekdays), as stored: in UTC."""
+    at, shift = from_local(policy.schedule.time, tz, on)
+    moved = shift_policy(policy, shift)
+    return replace(moved, schedule=replace(moved.schedule, times=(at,)))
+
+
+def policy_in_zone(policy: Policy, tz: str | ZoneInfo, on: date | None = None) -> tuple[LocalTime, Policy]:
+    """The stored policy's local time, and the policy with its weekdays as a user in ``tz`` reads them."""
+    local = to_local(policy.schedule.time, tz, on)
+    return local, shift_policy(policy, local.day_shift)
+
+
+def describe_schedule(policy: Policy | Schedule, tz: str | ZoneInfo = "UTC", on: date | None = None) -> str:
+    """``Daily at 22:30 (UTC+01:00)`` or ``Weekly on Sunday, Wednesday at 22:00 (UTC-05:00)``, in the user's terms."""
+    schedule = _schedule(policy)
+    local, weekdays = schedule_in_zone(schedule, tz, on)
+    if schedule.frequency == Frequency.DAILY:
+        return f"Daily at {local.label}"
+    return f"Weekly on {', '.join(d.label for d in sorted(weekdays))} at {local.label}"

@@ -24,7 +24,7 @@ from vaults.policy import (
     YearlyRetention,
     default_policy,
 )
-from vaults.retention import Point, RetentionEngine, add_months, expired, expiries, expiry, preview, selects
+from vaults.retention import Point, RetentionEngine, add_months, describe, expired, expiries, expiry, preview, selects
 
 SUN, WED = Weekday.SUNDAY, Weekday.WEDNESDAY
 
@@ -193,3 +193,15 @@ def test_preview_of_a_weekly_schedule_lists_only_its_slots():
     assert [p.time.day for p in result.points] == [4, 7, 11, 14, 18, 21, 25, 28]
     assert result.counts == {"weekly": 7, "monthly": 1}
     assert result.points[0].label == "2026-01-03 20:00 (UTC-05:00)"
+
+
+def test_ranges_in_words():
+    assert [describe(r) for r in portal_example().retention] == [
+        "Daily, for 30 days",
+        "Weekly on Sunday, for 104 weeks",
+        "Monthly on the last Sunday, for 120 months",
+        "Yearly on the first Sunday of January, for 99 years",
+    ]
+    assert describe(MonthlyRetention(6, DayOfMonth(LAST))) == "Monthly on the last day, for 6 months"
+    assert describe(YearlyRetention(2, {7, 1}, DayOfMonth(15))) == "Yearly on day 15 of January, July, for 2 years"
+    assert describe(WeeklyRetention(3, {WED, SUN})) == "Weekly on Wednesday, Sunday, for 3 weeks"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -10,12 +11,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.policies.strategies import valid_policies
-from vaults.policy import Frequency, Policy, Schedule, Weekday, default_policy
+from vaults.policy import (
+    Frequency,
+    MonthlyRetention,
+    Policy,
+    Schedule,
+    Week,
+    Weekday,
+    WeekdayOfMonth,
+    WeeklyRetention,
+    YearlyRetention,
+    default_policy,
+    validate,
+)
 from vaults.schedule import (
+    describe_schedule,
     from_local,
     local_label,
     local_time_choices,
     next_run,
+    policy_from_local,
+    policy_in_zone,
     previous_run,
     schedule_from_local,
     schedule_in_zone,
@@ -171,3 +187,32 @@ def test_next_and_previous_runs_bracket_any_moment(policy, moment):
     assert previous_run(policy, after - timedelta(microseconds=1)) == before  # nothing in between
     assert slot_for(policy, moment) == before
     assert after - before <= timedelta(days=7)
+
+
+def test_policy_chosen_on_sunday_night_in_new_york_moves_every_weekday_to_monday_utc():
+    local_choice = Policy("Sunday-Night", Schedule.weekly(time(22, 0), {SUN}), (
+        WeeklyRetention(104, {SUN}),
+        MonthlyRetention(120, WeekdayOfMonth(Week.LAST, {SUN})),
+        YearlyRetention(99, {1}, WeekdayOfMonth(Week.FIRST, {SUN})),
+    ))
+    stored = policy_from_local(local_choice, NEW_YORK, date(2026, 1, 4))
+    assert stored == Policy("Sunday-Night", Schedule.weekly(time(3, 0), {MON}), (
+        WeeklyRetention(104, {MON}),
+        MonthlyRetention(120, WeekdayOfMonth(Week.LAST, {MON})),
+        YearlyRetention(99, {1}, WeekdayOfMonth(Week.FIRST, {MON})),
+    ))
+    assert validate(stored) == []
+    local, shown = policy_in_zone(stored, NEW_YORK, date(2026, 1, 5))
+    assert local.label == "22:00 (UTC-05:00)"
+    assert shown == replace(local_choice, schedule=replace(local_choice.schedule, times=(time(3, 0),)))
+
+
+def test_policy_in_a_zone_on_the_same_date_keeps_its_weekdays():
+    policy = Policy("Weekly", Schedule.weekly(time(12, 0), {WED}), (WeeklyRetention(4, {WED}),))
+    assert policy_in_zone(policy, LONDON, date(2026, 7, 1)) == (to_local(time(12, 0), LONDON, date(2026, 7, 1)), policy)
+
+
+def test_schedule_described_in_the_users_terms():
+    assert describe_schedule(daily(time(21, 30)), LONDON, date(2026, 7, 1)) == "Daily at 22:30 (UTC+01:00)"
+    weekly = Schedule.weekly(time(3, 0), {MON, Weekday.THURSDAY})
+    assert describe_schedule(weekly, NEW_YORK, date(2026, 1, 5)) == "Weekly on Wednesday, Sunday at 22:00 (UTC-05:00)"
