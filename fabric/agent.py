@@ -117,6 +117,16 @@ class Agent:
                 statuses[handler] = self._status("Ready", task, "Snapshot", "transitioning", "Snapshot in progress.")
                 self.compute.start_operation(self.delay, lambda h=handler, t=task, r=role, p=vm_path: self._finish(p, r, h, t))
 
+    def resume(self) -> None:
+        """After a restart, snapshot requests that were in flight complete as if nothing happened."""
+        for sub in self.compute.doc["subscriptions"]:
+            for service, _, role in self.compute.all_roles(sub):
+                for handler, status in role.get("extension_status", {}).items():
+                    setting = status["setting"]
+                    if setting["operation"] == "Snapshot" and setting["status"] == "transitioning":
+                        self.compute.start_operation(self.delay, lambda h=handler, t=setting["name"], r=role,
+                                                     p=f"{service}/{role['name']}": self._finish(p, r, h, t))
+
     def _finish(self, vm_path: str, role: dict, handler: str, task: str) -> None:
         if self.faults.affects("agent_unresponsive", vm_path) or self.faults.affects("snapshot_hang", vm_path):
             return

@@ -39,6 +39,7 @@ class FabricApp:
         self.faults = Faults()
         self.op_delay = op_delay
         self.agent = Agent(self.compute, self.disks, self.faults, agent_delay)
+        self.agent.resume()
         self._saver: asyncio.Task | None = None
 
     # --- helpers used by the compute endpoints ----------------------------

@@ -86,7 +86,7 @@ def deployment(base: str, svc: dict, dep: dict, root: bool = False) -> str:
 def instance_status(role: dict) -> tuple[str, str]:
     if role["power"] == "Started":
         return "ReadyRole", "Started"
-    return "StoppedVM", "Stopped"
+    return ("StoppedDeallocated" if role.get("deallocated") else "StoppedVM"), "Stopped"
 
 
 def role_instance(role: dict) -> str:

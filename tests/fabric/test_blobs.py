@@ -106,3 +106,11 @@ def test_connection_failure_is_transient():
     with pytest.raises(PageBlobError) as failed:
         PageBlobClient(timeout=1).size("http://127.0.0.1:9/labstoreeastus/vhds/x.vhd")
     assert failed.value.transient
+
+
+def test_clearing_a_large_range_visits_only_written_extents(disks, blob):
+    for offset in (0, 5 * MIB, 15 * MIB):
+        disks.write_pages(blob, offset, b"z" * 4096)
+    disks.clear_pages(blob, 512, 16 * MIB - 512)
+    assert disks.page_ranges(blob) == [(0, 512)]
+    assert disks.read(blob, 5 * MIB, 4096) == bytes(4096)

@@ -166,3 +166,20 @@ def test_restore_path_creates_a_vm_from_disks(sms, own_fabric):
         sms.add_role("restored-svc", "restored-svc", "app03r", None,
                      OSVirtualHardDisk(media_link=f"{base}/second-os.vhd", os="Linux"))
     assert in_use.value.status_code == 409
+
+
+def test_unknown_subscription_is_forbidden(own_fabric):
+    sms = own_fabric.sms()
+    sms.subscription_id = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(AzureHttpError) as refused:
+        sms.list_hosted_services()
+    assert refused.value.status_code == 403
+    assert "ForbiddenError" in str(refused.value)
+
+
+def test_shutdown_deallocated_reports_stopped_deallocated(sms):
+    wait_operation(sms, sms.shutdown_role("northwind-eu", "northwind-eu", "web01", "StoppedDeallocated").request_id)
+    instance = role_instance(sms, "northwind-eu", "web01")
+    assert instance.findtext("a:InstanceStatus", namespaces=NS) == "StoppedDeallocated"
+    wait_operation(sms, sms.start_role("northwind-eu", "northwind-eu", "web01").request_id)
+    assert role_instance(sms, "northwind-eu", "web01").findtext("a:InstanceStatus", namespaces=NS) == "ReadyRole"

@@ -88,3 +88,25 @@ def test_shared_lab_fabric_fixture_serves_the_lab(lab_fabric, fabric_faults):
     sms = lab_fabric.sms()
     assert len(sms.list_hosted_services()) == 7
     assert fabric_faults(latency_ms=1)["latency_ms"] == 1
+
+
+def test_snapshot_in_flight_completes_after_a_restart(tmp_path):
+    from fabric.state import Compute
+
+    subscription = lab.seed(tmp_path)
+    compute = Compute.load(tmp_path / "compute.json")
+    role = compute.doc["subscriptions"][subscription]["services"]["contoso-web"]["deployments"]["contoso-web"]["roles"]["web01"]
+    role["extensions"] = [{"publisher": "Microsoft.Azure.RecoveryServices", "name": "VMSnapshot", "version": "1.0"}]
+    role["extension_status"] = {"Microsoft.Azure.RecoveryServices.VMSnapshot": {
+        "status": "Ready", "code": 0, "message": "", "setting": {
+            "name": "task-1", "operation": "Snapshot", "status": "transitioning", "code": 0, "message": "",
+            "timestamp": "", "substatus": []}}}
+    compute.save()
+    app = FabricApp(tmp_path, agent_delay=0)
+    app.compute.tick()
+    restarted = app.compute.find_vm(subscription, "contoso-web/web01")[2]
+    setting = restarted["extension_status"]["Microsoft.Azure.RecoveryServices.VMSnapshot"]["setting"]
+    assert setting["status"] == "success"
+    result = json.loads(setting["substatus"][0]["message"])
+    assert len(result["snapshots"]) == 2
+    app.disks.close()
