@@ -16,7 +16,7 @@ from django import forms
 from django.db.models import F
 from django.utils import timezone
 
-from jobs.models import Job, JobQuerySet, Operation, Status
+from jobs.models import ACTIVE, SUCCEEDED, Job, JobQuerySet, Operation, Status
 
 PAGE_SIZE = 50
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -26,8 +26,13 @@ SORTS = {"item": "item_name", "operation": "operation", "status": "status", "sta
 DEFAULT_SORT = "-start"
 
 
+# Groups a link may ask for (a dashboard's "successful" count includes Completed With Warnings).
+STATUS_GROUPS = {"succeeded": ("Successful (all)", SUCCEEDED), "active": ("Running (all)", ACTIVE)}
+
+
 class JobFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "All")] + list(Status.choices))
+    status = forms.ChoiceField(required=False, choices=[("", "All")] + list(Status.choices)
+                               + [(key, label) for key, (label, _) in STATUS_GROUPS.items()])
     operation = forms.ChoiceField(required=False, choices=[("", "All")] + list(Operation.choices))
     item = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search"}))
     start = forms.DateTimeField(required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -100,7 +105,9 @@ def filter_jobs(queryset: JobQuerySet, params) -> JobPage:
     jobs = queryset.filter(created__gte=start)
     if end:
         jobs = jobs.filter(created__lt=end)
-    if data.get("status"):
+    if data.get("status") in STATUS_GROUPS:
+        jobs = jobs.filter(status__in=STATUS_GROUPS[data["status"]][1])
+    elif data.get("status"):
         jobs = jobs.filter(status=data["status"])
     if data.get("operation"):
         jobs = jobs.filter(operation=data["operation"])

@@ -34,5 +34,5 @@ def running_job_notes(context) -> str:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
-    jobs = Job.objects.filter(requested_by=user).active().defer("params", "log").order_by("-created")[:20]
+    jobs = Job.objects.visible_to(user).filter(requested_by=user).active().defer("params", "log").order_by("-created")[:20]
     return json_script([live.payload(job) for job in jobs], "initial-notes")

@@ -160,3 +160,9 @@ def test_the_job_channel_is_open_to_members_only(make_job, member, outsider):
     job = make_job()
     assert events.authorize_channel(member, "job", str(job.pk)) == f"job:{job.pk}"
     assert events.authorize_channel(outsider, "job", str(job.pk)) is None
+
+
+def test_status_groups_serve_dashboard_links(member_client, make_job):
+    for status in ("completed", "completed_with_warnings", "failed"):
+        make_job(item_name=status, status=status)
+    assert sorted(rows(member_client.get("/jobs/?status=succeeded"))) == ["completed", "completed_with_warnings"]
