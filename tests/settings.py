@@ -8,6 +8,9 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("VAR_DIR", str(_ROOT / "var" / "test"))
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+# Workers in the suite give up on a silent VM agent in seconds, not minutes, and poll the fabric often.
+os.environ.setdefault("REGISTER_TIMEOUT_SECONDS", "4")
+os.environ.setdefault("FABRIC_POLL_MS", "100")
 
 from portal.settings import *  # noqa: E402,F403
 

@@ -1,0 +1,133 @@
+"""Discovery, registration and unregistration as a user runs them: real worker, real Redis, the lab fabric."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from jobs.models import Job
+from vaults.compute import compute_client
+from vaults.extension import extension_status, read_role, role_path, update_references
+from vaults.items import registrable, start_discovery
+from vaults.models import RegisteredItem, Subscription, Vault, VirtualMachine
+from vaults.registration import register_vms, unregister_items
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def lab(lab_fabric, member, celery_worker_process):
+    """The Lab subscription of a running fabric, a member of it, and a vault per lab region."""
+    subscription = Subscription.objects.create(name="Lab subscription", subscription_id=lab_fabric.subscription_id,
+                                               host=lab_fabric.host)
+    subscription.members.add(member)
+    east = Vault.objects.create(subscription=subscription, name="east", region="East US", status="active")
+    west = Vault.objects.create(subscription=subscription, name="west", region="West US", status="active")
+    return subscription, east, west
+
+
+def wait_for(job: Job, timeout: float = 30) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_terminal:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job.pk} still {job.status} after {timeout}s")
+
+
+def discovered(user, vault: Vault) -> dict[tuple[str, str], VirtualMachine]:
+    job = wait_for(start_discovery(user, vault))
+    assert job.status == "completed", job.error_message
+    return {(vm.cloud_service, vm.name): vm for vm in VirtualMachine.objects.filter(region=vault.region)}
+
+
+def register(user, vault: Vault, *vms: VirtualMachine) -> list[Job]:
+    outcomes = register_vms(user, vault, [vm.pk for vm in vms])
+    assert [o.refusal for o in outcomes] == [""] * len(vms)
+    return [wait_for(Job.objects.get(item_key=o.item.item_key, operation="register")) for o in outcomes]
+
+
+def test_discovery_records_the_vms_of_the_vaults_region_only(lab, member):
+    _subscription, east, _west = lab
+    vms = discovered(member, east)
+    assert ("contoso-web", "web01") in vms and ("contoso-sql", "sql01") in vms
+    assert all(vm.region == "East US" for vm in vms.values())
+    web01 = vms[("contoso-web", "web01")]
+    assert web01.power_state == "Started" and web01.agent_status == "Ready"
+    assert web01.disks[0]["lun"] is None and web01.disks[0]["media_link"].startswith("http://127.0.0.1:")
+    assert vms[("contoso-sql", "sql01")].data_disk_count == 17
+
+
+def test_register_installs_the_extension_and_unregister_removes_it(lab, member, lab_fabric):
+    subscription, east, _west = lab
+    vm = discovered(member, east)[("contoso-web", "web02")]
+    [job] = register(member, east, vm)
+    assert job.status == "completed", job.error_message
+    item = RegisteredItem.objects.get(vm=vm)
+    assert item.status == "registered"
+    client = compute_client(subscription.endpoint)
+    assert extension_status(client, subscription.subscription_id, vm.cloud_service, vm.name).handler_status == "Ready"
+
+    unregister_items(member, east, [item.pk])
+    job = wait_for(Job.objects.get(item_key=item.item_key, operation="unregister"))
+    assert job.status == "completed", job.error_message
+    assert not RegisteredItem.objects.filter(pk=item.pk).exists()
+    references, _os = read_role(client, role_path(subscription.subscription_id, vm.cloud_service, vm.deployment, vm.name))
+    assert not any(ref.is_backup for ref in references)
+    assert vm in registrable(east)
+
+
+def test_documented_registration_failures(lab, member):
+    _subscription, east, west = lab
+    east_vms, west_vms = discovered(member, east), discovered(member, west)
+    jobs = register(member, east, east_vms[("contoso-sql", "sql01")])
+    jobs += register(member, west, west_vms[("fabrikam-app", "legacy01")], west_vms[("fabrikam-batch", "batch01")])
+    codes = {job.item_name: (job.status, job.error_code) for job in jobs}
+    assert codes == {
+        "sql01": ("failed", "UnsupportedDataDiskCount"),
+        "legacy01": ("failed", "VMAgentNotPresent"),
+        "batch01": ("failed", "VMNotInStateToInstallExtension"),
+    }
+    item = RegisteredItem.objects.get(vm__name="sql01")
+    assert item.status == "error"
+    assert item.error_message == "Virtual machine 'sql01' has 17 data disks; backup supports at most 16."
+    assert item.recommendation.startswith("Detach data disks")
+
+
+def test_an_agent_that_never_answers_times_out_clearly(lab, member, fabric_faults):
+    subscription, east, _west = lab
+    vm = discovered(member, east)[("contoso-web", "web01")]
+    fabric_faults(agent_unresponsive=["contoso-web/web01"])
+    try:
+        [job] = register(member, east, vm)
+        assert (job.status, job.error_code) == ("failed", "ExtensionInstallTimedOut")
+        assert "did not report ready on 'web01'" in job.error_message
+    finally:
+        # The reference stays on the role; take it off so the shared lab is as it was.
+        client = compute_client(subscription.endpoint)
+        path = role_path(subscription.subscription_id, vm.cloud_service, vm.deployment, vm.name)
+        references, _os = read_role(client, path)
+        update_references(client, path, [ref for ref in references if not ref.is_backup])
+        time.sleep(0.5)
+
+
+def test_a_fabric_answering_5xx_is_retried_then_fails_clearly(lab, member, fabric_faults):
+    _subscription, east, _west = lab
+    vm = discovered(member, east)[("contoso-web", "web01")]
+    fabric_faults(error_rate=1.0, error_status=503)
+    [job] = register(member, east, vm)
+    assert job.status == "failed"
+    assert "503" in job.error_message or "server error" in job.error_message
+    assert not RegisteredItem.objects.filter(vm=vm, status="registered").exists()
+
+
+def test_another_operation_in_progress_on_the_item_is_refused(lab, member):
+    _subscription, east, _west = lab
+    vm = discovered(member, east)[("contoso-web", "web01")]
+    first = register_vms(member, east, [vm.pk])
+    item = first[0].item
+    refusals = unregister_items(member, east, [item.pk])
+    assert refusals == ["'web01': Another operation is in progress on this item."]
+    wait_for(Job.objects.get(item_key=item.item_key, operation="register"))
