@@ -151,12 +151,24 @@ class FabricApp:
             if blob.count("/") < 2:
                 response = blobs.storage_error(DiskError(400, "InvalidUri", "The requested URI does not represent any "
                                                                             "resource on the server."))
+            elif self._leased(scope, blob):
+                response = blobs.storage_error(DiskError(412, "LeaseIdMissing", "There is currently a lease on the blob "
+                                                                                "and no lease ID was specified in the request."))
             else:
                 response = await blobs.handle(Request(scope, receive), self.disks, blob)
         else:
             await compute.routes(scope, receive, send)
             return
         await response(scope, receive, send)
+
+    def _leased(self, scope, blob: str) -> bool:
+        """A disk attached to a VM is leased, as in Azure: it cannot be deleted or replaced under the VM."""
+        if scope["method"] not in ("PUT", "DELETE") or b"comp=" in scope["query_string"]:
+            return False
+        if scope["method"] == "DELETE" and b"snapshot=" in scope["query_string"]:
+            return False
+        return any(disk["blob"] == blob for sub in self.compute.doc["subscriptions"] for _, _, role in self.compute.all_roles(sub)
+                   for disk in (role["os_disk"], *role["data_disks"]))
 
     def _injected_failure(self, is_blob: bool) -> Response:
         status = self.faults.error_status

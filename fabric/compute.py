@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from fabric import shapes
+from fabric.disks import DiskError
 from fabric.state import Compute, ServiceError, not_found, now_iso
 
 VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -44,6 +45,8 @@ def endpoint(handler):
             return await handler(request, fabric, fabric.compute, request.path_params["sub"])
         except ServiceError as problem:
             return xml(shapes.error(problem.code, problem.message), problem.status)
+        except DiskError as problem:  # a MediaLink that names no valid blob
+            return xml(shapes.error("BadRequest", f"{problem.code}: {problem.message}"), 400)
 
     return wrapped
 

@@ -339,7 +339,11 @@ class DiskStore:
         self.lock = threading.Lock()
 
     def _dir(self, name: str) -> Path:
-        return self.root / name
+        # Names come from URLs: no empty, "." or ".." segment may lead outside the store.
+        parts = name.split("/")
+        if len(parts) < 3 or any(part in ("", ".", "..") or "\0" in part for part in parts):
+            raise DiskError(400, "InvalidUri", "The requested URI does not represent any resource on the server.")
+        return self.root.joinpath(*parts)
 
     def exists(self, name: str) -> bool:
         return name in self.blobs or (self._dir(name) / "journal").exists()

@@ -114,3 +114,18 @@ def test_clearing_a_large_range_visits_only_written_extents(disks, blob):
     disks.clear_pages(blob, 512, 16 * MIB - 512)
     assert disks.page_ranges(blob) == [(0, 512)]
     assert disks.read(blob, 5 * MIB, 4096) == bytes(4096)
+
+
+def test_disk_attached_to_a_vm_cannot_be_deleted_or_replaced(sms):
+    url = sms.get_role("contoso-web", "contoso-web", "web01").os_virtual_hard_disk.media_link
+    answer = requests.delete(url, headers={"x-ms-delete-snapshots": "include"}, timeout=5)
+    assert (answer.status_code, answer.headers["x-ms-error-code"]) == (412, "LeaseIdMissing")
+    with pytest.raises(PageBlobError) as leased:
+        PageBlobClient().create(url, MIB)
+    assert leased.value.status == 412
+
+
+def test_paths_that_climb_out_of_the_store_are_refused(own_fabric):
+    answer = requests.get(f"{own_fabric.base_url}/labstoreeastus/vhds/%2e%2e/%2e%2e/compute.json", timeout=5)
+    assert answer.status_code == 400
+    assert answer.headers["x-ms-error-code"] == "InvalidUri"
