@@ -29,6 +29,8 @@ REGION_ACCOUNT = {"East US": "labstoreeastus", "West US": "labstorewestus", "Nor
 # (service, region, [(vm, os, agent, power, data disk count, account override)])
 LAB = [
     ("contoso-web", "East US", [("web01", "Windows", True, "Started", 1, None), ("web02", "Linux", True, "Started", 1, None)]),
+    # A second web01 in the same region: users tell them apart by cloud service.
+    ("tailspin-web", "East US", [("web01", "Linux", True, "Started", 1, None)]),
     ("contoso-sql", "East US", [("sql01", "Windows", True, "Started", 17, None)]),
     ("contoso-premium", "East US", [("db01", "Linux", True, "Started", 2, "labpremiumeastus")]),
     ("fabrikam-app", "West US", [("app01", "Linux", True, "Started", 1, None), ("app02", "Linux", True, "Started", 0, None),
