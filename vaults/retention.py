@@ -48,7 +48,7 @@ from vaults.policy import (
     Week,
     WeeklyRetention,
 )
-from vaults.schedule import local_label, slots
+from vaults.schedule import as_utc, local_label, slots
 
 # (expiry, the ranges that select the point, the range that sets the expiry)
 Explanation = tuple[datetime, tuple[RetentionRange, ...], RetentionRange]
@@ -110,12 +110,6 @@ def base_range(policy: Policy) -> RetentionRange:
     raise ValueError(f"policy {policy.name!r} has no retention range")
 
 
-def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"aware datetime required, got naive {moment!r}")
-    return moment.astimezone(UTC)
-
-
 class RetentionEngine:
     """One policy's retention, for many points: recomputing thousands after a policy change is cheap.
 
@@ -133,14 +127,14 @@ class RetentionEngine:
         if cached is None:
             midnight = datetime.combine(day, time(0), tzinfo=UTC)
             chosen = tuple(r for r in self.policy.retention if selects(r, day))
-            # Ties go to the base range, then to policy order: the preview names the shortest range that explains the date.
+            # On a tie the base range wins, then policy order: the preview credits a range only when it keeps the point longer.
             longest = max((self.base, *chosen), key=lambda r: kept_until(r, midnight))
             cached = self._scheduled[day] = (kept_until(longest, midnight), chosen, longest)
         return cached
 
     def explain(self, point_time: datetime, *, adhoc: bool = False) -> Explanation:
         """(expiry, ranges that select the point, the range that sets its expiry)."""
-        moment = _utc(point_time)
+        moment = as_utc(point_time)
         if adhoc:
             return kept_until(self.base, moment), (), self.base
         until_midnight, chosen, longest = self._for_date(moment.date())
@@ -171,7 +165,7 @@ P = TypeVar("P", Point, datetime)
 
 def expired(points: Iterable[P], policy: Policy, now: datetime) -> list[P]:
     """The points whose expiry is at or before ``now``, in input order."""
-    engine, now = RetentionEngine(policy), _utc(now)
+    engine, now = RetentionEngine(policy), as_utc(now)
     result = []
     for item in points:
         point = _as_point(item)

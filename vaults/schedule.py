@@ -37,7 +37,7 @@ def _schedule(policy: Policy | Schedule) -> Schedule:
     return policy.schedule if isinstance(policy, Policy) else policy
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     # A naive datetime is a bug at the caller (USE_TZ is on): refuse rather than guess its zone.
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"aware datetime required, got naive {moment!r}")
@@ -57,7 +57,7 @@ def slot_on(policy: Policy | Schedule, day: date) -> datetime | None:
 
 def next_run(policy: Policy | Schedule, after: datetime) -> datetime:
     """The first slot strictly after ``after``."""
-    after = _utc(after)
+    after = as_utc(after)
     for offset in range(8):  # a weekly schedule runs at least once in any 8 consecutive dates
         slot = slot_on(policy, after.date() + timedelta(days=offset))
         if slot is not None and slot > after:
@@ -67,7 +67,7 @@ def next_run(policy: Policy | Schedule, after: datetime) -> datetime:
 
 def previous_run(policy: Policy | Schedule, at: datetime) -> datetime:
     """The most recent slot at or before ``at``."""
-    at = _utc(at)
+    at = as_utc(at)
     for offset in range(8):
         slot = slot_on(policy, at.date() - timedelta(days=offset))
         if slot is not None and slot <= at:
@@ -87,16 +87,16 @@ def slot_for(policy: Policy | Schedule, now: datetime, *, not_before: datetime |
     slot) or more than ``max_late`` old.
     """
     slot = previous_run(policy, now)
-    if not_before is not None and slot < _utc(not_before):
+    if not_before is not None and slot < as_utc(not_before):
         return None
-    if max_late is not None and _utc(now) - slot > max_late:
+    if max_late is not None and as_utc(now) - slot > max_late:
         return None
     return slot
 
 
 def slots(policy: Policy | Schedule, start: datetime, end: datetime) -> Iterator[datetime]:
     """Every slot in [start, end), in order."""
-    start, end = _utc(start), _utc(end)
+    start, end = as_utc(start), as_utc(end)
     day = start.date()
     while day <= end.date():
         slot = slot_on(policy, day)
@@ -107,7 +107,7 @@ def slots(policy: Policy | Schedule, start: datetime, end: datetime) -> Iterator
 
 def slot_id(slot: datetime) -> str:
     """The slot's identity for idempotent enqueueing, such as ``2026-03-08T03:00Z``."""
-    return f"{_utc(slot):%Y-%m-%dT%H:%MZ}"
+    return f"{as_utc(slot):%Y-%m-%dT%H:%MZ}"
 
 
 # --- Local time -------------------------------------------------------------
@@ -126,7 +126,7 @@ def format_offset(offset: timedelta) -> str:
 
 def local_label(moment: datetime, tz: str | ZoneInfo) -> str:
     """A slot or point as a user in ``tz`` reads it: ``2026-03-07 22:00 (UTC-05:00)``."""
-    local = _utc(moment).astimezone(_zone(tz))
+    local = as_utc(moment).astimezone(_zone(tz))
     return f"{local:%Y-%m-%d %H:%M} ({format_offset(local.utcoffset() or timedelta(0))})"
 
 

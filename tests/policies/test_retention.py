@@ -127,7 +127,7 @@ def test_a_policy_change_recomputes_every_point_cheaply():
     points = [at(2000, 1, 1) + timedelta(days=i) for i in range(20_000)]
     started = clock.perf_counter()
     before, after = expiries(portal_example(), points), expiries(default_policy(), points)
-    assert clock.perf_counter() - started < 2.0
+    assert clock.perf_counter() - started < 5.0  # about 0.3 s; the bound only catches a per-point slowdown
     assert after == [p + timedelta(days=30) for p in points]
     assert sum(b > a for b, a in zip(before, after, strict=True)) == sum(p.weekday() == SUN for p in points)
 
