@@ -214,6 +214,16 @@ def default_policy(tz: str | ZoneInfo = "UTC", on: date | None = None) -> Policy
 
 
 # --- Validation ----------------------------------------------------------
+# Readings of PORTAL.md where it is silent:
+# - "Schedule days" of a daily schedule are all seven days. So with a daily
+#   schedule weekly retention may fall on any weekdays and the subset rule
+#   always holds: that is what makes the PORTAL.md example valid. "Weekly
+#   retention days equal the schedule days" binds weekly schedules only.
+# - A weekly schedule requires weekly retention (it may not have daily), so its
+#   points always have a range of their own; a daily schedule takes no weekdays.
+# - The 30-minute boundary applies to the stored UTC time; ``local_time_choices``
+#   lists the matching local times (xx:15 and xx:45 in Nepal).
+# - Names use ASCII letters and are unique in the vault regardless of case.
 
 NAME_MIN, NAME_MAX = 3, 150
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
