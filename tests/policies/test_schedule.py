@@ -216,3 +216,25 @@ def test_schedule_described_in_the_users_terms():
     assert describe_schedule(daily(time(21, 30)), LONDON, date(2026, 7, 1)) == "Daily at 22:30 (UTC+01:00)"
     weekly = Schedule.weekly(time(3, 0), {MON, Weekday.THURSDAY})
     assert describe_schedule(weekly, NEW_YORK, date(2026, 1, 5)) == "Weekly on Wednesday, Sunday at 22:00 (UTC-05:00)"
+
+
+def test_two_beats_ticking_at_different_moments_find_the_same_slots():
+    policy = Policy("Weekend", Schedule.weekly(time(6, 30), {SAT, SUN}))
+    start, end = utc(2026, 10, 23, 0, 0), utc(2026, 11, 2, 0, 0)  # London and New York both fall back in between
+    first = run_beat(policy, start, end, every=timedelta(minutes=5))
+    second = run_beat(policy, start + timedelta(minutes=3), end, every=timedelta(minutes=47))
+    assert first == second == ["2026-10-24T06:30Z", "2026-10-25T06:30Z", "2026-10-31T06:30Z", "2026-11-01T06:30Z"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(valid_policies(), st.datetimes(datetime(2001, 1, 1), datetime(2090, 1, 1), timezones=st.just(UTC)),
+       st.lists(st.integers(1, 23 * 60), min_size=1, max_size=40))
+def test_ticks_less_than_a_day_apart_find_every_slot_exactly_once(policy, start, gaps):
+    found, now = [], start
+    for gap in gaps:
+        slot = slot_for(policy, now, not_before=start)
+        if slot is not None and slot_id(slot) not in found:
+            found.append(slot_id(slot))
+        now += timedelta(minutes=gap)
+    last_tick = now - timedelta(minutes=gaps[-1])
+    assert found == [slot_id(s) for s in slots(policy, start, last_tick + timedelta(microseconds=1))]
