@@ -98,7 +98,9 @@ class FabricApp:
                 raise ServiceError(400, "BadRequest", f"The storage account of {blob} is not in the location of hosted "
                                    f"service '{svc['name']}' ({svc['location']}).")
             size = self.disks.get(blob).size
+            premium = self.account_of(blob).get("sku", "").startswith("Premium")
             return {"name": registered["name"] if registered else f"{svc['name']}-{name}-{index}-{stamp}",
+                    "io_type": "Provisioned" if premium else "Standard",
                     "label": disk.get("label"), "blob": blob, "size_gb": max(1, size >> 30),
                     "host_caching": disk.get("host_caching") or ("ReadWrite" if os_disk else "None"),
                     "source_image": disk.get("source_image"), "lun": disk.get("lun", 0)}

@@ -95,6 +95,7 @@ class LabBuilder:
         rng = random.Random(f"{service}/{vm}")
         os_size = (127 if os_name == "Windows" else 30) * GIB
         stamp = "20150301120000"
+        io_type = "Provisioned" if ACCOUNTS[account]["sku"].startswith("Premium") else "Standard"
         os_blob = f"{account}/vhds/{service}-{vm}-os-{stamp}.vhd"
         self.make_disk(os_blob, os_size, rng, small)
         data = []
@@ -103,14 +104,14 @@ class LabBuilder:
             blob = f"{account}/vhds/{service}-{vm}-data{lun}-{stamp}.vhd"
             self.make_disk(blob, size_gb * GIB, rng, small or size_gb == 1)
             data.append({"name": f"{service}-{vm}-{lun + 1}-{stamp}", "label": f"data{lun}", "lun": lun, "blob": blob,
-                         "size_gb": size_gb, "host_caching": "None"})
+                         "size_gb": size_gb, "host_caching": "None", "io_type": io_type})
         self.ips += 1
         dep["roles"][vm] = {
             "name": vm, "size": "Medium" if not small else "Small", "os": os_name,
             "ip": f"10.{self.ips // 250 % 250}.{self.ips % 250}.{self.ips // 62500 + 4}", "power": power,
             "agent": agent, "provision_guest_agent": agent, "agent_seen": now_iso(), "deallocated": False,
             "os_disk": {"name": f"{service}-{vm}-0-{stamp}", "label": f"{vm} OS disk", "blob": os_blob,
-                        "size_gb": os_size // GIB, "host_caching": "ReadWrite", "os": os_name,
+                        "size_gb": os_size // GIB, "host_caching": "ReadWrite", "os": os_name, "io_type": io_type,
                         "source_image": "lab-ubuntu-14_04" if os_name == "Linux" else "lab-windows-server-2012-r2"},
             "data_disks": data, "extensions": [], "extension_status": {}}
 

@@ -4,7 +4,8 @@ Rendering follows the published reference ("List Hosted Services", "Get
 Hosted Service Properties" with embed-detail, "Get Deployment", "Get Role",
 "List Locations", "List Disks", "Get Operation Status"): every element in the
 namespace ``http://schemas.microsoft.com/windowsazure``, labels base64, roles
-typed ``PersistentVMRole`` through ``i:type``.
+typed ``PersistentVMRole`` through ``i:type``, disks with ``IOType``
+(``Provisioned`` on premium storage, ``Standard`` elsewhere).
 """
 
 from __future__ import annotations
@@ -143,12 +144,14 @@ def role_body(base: str, role: dict) -> str:
     inner += "<DataVirtualHardDisks>" + "".join(
         "<DataVirtualHardDisk>" + el("HostCaching", disk.get("host_caching", "None")) + el("DiskLabel", disk.get("label"))
         + el("DiskName", disk["name"]) + el("Lun", disk["lun"]) + el("LogicalDiskSizeInGB", disk["size_gb"])
-        + el("MediaLink", f"{base}/{disk['blob']}") + "</DataVirtualHardDisk>" for disk in role["data_disks"])
+        + el("MediaLink", f"{base}/{disk['blob']}") + el("IOType", disk.get("io_type", "Standard"))
+        + "</DataVirtualHardDisk>" for disk in role["data_disks"])
     inner += "</DataVirtualHardDisks>"
     inner += ("<OSVirtualHardDisk>" + el("HostCaching", os_disk.get("host_caching", "ReadWrite"))
               + el("DiskLabel", os_disk.get("label")) + el("DiskName", os_disk["name"])
               + el("MediaLink", f"{base}/{os_disk['blob']}") + el("SourceImageName", os_disk.get("source_image"))
-              + el("OS", role["os"]) + el("RemoteSourceImageLink", None) + "</OSVirtualHardDisk>")
+              + el("OS", role["os"]) + el("RemoteSourceImageLink", None) + el("IOType", os_disk.get("io_type", "Standard"))
+              + "</OSVirtualHardDisk>")
     inner += el("RoleSize", role["size"]) + el("ProvisionGuestAgent", bool(role.get("provision_guest_agent")))
     return inner
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 NAMESPACE = "http://schemas.microsoft.com/windowsazure"
 LOCATIONS = ("East US", "West US", "North Europe")
-DEFAULT_SUBSCRIPTION = "6f4a1c2e-9b3d-4e5f-8a7b-0c1d2e3f4a5b"
+DEFAULT_SUBSCRIPTION = "6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f"  # the portal's LAB_SUBSCRIPTION_ID default
 
 
 class ServiceError(Exception):

@@ -43,6 +43,10 @@ def test_lab_shapes_the_cases_backup_must_handle(sms):
     assert len(sql.data_virtual_hard_disks) == 17
     premium = sms.get_role("contoso-premium", "contoso-premium", "db01")
     assert "/labpremiumeastus/" in premium.os_virtual_hard_disk.media_link
+    premium_xml = raw(sms, "/services/hostedservices/contoso-premium/deployments/contoso-premium/roles/db01")
+    assert premium_xml.findtext("a:OSVirtualHardDisk/a:IOType", namespaces=NS) == "Provisioned"
+    standard_xml = raw(sms, "/services/hostedservices/contoso-web/deployments/contoso-web/roles/web01")
+    assert standard_xml.findtext("a:DataVirtualHardDisks/a:DataVirtualHardDisk/a:IOType", namespaces=NS) == "Standard"
     assert sms.get_role("northwind-eu", "northwind-eu", "web01").role_name == "web01"  # same name as contoso-web/web01
     stopped = role_instance(sms, "fabrikam-batch", "batch01")
     assert (stopped.findtext("a:InstanceStatus", namespaces=NS), stopped.findtext("a:PowerState", namespaces=NS)) == (

@@ -9,8 +9,9 @@
     fabric cert [--force]
 
 State lives in ``<VAR_DIR>/fabric/``. The subscription id of a new lab is
-``--subscription-id``, else ``LAB_SUBSCRIPTION_ID``, else
-``6f4a1c2e-9b3d-4e5f-8a7b-0c1d2e3f4a5b``. Client subcommands talk to
+``--subscription-id``, else the ``LAB_SUBSCRIPTION_ID`` setting (environment
+variable of the same name), else ``6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f``,
+the id the portal registers as "Lab subscription". Client subcommands talk to
 ``--url`` (default ``http://127.0.0.1:<FABRIC_PORT>``).
 """
 
@@ -43,7 +44,8 @@ class Command(BaseCommand):
         serve.add_argument("--agent-delay", type=float, default=float(os.environ.get("FABRIC_AGENT_DELAY", "0.3")))
 
         seed = actions.add_parser("seed", help="build a fresh lab (prints its subscription id)")
-        seed.add_argument("--subscription-id", default=os.environ.get("LAB_SUBSCRIPTION_ID") or DEFAULT_SUBSCRIPTION)
+        seed.add_argument("--subscription-id", default=os.environ.get("LAB_SUBSCRIPTION_ID")
+                          or getattr(settings, "LAB_SUBSCRIPTION_ID", None) or DEFAULT_SUBSCRIPTION)
         seed.add_argument("--vms", type=int, default=12)
         seed.add_argument("--if-empty", action="store_true", help="do nothing when a lab already exists")
 
