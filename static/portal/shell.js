@@ -131,9 +131,11 @@
     setCount();
     return note;
   }
+  const dismissedState = new Map();
   function dismiss(id) {
     const note = notes.get(String(id));
     if (!note) return;
+    dismissedState.set(String(id), note.dataset.state);
     note.remove();
     notes.delete(String(id));
     setCount();
@@ -205,7 +207,9 @@
             try { data = JSON.parse(message.data); } catch (e) { return; }
             if (name === "notify") notify(data);
             // A job event carries a note for the strip; only the user who started the job gets it.
-            if (name === "job" && data.text && String(data.user) === document.body.dataset.user) notify(data);
+            // A note dismissed with OK stays away until the job's state changes (e.g. it ends).
+            if (name === "job" && data.text && String(data.user) === document.body.dataset.user
+                && dismissedState.get(String(data.id)) !== data.state) notify(data);
             document.body.dispatchEvent(new CustomEvent(`portal:${name}`, { detail: data }));
           });
         });

@@ -30,6 +30,10 @@ def test_a_running_job_shows_progress_and_completion_in_the_strip_and_the_jobs_p
     jobs_tab.wait_for_function(
         f"Number((document.querySelector('#job-row-{job.pk} .job-progress') || {{}}).textContent?.replace('%','')) > 0")
     page.screenshot(path=screenshot_dir / "jobs-strip-running.png")
+    # OK dismisses the running note; progress does not bring it back, the end does.
+    note.locator(".note-ok").click()
+    page.wait_for_timeout(800)
+    expect(note).to_have_count(0)
 
     # The Details dialog follows the job while it is open.
     row.locator("a.job-open").click()
