@@ -70,7 +70,7 @@ def test_unknown_range_kind_is_refused():
         policy_from_dict(stored)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(valid_policies(), st.data())
 def test_any_valid_policy_round_trips(policy, data):
     stored = policy_to_dict(policy)

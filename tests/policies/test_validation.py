@@ -306,7 +306,7 @@ def test_every_message_is_a_sentence_saying_what_to_do():
         assert error.field == "name" or error.field.startswith(("schedule.", "retention.")), error
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(valid_policies())
 def test_every_policy_built_by_the_rules_is_valid(policy):
     assert validate(policy) == []
