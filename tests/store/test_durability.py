@@ -32,8 +32,8 @@ def test_exception_after_some_chunks_leaves_no_point_and_next_backup_works(vault
     vault_store.read_batch = 4 * TEST_CHUNK  # several reads, so some chunks are written before the failure
     with pytest.raises(ConnectionError):
         vault_store.back_up([("os", FailingSource(data, good_reads=3))])
-    assert chunk_files(vault_store), "the failed backup had written some chunks (orphans)"
     assert vault_store.point_ids() == []
+    assert leftover_temp_files(vault_store) == [] and chunk_files(vault_store) == []  # its staged chunks were dropped
     assert list(vault_store.pending_dir.iterdir()) == []
     point = vault_store.back_up([("os", MemorySource(data))])
     sink = MemorySink()
@@ -83,15 +83,17 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store
         worker.kill()
         worker.join(10)
     assert vault_store.point_ids() == []
-    assert chunk_files(vault_store)
+    assert leftover_temp_files(vault_store), "the dead backup's staged chunks"
+    assert chunk_files(vault_store) == []  # nothing was named: names appear only for durable chunks
     assert len(list(vault_store.pending_dir.iterdir())) == 1  # the dead backup's intent record
     # The kernel released the dead worker's lease: the next backup and GC do not wait for it.
     data = os.urandom(8 * TEST_CHUNK)
     point = vault_store.back_up([("os", MemorySource(data))])
     report = vault_store.collect_garbage(grace_seconds=0, timeout=5)
     assert report.pending_records_removed == 1
-    assert report.chunks_deleted > 0
+    assert report.temp_files_removed > 0
     assert set(chunk_files(vault_store)) == point.referenced()
+    assert leftover_temp_files(vault_store) == []
     assert vault_store.verify().ok
 
 

@@ -7,6 +7,7 @@ import os
 import random
 import threading
 import time
+import traceback
 
 import pytest
 
@@ -123,8 +124,8 @@ def _churn_backups(store: VaultStore, pool: list[bytes], seed: int, rounds: int,
             # Retention: keep only this writer's latest point.
             store.delete_points(mine)
             mine = [point.id]
-    except Exception as exc:  # reported by the test, not lost in a thread
-        failures.append(repr(exc))
+    except Exception:  # reported by the test, not lost in a thread
+        failures.append(traceback.format_exc())
 
 
 def _gc_loop(path: str, seconds: float) -> None:
@@ -148,7 +149,7 @@ def test_gc_racing_backups_in_threads_and_another_process_never_loses_a_chunk(va
         thread.join(60)
     gc_process.join(30)
     assert gc_process.exitcode == 0
-    assert failures == []
+    assert failures == [], failures[0] if failures else ""
     report = vault_store.verify()
     assert report.ok, report.summary()
     assert len(vault_store.point_ids()) == 2

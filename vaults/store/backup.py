@@ -15,7 +15,6 @@ is referenced and never copied.
 from __future__ import annotations
 
 import bisect
-import threading
 from dataclasses import dataclass
 
 from vaults.store.chunks import ChunkStore, chunk_hash
@@ -23,28 +22,7 @@ from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_
 from vaults.store.pool import CancelFn, ProgressFn, run_bounded
 from vaults.store.ranges import Range, coalesce, normalize, runs, split_by_chunk, total
 from vaults.store.sources import DiskSource
-
-
-class Dedup:
-    """Which chunks this session already wrote or is writing, shared by all of its disks and threads."""
-
-    def __init__(self, chunks: ChunkStore) -> None:
-        self.chunks = chunks
-        self._lock = threading.Lock()
-        self._claimed: set[str] = set()
-
-    def claim(self, name: str) -> bool:
-        """True when the caller must write the chunk: no one in this store has it yet."""
-        with self._lock:
-            if name in self._claimed:
-                return False
-        if self.chunks.has(name):
-            return False
-        with self._lock:
-            if name in self._claimed:
-                return False
-            self._claimed.add(name)
-            return True
+from vaults.store.writer import ChunkWriter
 
 
 @dataclass
@@ -72,7 +50,7 @@ def plan_disk(name: str, source: DiskSource, chunk_size: int, previous: DiskMani
     return DiskPlan(name, source, size, chunk_size, previous, split_by_chunk(wanted, chunk_size), total(wanted))
 
 
-def transfer_disk(plan: DiskPlan, chunks: ChunkStore, dedup: Dedup, *, workers: int, read_batch: int,
+def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, workers: int, read_batch: int,
                   progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> DiskManifest:
     size, chunk_size, previous = plan.size, plan.chunk_size, plan.previous
     entries: list[str | None] = list(previous.chunks) if previous is not None else [None] * chunk_count(size, chunk_size)
@@ -109,7 +87,7 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, dedup: Dedup, *, workers: 
                 done.append((index, None, 0, read))  # all-zero: recorded in the manifest, never stored
                 continue
             name = chunk_hash(data)
-            written = chunks.put(name, data) if dedup.claim(name) else 0
+            written = writer.write(name, data) if writer.claim(name) else 0
             done.append((index, name, written, read))
         return done
 
@@ -122,6 +100,8 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, dedup: Dedup, *, workers: 
             entries[index] = name
             stored += written
             read_done += read
+        if writer.needs_commit:
+            writer.commit()  # bounds the temp files a crash can leave, and lets other backups dedup sooner
         if progress is not None:
             progress(read_done, plan.read_total)
 

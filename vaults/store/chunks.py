@@ -18,7 +18,6 @@ from pathlib import Path
 import blake3
 import zstandard
 
-from vaults.store.durable import atomic_write, fsync_dirs, full_disk_as_store_error
 from vaults.store.errors import CorruptChunkError, MissingChunkError
 
 HASH_NAME = "blake3"
@@ -46,8 +45,6 @@ class ChunkStore:
         self.root = root
         self.level = level
         self._local = threading.local()
-        self._dirs_lock = threading.Lock()
-        self._dirty_dirs: set[Path] = set()
 
     # --- naming ----------------------------------------------------------
 
@@ -71,30 +68,19 @@ class ChunkStore:
             decompressor = self._local.decompressor = zstandard.ZstdDecompressor()
         return decompressor
 
-    # --- write -----------------------------------------------------------
+    # --- write (new chunks go through a ChunkWriter, which stages and commits them) ---
+
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes:
+        return self._compressor().compress(data)
 
     def put(self, name: str, data: bytes | bytearray | memoryview) -> int:
-        """Store ``data`` under ``name`` durably (file fsynced; directory fsync batched). Returns bytes written."""
-        return self.put_compressed(name, self._compressor().compress(data))
+        """Store one chunk durably now (tools and tests; backups batch through a ChunkWriter)."""
+        from vaults.store.writer import ChunkWriter
 
-    def put_compressed(self, name: str, frame: bytes) -> int:
-        path = self.path(name)
-        directory = path.parent
-        if not directory.is_dir():
-            with full_disk_as_store_error(self.root):
-                directory.mkdir(parents=True, exist_ok=True)
-        # The directory entry is made durable once per directory before a point is published (flush_dirs).
-        atomic_write(path, frame, sync_dir=False)
-        with self._dirs_lock:
-            self._dirty_dirs.add(directory)
-        return len(frame)
-
-    def flush_dirs(self) -> None:
-        """fsync every chunk directory written since the last flush, so the renames survive a crash."""
-        with self._dirs_lock:
-            dirs, self._dirty_dirs = self._dirty_dirs, set()
-        if dirs:
-            fsync_dirs(dirs | {self.root})
+        writer = ChunkWriter(self)
+        written = writer.write(name, data)
+        writer.commit()
+        return written
 
     # --- read ------------------------------------------------------------
 

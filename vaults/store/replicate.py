@@ -18,6 +18,7 @@ from vaults.store.durable import atomic_write
 from vaults.store.errors import ChunkError, CorruptManifestError
 from vaults.store.locks import PendingRecord, lease
 from vaults.store.pool import CancelFn, ProgressFn, run_bounded
+from vaults.store.writer import ChunkWriter
 
 if TYPE_CHECKING:
     from vaults.store.store import VaultStore
@@ -58,8 +59,12 @@ def replicate(primary: VaultStore, secondary: VaultStore, *, prune: bool = True,
             pending.write(names)
             try:
                 missing = sorted(name for name in names if not secondary.chunks.has(name))
-                _copy_chunks(primary, secondary, missing, report, cancel)
-                secondary.chunks.flush_dirs()
+                writer = ChunkWriter(secondary.chunks)
+                try:
+                    _copy_chunks(primary, writer, missing, report, cancel)
+                    writer.commit()
+                finally:
+                    writer.discard()
                 atomic_write(secondary.point_path(point_id), raw)
                 report.points_copied.append(point_id)
             except ChunkError as exc:
@@ -75,14 +80,14 @@ def replicate(primary: VaultStore, secondary: VaultStore, *, prune: bool = True,
     return report
 
 
-def _copy_chunks(primary: VaultStore, secondary: VaultStore, names: list[str], report: ReplicationReport,
+def _copy_chunks(primary: VaultStore, writer: ChunkWriter, names: list[str], report: ReplicationReport,
                  cancel: CancelFn | None) -> None:
     def work(batch: list[str]) -> int:
         copied = 0
         for name in batch:
             frame = primary.chunks.read_frame(name)
             primary.chunks.decode(name, frame)  # never replicate a damaged chunk
-            copied += secondary.chunks.put_compressed(name, frame)
+            copied += writer.write_compressed(name, frame)
         return copied
 
     def collect(copied: int) -> None:

@@ -2,8 +2,9 @@
 
 Order of durability, which is what makes an interrupted backup harmless:
 
-1. each new chunk file is written to a temp name, fsynced and renamed (chunks.py);
-2. before publishing, every chunk directory touched is fsynced (the renames are durable);
+1. new chunks are written as temp files, made durable in batches, then renamed and
+   their directories synced (writer.py), the last batch before publishing;
+2. so every chunk the point names is durable under its name before step 4;
 3. the pending record is rewritten with every chunk the point names;
 4. the point file is written to a temp name, fsynced, renamed, and ``points/`` fsynced:
    this rename is the single moment the point becomes visible;
@@ -20,13 +21,14 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from vaults.store.backup import Dedup, DiskPlan, plan_disk, transfer_disk
+from vaults.store.backup import DiskPlan, plan_disk, transfer_disk
 from vaults.store.durable import atomic_write
 from vaults.store.errors import StoreError
 from vaults.store.locks import PendingRecord, lease
 from vaults.store.manifest import POINT_ID, DiskManifest, RecoveryPoint
 from vaults.store.pool import CancelFn, ProgressFn
 from vaults.store.sources import DiskSource
+from vaults.store.writer import ChunkWriter
 
 if TYPE_CHECKING:
     from vaults.store.store import VaultStore
@@ -46,7 +48,7 @@ class BackupSession:
         if not POINT_ID.match(self.point_id):
             raise ValueError(f"invalid recovery point id {self.point_id!r}")
         self.disks: list[DiskManifest] = []
-        self.dedup = Dedup(store.chunks)
+        self.writer = ChunkWriter(store.chunks)
         self._stack = ExitStack()
         self._pending: PendingRecord | None = None
         self.published: RecoveryPoint | None = None
@@ -72,6 +74,7 @@ class BackupSession:
 
     def abort(self) -> None:
         """Drop the session: no point, the pending record removed, the lease released. Safe to call twice."""
+        self.writer.discard()
         self._stack.close()
 
     # --- work ------------------------------------------------------------
@@ -84,7 +87,7 @@ class BackupSession:
     def run(self, plan: DiskPlan, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> DiskManifest:
         if self._pending is None:
             raise RuntimeError("start the session first")
-        manifest = transfer_disk(plan, self.store.chunks, self.dedup, workers=self.store.workers,
+        manifest = transfer_disk(plan, self.store.chunks, self.writer, workers=self.store.workers,
                                  read_batch=self.store.read_batch, progress=progress, cancel=cancel)
         self.disks.append(manifest)
         return manifest
@@ -102,7 +105,7 @@ class BackupSession:
         point = RecoveryPoint(id=self.point_id, created=self.created, consistency=consistency, disks=list(self.disks),
                               metadata=dict(metadata or {}))
         try:
-            self.store.chunks.flush_dirs()
+            self.writer.commit()
             self._pending.write(point.referenced())
             atomic_write(self.store.point_path(point.id), point.to_json())
         except BaseException:
