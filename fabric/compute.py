@@ -153,8 +153,7 @@ async def role_operation(request, fabric, compute: Compute, sub: str) -> Respons
     def done() -> None:
         role["power"] = power
         role["deallocated"] = power == "Stopped" and shapes.text(node, "PostShutdownAction") == "StoppedDeallocated"
-        if power == "Started":
-            role["agent_seen"] = now_iso()
+        role["agent_seen"] = now_iso()
 
     op = compute.start_operation(fabric.op_delay, done, role=(params["svc"], params["dep"], params["role"]))
     return accepted(op.id)

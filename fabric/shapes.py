@@ -14,7 +14,7 @@ import base64
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
-from fabric.state import LOCATIONS, NAMESPACE, ServiceError
+from fabric.state import LOCATIONS, NAMESPACE, ServiceError, now_iso
 
 NS = {"a": NAMESPACE}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -109,7 +109,9 @@ def guest_agent_status(role: dict) -> str:
     ready = role["agent"] and role["power"] == "Started"
     message = ("GuestAgent is running and accepting new configurations." if ready
                else "VM Agent is unresponsive." if role["agent"] else "VM Agent is not installed.")
-    return ("<GuestAgentStatus>" + el("ProtocolVersion", "1.0") + el("Timestamp", role.get("agent_seen", ""))
+    # A running agent reports all the time; a stopped one was last heard of when it stopped.
+    seen = now_iso() if ready else role.get("agent_seen", "")
+    return ("<GuestAgentStatus>" + el("ProtocolVersion", "1.0") + el("Timestamp", seen)
             + el("GuestAgentVersion", "2.6.1198.718" if role["agent"] else "Unknown")
             + el("Status", "Ready" if ready else "NotReady")
             + f"<FormattedMessage>{el('Language', 'en-US')}{el('Message', message)}</FormattedMessage></GuestAgentStatus>")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 NAMESPACE = "http://schemas.microsoft.com/windowsazure"
 LOCATIONS = ("East US", "West US", "North Europe")
+KEEP_OPERATIONS = 10_000
 DEFAULT_SUBSCRIPTION = "6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f"  # the portal's LAB_SUBSCRIPTION_ID default
 
 
@@ -161,6 +162,10 @@ class Compute:
                 op.status, op.http_status, op.error = "Failed", error.status, (error.code, error.message)
             op.action = None
             self.changed()
+        if len(self.operations) > KEEP_OPERATIONS:
+            # Finished operations stay answerable for a while, as on the real endpoint, then go.
+            for op_id in [op.id for op in self.operations.values() if op.status != "InProgress" and op.due < now - 3600]:
+                del self.operations[op_id]
 
     def operation(self, sub: str, op_id: str) -> Operation:
         self.subscription(sub)
