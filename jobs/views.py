@@ -107,5 +107,5 @@ def notes(request: HttpRequest) -> JsonResponse:
     """The strip's notes of the user's jobs, for a page that reconnects: running ones and those just ended."""
     asked = [int(part[4:]) for part in request.GET.get("ids", "").split(",") if part.startswith("job-") and part[4:].isdigit()]
     jobs = Job.objects.visible_to(request.user).filter(requested_by=request.user).defer("params", "log")
-    shown = list(jobs.active()[:20]) + list(jobs.filter(pk__in=asked[:50]).exclude(status__in=ACTIVE))
+    shown = list(jobs.active().order_by()[:20]) + list(jobs.filter(pk__in=asked[:50]).exclude(status__in=ACTIVE))
     return JsonResponse({"notes": [live.payload(job) for job in shown]})

@@ -34,5 +34,8 @@ def running_job_notes(context) -> str:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return ""
-    jobs = Job.objects.visible_to(user).filter(requested_by=user).active().defer("params", "log").order_by("-created")[:20]
-    return json_script([live.payload(job) for job in jobs], "initial-notes")
+    # No ORDER BY in SQL: it would tempt SQLite onto the (subscription, created) index and a scan of
+    # every job of the user; the few active ones are found by (requested_by, status) and sorted here.
+    jobs = Job.objects.visible_to(user).filter(requested_by=user).active().defer("params", "log").order_by()[:20]
+    return json_script([live.payload(job) for job in sorted(jobs, key=lambda job: job.created, reverse=True)],
+                       "initial-notes")
