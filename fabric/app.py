@@ -184,7 +184,8 @@ class FabricApp:
     async def admin(self, request: Request) -> Response:
         path = request.url.path
         if path == "/_fabric/health":
-            return JSONResponse({"ok": True, "subscriptions": list(self.compute.doc["subscriptions"])})
+            return JSONResponse({"ok": True, "subscriptions": list(self.compute.doc["subscriptions"]),
+                                 "state_dir": str(self.state_dir.resolve())})
         if path == "/_fabric/faults":
             if request.method == "DELETE":
                 self.faults.__init__()

@@ -43,6 +43,8 @@ from fabric.certs import generate
 def serve(state_dir: Path, *, host: str = "127.0.0.1", port: int = 8100, https: bool = False, op_delay: float = 0.2,
           agent_delay: float = 0.3) -> None:
     state_dir.mkdir(parents=True, exist_ok=True)
+    if not (state_dir / "compute.json").exists():
+        print(f"No lab in {state_dir} yet: `manage.py fabric seed` builds one. Serving an empty fabric.", flush=True)
     scheme = "https" if https else "http"
     app = FabricApp(state_dir, op_delay=op_delay, agent_delay=agent_delay, public_url=f"{scheme}://{host}:{port}")
     options: dict = {}

@@ -93,7 +93,20 @@ class Command(BaseCommand):
         if options["if_empty"] and lab.has_lab(directory):
             self.stdout.write(lab.served_subscription(directory) or "")
             return
+        if self._served_here(directory):
+            raise CommandError(f"A fabric on port {settings.FABRIC_PORT} is serving {directory}; stop it before seeding "
+                               "(it would write its old lab back over the new one).")
         self.stdout.write(lab.seed(directory, options["subscription_id"], options["vms"]))
+
+    @staticmethod
+    def _served_here(directory: Path) -> bool:
+        import httpx
+
+        try:
+            health = httpx.get(f"http://127.0.0.1:{settings.FABRIC_PORT}/_fabric/health", timeout=0.5, trust_env=False)
+            return health.json().get("state_dir") == str(directory.resolve())
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False
 
     def do_cert(self, options: dict) -> None:
         from fabric.certs import generate
