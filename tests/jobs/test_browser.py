@@ -85,3 +85,19 @@ def test_a_page_loaded_while_a_job_runs_shows_it_in_the_strip_at_once(
     job.claim("w")
     sign_in(page, member)
     expect(page.locator(f"#notes .note[data-id=job-{job.pk}]")).to_contain_text("Registering 'vm03'…")
+
+
+def test_after_a_reconnect_the_page_renders_what_it_missed_from_the_database(
+    page, sign_in, portal_server, member, vault, make_job
+):
+    job = make_job(item_name="vm04")
+    job.claim("w")
+    sign_in(page, member)
+    page.goto(f"{portal_server}/jobs/")
+    page.wait_for_selector("body[data-live='1']")
+    expect(page.locator(f"#job-row-{job.pk}")).to_contain_text("In Progress")
+    # The job ends while the page is not listening: no event is published.
+    job.complete()
+    page.evaluate("document.body.dispatchEvent(new CustomEvent('portal:resync'))")
+    expect(page.locator(f"#job-row-{job.pk}")).to_contain_text("Completed")
+    expect(page.locator(f"#notes .note[data-id=job-{job.pk}]")).to_have_attribute("data-state", "succeeded")
