@@ -156,3 +156,12 @@ def test_jobs_survive_a_redis_restart_because_the_database_is_the_record(private
         wait_status(waiting["job"], Status.COMPLETED, timeout=30)
     finally:
         stop_process(process)
+
+
+def test_duplicate_messages_for_one_job_run_it_once_across_worker_processes(celery_worker_process, start_work):
+    job = start_work(steps=5, delay=0.05)
+    for _ in range(3):  # a re-sent message racing the first on the worker's two processes
+        assert queue.enqueue(job.pk, "tests.jobs.work")
+    job = wait_status(job, Status.COMPLETED)
+    time.sleep(1)  # let the losing deliveries finish their (refused) claims
+    assert job.subtasks.count() == 1 and status_of(job) == Status.COMPLETED
