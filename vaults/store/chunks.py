@@ -41,7 +41,7 @@ class ChunkFile:
 class ChunkStore:
     """The chunk files of one store. Thread-safe: compressors are per thread, writes are atomic renames."""
 
-    def __init__(self, root: Path, *, level: int = 3) -> None:
+    def __init__(self, root: Path, *, level: int = 1) -> None:
         self.root = root
         self.level = level
         self._local = threading.local()

@@ -55,8 +55,11 @@ class ChunkWriter:
         final = self.chunks.path(name)
         temp = temp_name(final)
         with full_disk_as_store_error(self.chunks.root.parent):
-            final.parent.mkdir(exist_ok=True)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+            except FileNotFoundError:  # the 256 directories are made with the store; recreate one if it was removed
+                final.parent.mkdir(exist_ok=True)
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
             try:
                 write_all(fd, frame)
             except BaseException:
