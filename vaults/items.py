@@ -34,7 +34,7 @@ def registered_items(request: HttpRequest, pk: int) -> HttpResponse:
     vault = _vault_or_404(request, pk)
     items = vault.registered_items.select_related("vm")
     context = {"items": items}
-    if request.htmx and request.htmx.target == "registered-items":
+    if request.htmx and request.htmx.target == "registered-items":  # the live refresh of the table
         return render(request, "vaults/registered_items.html#item-table", {"vault": vault, **context})
     return _vault_page(request, vault, "registered", "vaults/registered_items.html", context)
 

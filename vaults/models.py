@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -53,6 +54,10 @@ class Subscription(models.Model):
         return bool(self.certificate_path)
 
 
+def _new_store_key() -> str:
+    return uuid.uuid4().hex
+
+
 class VaultQuerySet(models.QuerySet):
     def visible_to(self, user) -> VaultQuerySet:
         if not user.is_authenticated:
@@ -75,6 +80,8 @@ class Vault(models.Model):
     region = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CREATING)
     replication = models.CharField(max_length=3, choices=Replication.choices, default=Replication.GRS)
+    # Names the vault's store directory: never reused, even if a database restarts its ids.
+    store_key = models.CharField(max_length=32, unique=True, default=_new_store_key, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     REPLICATION_LOCKED = ("Storage replication cannot be changed once an item is registered with the vault: "
@@ -96,7 +103,7 @@ class Vault(models.Model):
 
     @property
     def store_path(self) -> Path:
-        return Path(settings.VAULT_STORE_DIR) / str(self.pk)
+        return Path(settings.VAULT_STORE_DIR) / self.store_key
 
     @property
     def paired_region(self) -> str | None:

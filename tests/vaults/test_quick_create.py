@@ -42,7 +42,7 @@ def test_create_makes_an_active_vault_with_its_store(member, subscription, regio
     vault = create_vault(member, subscription, "contoso-east", "East US")
     assert vault.status == Vault.Status.ACTIVE
     assert vault.replication == Vault.Replication.GRS
-    assert (tmp_path / str(vault.pk)).is_dir()
+    assert (tmp_path / vault.store_key).is_dir()
 
 
 def test_name_must_be_unique_in_the_subscription(member, subscription, vault, regions):
