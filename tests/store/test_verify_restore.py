@@ -144,3 +144,31 @@ def test_gc_refuses_to_run_on_a_damaged_manifest(vault_store, three_points):
     with pytest.raises(StoreError, match="stopped without deleting anything"):
         vault_store.collect_garbage(grace_seconds=0)
     assert chunk_files(vault_store) == before
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_file_restore_handles_unaligned_tails(vault_store, tmp_path, direct):
+    disk = MemoryDisk(2 * TEST_CHUNK + 1536)  # the last chunk is 1.5 KiB: not 4 KiB-aligned for O_DIRECT
+    disk.write(0, os.urandom(TEST_CHUNK))
+    disk.write(2 * TEST_CHUNK, os.urandom(1536))
+    snapshot = disk.snapshot()
+    point = vault_store.back_up([("os", disk.source(snapshot))])
+    target = tmp_path / f"restored-{direct}.img"
+    vault_store.restore_disk(point.disks[0], FileSink(target, direct=direct))
+    assert target.read_bytes() == disk.snapshots[snapshot].data
+
+
+def test_file_source_skips_the_holes_of_a_sparse_image(vault_store, tmp_path):
+    image = tmp_path / "sparse.img"
+    with open(image, "wb") as handle:
+        handle.truncate(64 << 20)
+        handle.seek(40 << 20)
+        handle.write(os.urandom(1 << 20))
+    with FileSource(image) as source:
+        ranges = source.ranges()
+        assert sum(end - start for start, end in ranges) < 8 << 20
+        point = vault_store.back_up([("os", source)])
+    target = tmp_path / "restored.img"
+    vault_store.restore_disk(point.disks[0], FileSink(target))
+    assert target.read_bytes() == image.read_bytes()
+    assert os.stat(target).st_blocks * 512 < 8 << 20  # the restored image is sparse too

@@ -7,7 +7,9 @@ new sparse file), then ``finish()``. On failure the caller discards the target.
 
 from __future__ import annotations
 
+import mmap
 import os
+import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -24,38 +26,73 @@ class DiskSink(Protocol):
 
 
 class FileSink:
-    """A new raw image file, sparse where the disk is zero. Refuses to overwrite an existing file."""
+    """A new raw image file, sparse where the disk is zero. Refuses to overwrite an existing file.
 
-    def __init__(self, path: Path | str, *, sync: bool = True) -> None:
+    Aligned pieces are written with O_DIRECT: filling the page cache with a
+    multi-GiB restore cost ~4x more CPU (page allocation and reclaim) than the
+    device needed to take the bytes, measured on this kind of VM. Tails that
+    are not 4 KiB-aligned, and filesystems without O_DIRECT, use ordinary writes.
+    """
+
+    ALIGN = 4096
+
+    def __init__(self, path: Path | str, *, sync: bool = True, direct: bool = True) -> None:
         self.path = Path(path)
         self.sync = sync
+        self.direct = direct
         self._fd: int | None = None
+        self._direct_fd: int | None = None
+        self._buffers = threading.local()
 
     def begin(self, size: int) -> None:
         with full_disk_as_store_error(self.path.parent):
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
             os.ftruncate(self._fd, size)
+        if self.direct and hasattr(os, "O_DIRECT"):
+            try:
+                self._direct_fd = os.open(self.path, os.O_WRONLY | os.O_DIRECT | os.O_CLOEXEC)
+            except OSError:  # e.g. tmpfs: no O_DIRECT
+                self._direct_fd = None
+
+    def _aligned_buffer(self, length: int) -> mmap.mmap:
+        # mmap memory is page-aligned, as O_DIRECT requires; one buffer per writing thread.
+        buffer = getattr(self._buffers, "buffer", None)
+        if buffer is None or len(buffer) < length:
+            buffer = self._buffers.buffer = mmap.mmap(-1, max(length, 4 << 20))
+        return buffer
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         assert self._fd is not None, "begin() first"
         view = memoryview(data)
         with full_disk_as_store_error(self.path.parent):
-            while view:
-                written = os.pwrite(self._fd, view, offset)
-                view, offset = view[written:], offset + written
+            if self._direct_fd is not None and offset % self.ALIGN == 0 and len(view) >= self.ALIGN:
+                aligned = len(view) - len(view) % self.ALIGN
+                buffer = self._aligned_buffer(aligned)
+                buffer[:aligned] = view[:aligned]
+                self._pwrite(self._direct_fd, memoryview(buffer)[:aligned], offset)
+                view, offset = view[aligned:], offset + aligned
+            self._pwrite(self._fd, view, offset)
+
+    @staticmethod
+    def _pwrite(fd: int, view: memoryview, offset: int) -> None:
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view, offset = view[written:], offset + written
+
+    def _close(self) -> None:
+        for fd in (self._direct_fd, self._fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._direct_fd = None
 
     def finish(self) -> None:
-        if self._fd is not None:
-            if self.sync:
-                os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+        if self._fd is not None and self.sync:
+            os.fsync(self._fd)  # the file's data (direct writes included) and its size and extents
+        self._close()
 
     def discard(self) -> None:
         """Remove the half-restored file (the caller does this when restore fails)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._close()
         self.path.unlink(missing_ok=True)
 
 
