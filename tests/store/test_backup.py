@@ -150,3 +150,33 @@ def test_a_point_records_time_consistency_snapshots_and_sizes(vault_store, lab_d
     assert 0 < loaded.stored_bytes <= vault_store.stored_bytes()
     assert loaded.disks[0].digest == point.disks[0].digest
     assert [p.id for p in vault_store.points()] == [point.id]
+
+
+def test_incremental_on_a_base_deleted_and_collected_meanwhile_falls_back_to_full(vault_store, lab_disk):
+    disk = lab_disk(512 << 10)
+    first = disk.snapshot()
+    base = vault_store.back_up([("os", disk.source(first))])
+    vault_store.delete_points([base.id])  # retention, after the job had loaded ``base``
+    vault_store.collect_garbage(grace_seconds=0)
+    disk.write(0, os.urandom(1024))
+    second = disk.snapshot()
+    point = vault_store.back_up([("os", disk.source(second, first))], previous=base)
+    assert not point.disks[0].incremental
+    assert restore_bytes(vault_store, point) == disk.snapshots[second].data
+    assert vault_store.verify().ok
+
+
+def test_incremental_over_a_damaged_base_chunk_reads_that_chunk_whole(vault_store):
+    disk = MemoryDisk(4 * TEST_CHUNK)
+    disk.write(0, os.urandom(4 * TEST_CHUNK))
+    first = disk.snapshot()
+    base = vault_store.back_up([("os", disk.source(first))])
+    path = vault_store.chunks.path(base.disks[0].chunks[1])
+    path.write_bytes(path.read_bytes()[:-10])
+    disk.write(TEST_CHUNK + 512, os.urandom(512))
+    second = disk.snapshot()
+    source = disk.source(second, first)
+    point = vault_store.back_up([("os", source)], previous=base)
+    assert (TEST_CHUNK, 2 * TEST_CHUNK) in source.read_log
+    assert restore_bytes(vault_store, point) == disk.snapshots[second].data
+    assert list(vault_store.verify().affected_points) == [base.id]

@@ -18,6 +18,7 @@ import bisect
 from dataclasses import dataclass
 
 from vaults.store.chunks import ChunkStore, chunk_hash
+from vaults.store.errors import ChunkError
 from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_digest
 from vaults.store.pool import CancelFn, ProgressFn, run_bounded
 from vaults.store.ranges import Range, coalesce, normalize, runs, split_by_chunk, total
@@ -64,7 +65,12 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
         if total(spans) == length:
             base: bytearray | None = None
         elif previous is not None and previous.chunks[index] is not None:
-            base = bytearray(chunks.get(previous.chunks[index], length))
+            try:
+                base = bytearray(chunks.get(previous.chunks[index], length))
+            except ChunkError:
+                # The previous point's chunk is damaged: take the whole chunk from the snapshot instead, so the
+                # new point is sound (verify still reports the old one).
+                return plan.source.read(start, length)
         else:
             base = bytearray(length)
         for span_start, span_end in spans:

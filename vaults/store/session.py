@@ -80,6 +80,7 @@ class BackupSession:
     # --- work ------------------------------------------------------------
 
     def plan(self, name: str, source: DiskSource, previous: DiskManifest | None = None) -> DiskPlan:
+        """``previous`` must belong to a point still published (``VaultStore.back_up`` checks this for you)."""
         if any(disk.name == name for disk in self.disks):
             raise ValueError(f"disk {name!r} is already part of this recovery point")
         return plan_disk(name, source, self.store.chunk_size, previous)

@@ -144,7 +144,9 @@ class VaultStore:
         ``progress(done, total)`` counts bytes read from the sources across all disks.
         """
         with self.session(point_id, created=created) as session:
-            plans = [session.plan(name, source, previous.disk(name) if previous else None) for name, source in disks]
+            # From here the lease is held, so chunks that exist now stay until this point is published.
+            bases = {name: self._usable_base(previous, name) for name, _ in disks}
+            plans = [session.plan(name, source, bases[name]) for name, source in disks]
             grand_total = sum(plan.read_total for plan in plans)
             offset = 0
             for plan in plans:
@@ -154,6 +156,17 @@ class VaultStore:
                 session.run(plan, progress=disk_progress, cancel=cancel)
                 offset += plan.read_total
             return session.publish(consistency=consistency, metadata=metadata)
+
+    def _usable_base(self, previous: RecoveryPoint | None, name: str) -> DiskManifest | None:
+        """The previous point's disk, if an incremental backup can build on it.
+
+        When retention deleted that point after the caller loaded it, a GC may have removed its chunks: then
+        check that every chunk is still here, else back the disk up in full rather than reference a ghost.
+        """
+        disk = previous.disk(name) if previous is not None else None
+        if disk is None or self.has_point(previous.id):
+            return disk
+        return disk if all(self.chunks.has(chunk) for chunk in disk.referenced()) else None
 
     # --- restore and maintenance -----------------------------------------
 
