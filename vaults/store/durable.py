@@ -22,13 +22,14 @@ FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
 @contextmanager
-def full_disk_as_store_error(where: Path):
+def full_disk_as_store_error(where: Path, what: str = "The vault store", recommendation: str | None = None):
     """Turn 'no space left' into the typed error the job reports to the user."""
     try:
         yield
     except OSError as exc:
         if exc.errno in FULL_ERRNOS:
-            raise StoreFullError(f"The vault store at {where} is out of disk space ({os.strerror(exc.errno)}).") from exc
+            raise StoreFullError(f"{what} at {where} is out of disk space ({os.strerror(exc.errno)}).",
+                                 recommendation=recommendation) from exc
         raise
 
 

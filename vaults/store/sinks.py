@@ -15,6 +15,9 @@ from typing import Protocol, runtime_checkable
 
 from vaults.store.durable import full_disk_as_store_error
 
+TARGET_FULL = ("The restore target", "Free space on the volume that holds the restore target, delete the half-restored "
+                                     "disk, then restore again.")
+
 
 @runtime_checkable
 class DiskSink(Protocol):
@@ -45,7 +48,7 @@ class FileSink:
         self._buffers = threading.local()
 
     def begin(self, size: int) -> None:
-        with full_disk_as_store_error(self.path.parent):
+        with full_disk_as_store_error(self.path.parent, *TARGET_FULL):
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
             os.ftruncate(self._fd, size)
         if self.direct and hasattr(os, "O_DIRECT"):
@@ -64,7 +67,7 @@ class FileSink:
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         assert self._fd is not None, "begin() first"
         view = memoryview(data)
-        with full_disk_as_store_error(self.path.parent):
+        with full_disk_as_store_error(self.path.parent, *TARGET_FULL):
             if self._direct_fd is not None and offset % self.ALIGN == 0 and len(view) >= self.ALIGN:
                 aligned = len(view) - len(view) % self.ALIGN
                 buffer = self._aligned_buffer(aligned)
