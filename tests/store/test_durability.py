@@ -134,3 +134,17 @@ def test_full_disk_raises_store_full_and_leaves_nothing_half_written(vault_store
     assert bytes(sink.data) == first_data
     assert vault_store.back_up([("os", MemorySource(os.urandom(4 * TEST_CHUNK)))])
     assert vault_store.verify().ok
+
+
+def test_full_disk_when_flushing_chunks_names_nothing(vault_store, monkeypatch):
+    """Delayed allocation can report ENOSPC only at sync time: still nothing named, nothing published."""
+    from vaults.store import writer
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writer, "make_durable", no_space)
+    with pytest.raises(StoreFullError):
+        vault_store.back_up([("os", MemorySource(os.urandom(8 * TEST_CHUNK)))])
+    assert vault_store.point_ids() == []
+    assert chunk_files(vault_store) == [] and leftover_temp_files(vault_store) == []
