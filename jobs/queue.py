@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import logging
 
-from celery import current_app
+from celery import Celery, current_app
 
 log = logging.getLogger(__name__)
 
-_broker_url: str | None = None
+_override: Celery | None = None
 
 
 def set_broker_url(url: str | None) -> None:
-    """Send to another broker (tests with a private Redis), or back to the configured one with None."""
-    global _broker_url
-    _broker_url = url
+    """Send to another broker (tests with a private Redis), or back to the configured one with None.
+
+    A separate app rather than a ``connection=`` argument: kombu binds the app's queue
+    declarations to the first channel that declares them, which would pin the
+    default app to the other broker for good.
+    """
+    global _override
+    _override = Celery("jobs-override", broker=url, set_as_current=False) if url else None
 
 
 def enqueue(job_id: int, task_name: str) -> bool:
@@ -27,11 +32,7 @@ def enqueue(job_id: int, task_name: str) -> bool:
     task = current_app.tasks.get(task_name)
     options = {"queue": task.job_queue} if getattr(task, "job_queue", None) else {}
     try:
-        if _broker_url:
-            with current_app.connection_for_write(_broker_url) as connection:
-                current_app.send_task(task_name, args=[job_id], connection=connection, **options)
-        else:
-            current_app.send_task(task_name, args=[job_id], **options)
+        (_override or current_app).send_task(task_name, args=[job_id], ignore_result=True, **options)
     except Exception:  # kombu raises several types; whatever it is, the reconciler will resend
         log.warning("could not enqueue job %s (%s); the reconciler will send it again", job_id, task_name, exc_info=True)
         return False

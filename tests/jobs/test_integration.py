@@ -41,7 +41,7 @@ def worker(redis_url: str, name: str, *, queues: str = "celery", **env: str) -> 
          "--hostname", f"{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip", "-Q", queues],
         process_env(redis_url, **env), f"{name}.log",
     )
-    app = Celery(broker=redis_url)
+    app = Celery(broker=redis_url, set_as_current=False)  # never becomes the app that sends jobs
 
     def ready() -> bool:
         replies = app.control.ping(timeout=0.5) or []
