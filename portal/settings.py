@@ -140,6 +140,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Fails jobs whose worker died (stale heartbeat) and re-sends jobs whose message was lost.
     "jobs-reconcile": {"task": "jobs.reconcile", "schedule": 30.0},
+    # Starts due scheduled backups; each slot is claimed once in the database, so overlapping ticks are harmless.
+    "vaults-schedule-backups": {"task": "vaults.schedule_backups", "schedule": 60.0},
 }
 # Extra task modules a worker imports (comma-separated), e.g. the test suite's job tasks.
 CELERY_IMPORTS = env_list("CELERY_IMPORTS", [])

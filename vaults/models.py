@@ -207,4 +207,4 @@ class RegisteredItem(models.Model):
 
 
 # Protection rows live in their own module; importing them here registers them with the app.
-from vaults.protection_models import Policy, ProtectedItem, RecoveryPoint  # noqa: E402,F401
+from vaults.protection_models import Policy, ProtectedItem, RecoveryPoint, ScheduledBackup  # noqa: E402,F401

@@ -8,6 +8,7 @@ their stored form in ``definition`` and is the one thing VMs point at.
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from vaults import policy as rules
 
@@ -55,6 +56,8 @@ class ProtectedItem(models.Model):
     base_snapshots = models.JSONField(default=dict, blank=True)
     # The scheduler's last enqueued slot (UTC ISO): one scheduled backup per slot, whoever ticks.
     last_scheduled_slot = models.CharField(max_length=40, blank=True)
+    # When protection was last configured: a VM protected at 23:00 is not owed that day's 22:30 slot.
+    configured = models.DateTimeField(default=timezone.now)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -93,3 +96,27 @@ class RecoveryPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.protected_item} @ {self.created:%Y-%m-%d %H:%M}"
+
+
+class ScheduledBackup(models.Model):
+    """One scheduled slot of one protected item, claimed once: the database refuses a second claim.
+
+    The scheduler inserts claims in bulk with ``ignore_conflicts`` and a tick
+    token, then starts Backup jobs only for the rows that carry its own token,
+    so a restart, a second beat or a late tick never backs a VM up twice for
+    the same slot.
+    """
+
+    protected_item = models.ForeignKey(ProtectedItem, on_delete=models.CASCADE, related_name="scheduled_backups")
+    slot = models.CharField(max_length=20, help_text="vaults.schedule.slot_id() of the slot")
+    claimed_by = models.CharField(max_length=32, help_text="the token of the tick that claimed the slot")
+    claimed = models.DateTimeField(default=timezone.now)
+    job_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-claimed"]
+        constraints = [models.UniqueConstraint(fields=["protected_item", "slot"], name="one_backup_per_item_slot")]
+        indexes = [models.Index(fields=["claimed_by"], name="scheduled_backup_token")]
+
+    def __str__(self) -> str:
+        return f"{self.protected_item} @ {self.slot}"

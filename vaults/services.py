@@ -23,6 +23,7 @@ from portal.access import can_administer, can_operate
 from portal.events import publish, publish_now
 from vaults.compute import FabricError, list_regions
 from vaults.models import RegisteredItem, Subscription, Vault
+from vaults.protection import create_default_policy
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def create_vault(user, subscription: Subscription, name: str, region: str) -> Va
             store.mkdir(parents=True, exist_ok=False)
             vault.status = Vault.Status.ACTIVE
             vault.save(update_fields=["status"])
+            create_default_policy(vault)
     except BaseException as error:
         # The row rolled back; the store directory must go with it.
         if store is not None:

@@ -196,3 +196,7 @@ def unregister(ctx: JobContext) -> None:
     item.delete()
     publish([f"vault:{vault_id}"], "item", {"id": ctx.params["item"], "status": "removed"})
     ctx.progress(100)
+
+
+# Protection's job tasks live in their own module; importing it here registers them with Celery.
+from vaults import protection_tasks  # noqa: E402,F401
