@@ -16,6 +16,8 @@ from vaults.store import (
     MemoryDisk,
     MemorySink,
     MissingChunkError,
+    OperationCancelled,
+    PointNotFoundError,
     StoreError,
     measure_digest,
 )
@@ -172,3 +174,33 @@ def test_file_source_skips_the_holes_of_a_sparse_image(vault_store, tmp_path):
     vault_store.restore_disk(point.disks[0], FileSink(target))
     assert target.read_bytes() == image.read_bytes()
     assert os.stat(target).st_blocks * 512 < 8 << 20  # the restored image is sparse too
+
+
+def test_listing_skips_a_damaged_point_and_ids_cannot_escape_the_store(vault_store, three_points):
+    _, _, points = three_points
+    flip_a_byte(vault_store.point_path(points[1].id))
+    assert [point.id for point in vault_store.points()] == [points[0].id, points[2].id]
+    with pytest.raises(PointNotFoundError):
+        vault_store.load_point("../../etc/passwd")
+
+
+def test_interrupted_replication_leaves_the_secondary_consistent(vault_store, secondary_store, three_points, monkeypatch):
+    from vaults.store import replication as replicate_module
+
+    real = replicate_module.atomic_write
+    monkeypatch.setattr(replicate_module, "atomic_write", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("link down")))
+    with pytest.raises(OSError):
+        vault_store.replicate_to(secondary_store)
+    assert secondary_store.point_ids() == []  # chunks may have arrived; no manifest without them
+    monkeypatch.setattr(replicate_module, "atomic_write", real)
+    assert len(vault_store.replicate_to(secondary_store).points_copied) == 3
+    assert secondary_store.verify().ok
+
+
+def test_restore_reports_progress_and_can_be_cancelled(vault_store, three_points):
+    _, _, points = three_points
+    seen: list[tuple[int, int]] = []
+    vault_store.restore_disk(points[0].disks[0], MemorySink(), progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (points[0].disks[0].data_bytes, points[0].disks[0].data_bytes)
+    with pytest.raises(OperationCancelled):
+        vault_store.restore_disk(points[0].disks[0], MemorySink(), cancel=lambda: True)

@@ -36,7 +36,7 @@ from vaults.store.errors import (
     StoreFullError,
 )
 from vaults.store.manifest import DIGEST_ALGORITHM, DiskManifest, RecoveryPoint, disk_digest
-from vaults.store.replicate import ReplicationReport, replicate
+from vaults.store.replication import ReplicationReport, replicate
 from vaults.store.restore import RestoreResult, measure_digest
 from vaults.store.session import BackupSession
 from vaults.store.sinks import DiskSink, FileSink, MemorySink

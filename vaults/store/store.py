@@ -21,10 +21,10 @@ from typing import Any
 from vaults.store.chunks import HASH_NAME, ChunkStore
 from vaults.store.collect import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
 from vaults.store.durable import atomic_write, full_disk_as_store_error, unlink_durably
-from vaults.store.errors import PointNotFoundError, StoreError
+from vaults.store.errors import CorruptManifestError, PointNotFoundError, StoreError
 from vaults.store.manifest import POINT_ID, DiskManifest, RecoveryPoint
 from vaults.store.pool import CancelFn, ProgressFn
-from vaults.store.replicate import ReplicationReport, replicate
+from vaults.store.replication import ReplicationReport, replicate
 from vaults.store.restore import RestoreResult, restore_disk
 from vaults.store.session import BackupSession
 from vaults.store.sinks import DiskSink
@@ -118,8 +118,15 @@ class VaultStore:
         return RecoveryPoint.from_json(point_id, raw)
 
     def points(self) -> list[RecoveryPoint]:
-        """Every readable point, oldest first (verify reports the unreadable ones)."""
-        return sorted((self.load_point(point_id) for point_id in self.point_ids()), key=lambda point: point.created)
+        """Every readable point, oldest first. A damaged manifest is skipped here (a listing must not fail on it);
+        ``verify()`` reports it and ``collect_garbage()`` refuses to run until it is dealt with."""
+        found = []
+        for point_id in self.point_ids():
+            try:
+                found.append(self.load_point(point_id))
+            except (CorruptManifestError, PointNotFoundError):  # damaged, or deleted while listing
+                continue
+        return sorted(found, key=lambda point: point.created)
 
     def delete_points(self, point_ids: Iterable[str]) -> int:
         """Retention / delete backup data: the points disappear now, their chunks at the next GC."""
