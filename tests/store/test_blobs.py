@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.fixtures.store import TEST_CHUNK
 from vaults.store import MemoryDisk, PageBlobSink, PageBlobSource
 
@@ -63,3 +65,41 @@ def test_back_up_a_page_blob_and_restore_it_into_a_new_one(vault_store):
     assert all(offset % 512 == 0 and 0 < length <= 4 << 20 for _, _, offset, length in writes)
     # Zeros are never sent: only the 5 MiB of data and one chunk are written.
     assert sum(length for *_, length in writes) == (5 << 20) + TEST_CHUNK
+
+
+class Busy(Exception):
+    transient = True
+
+
+class Refused(Exception):
+    transient = False
+
+
+def test_transient_fabric_errors_are_retried_and_others_are_not(vault_store, monkeypatch):
+    from vaults.store import blobs
+
+    monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0, 0.0))
+    client = FakePageBlobs()
+    url = "http://fabric/vhds/db01-data0.vhd"
+    client.create(url, 1 << 20)
+    client.write_pages(url, 0, os.urandom(64 << 10))
+    snapshot = client.snapshot(url)
+    real_read = client.read
+    failures = iter([Busy("503 ServerBusy"), Busy("connection reset")])
+
+    def flaky_read(*args, **kwargs):
+        problem = next(failures, None)
+        if problem is not None:
+            raise problem
+        return real_read(*args, **kwargs)
+
+    client.read = flaky_read
+    point = vault_store.back_up([("os", PageBlobSource(client, url, snapshot))])
+    assert point.disks[0].data_bytes == 64 << 10
+
+    def refusing_read(*args, **kwargs):
+        raise Refused("404 BlobNotFound")
+
+    client.read = refusing_read
+    with pytest.raises(Refused):
+        vault_store.back_up([("os", PageBlobSource(client, url, snapshot))])

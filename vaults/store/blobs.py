@@ -1,17 +1,36 @@
 """Adapters between the engine and page blobs, through the project's ``PageBlobClient``.
 
 The client is passed in (never imported here), so tests can hand in a fake and
-the store package stays free of HTTP concerns.
+the store package stays free of HTTP concerns. Calls that fail with a transient
+error (the client's ``PageBlobError.transient``: a 5xx or a dropped connection)
+are retried with backoff: every call here is idempotent (a read, a page list,
+or a write of the same bytes at the same offset), and one busy answer from the
+fabric should not fail a backup of many GiB.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from vaults.store.ranges import Range, normalize
 
 PAGE = 512
 MAX_PUT_PAGE = 4 << 20  # the page-blob API accepts at most 4 MiB per Put Page
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+T = TypeVar("T")
+
+
+def with_retries(call: Callable[[], T], delays: tuple[float, ...] = RETRY_DELAYS) -> T:
+    for delay in delays:
+        try:
+            return call()
+        except Exception as exc:
+            if not getattr(exc, "transient", False):
+                raise
+            time.sleep(delay)
+    return call()  # the last attempt's error goes to the caller
 
 
 class PageBlobApi(Protocol):
@@ -34,7 +53,7 @@ class PageBlobSource:
         self.url = url
         self._snapshot = snapshot
         self.prev_snapshot = prev_snapshot
-        self._size = client.size(url, snapshot=snapshot)
+        self._size = with_retries(lambda: client.size(url, snapshot=snapshot))
 
     @property
     def size(self) -> int:
@@ -45,16 +64,17 @@ class PageBlobSource:
         return self._snapshot
 
     def ranges(self) -> list[Range]:
-        return normalize(self.client.page_ranges(self.url, snapshot=self._snapshot), self._size)
+        return normalize(with_retries(lambda: self.client.page_ranges(self.url, snapshot=self._snapshot)), self._size)
 
     def changed_ranges(self) -> list[Range]:
         if self.prev_snapshot is None:
             raise ValueError(f"{self.url}: no previous snapshot, so only a full backup is possible")
-        return normalize(self.client.page_ranges(self.url, snapshot=self._snapshot, prev_snapshot=self.prev_snapshot),
-                         self._size)
+        changed = with_retries(lambda: self.client.page_ranges(self.url, snapshot=self._snapshot,
+                                                               prev_snapshot=self.prev_snapshot))
+        return normalize(changed, self._size)
 
     def read(self, offset: int, length: int) -> bytes:
-        data = self.client.read(self.url, offset, length, snapshot=self._snapshot)
+        data = with_retries(lambda: self.client.read(self.url, offset, length, snapshot=self._snapshot))
         if len(data) != length:
             raise OSError(f"{self.url}: short read at {offset} ({len(data)} of {length} bytes)")
         return data
@@ -70,14 +90,15 @@ class PageBlobSink:
     def begin(self, size: int) -> None:
         if size % PAGE:
             raise ValueError(f"a page blob's size must be a multiple of {PAGE} bytes, not {size}")
-        self.client.create(self.url, size)
+        with_retries(lambda: self.client.create(self.url, size))
 
     def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
         if offset % PAGE or len(data) % PAGE:
             raise ValueError(f"page writes must be {PAGE}-byte aligned (offset {offset}, length {len(data)})")
         view = memoryview(data)
         for start in range(0, len(view), MAX_PUT_PAGE):
-            self.client.write_pages(self.url, offset + start, bytes(view[start:start + MAX_PUT_PAGE]))
+            piece = bytes(view[start:start + MAX_PUT_PAGE])
+            with_retries(lambda piece=piece, at=offset + start: self.client.write_pages(self.url, at, piece))
 
     def finish(self) -> None:
         pass
