@@ -38,9 +38,10 @@ def render_job_list(request: HttpRequest, jobs: JobQuerySet, template_context: d
     """The filtered, sorted, paged list of ``jobs`` (already scoped to the user), as a page or its rows partial."""
     page = filter_jobs(jobs, request.GET)
     context = {"page_title": "Jobs", "job_page": page, "can_cancel": can_operate(request.user),
-               "sse_query": _live_channels(request.user, page.jobs), **(template_context or {})}
+               **(template_context or {})}
     if request.htmx and request.htmx.target == "job-rows":
         return render(request, "jobs/_panel.html#rows", context)
+    context.setdefault("sse_query", _live_channels(request.user, page.jobs))
     return render(request, template, context)
 
 
