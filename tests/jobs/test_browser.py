@@ -55,6 +55,12 @@ def test_a_running_job_shows_progress_and_completion_in_the_strip_and_the_jobs_p
     for tab in (page, jobs_tab):
         assert tab.evaluate("window.__sameDocument") is True
 
+    # View Job opens the job's own page.
+    note.locator(".note-link").click()
+    expect(page).to_have_url(f"{portal_server}/jobs/{job.pk}/")
+    expect(page.locator("#job-details-status")).to_have_text("Completed")
+    page.screenshot(path=screenshot_dir / "jobs-view-job.png")
+
 
 def test_cancel_from_the_command_bar_after_confirming_in_the_strip(
     page, sign_in, portal_server, celery_worker_process, member, vault, start_work, screenshot_dir
