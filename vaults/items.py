@@ -32,7 +32,7 @@ def _ids(request: HttpRequest, name: str) -> list[int]:
 
 def registered_items(request: HttpRequest, pk: int) -> HttpResponse:
     vault = _vault_or_404(request, pk)
-    items = vault.registered_items.select_related("vm")
+    items = vault.registered_items.select_related("vm", "protection")
     context = {"items": items}
     if request.htmx and request.htmx.target == "registered-items":  # the live refresh of the table
         return render(request, "vaults/registered_items.html#item-table", {"vault": vault, **context})

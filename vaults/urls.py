@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from vaults import items, views
+from vaults import items, policies, protect, protected, views
 
 app_name = "vaults"
 urlpatterns = [
@@ -21,4 +21,14 @@ urlpatterns = [
     path("<int:pk>/registered-items/register/", items.register_dialog, name="register_dialog"),
     path("<int:pk>/registered-items/register/start/", items.register, name="register"),
     path("<int:pk>/registered-items/unregister/", items.unregister, name="unregister"),
+    path("<int:pk>/registered-items/protect/", protect.protect_dialog, name="protect_dialog"),
+    path("<int:pk>/registered-items/protect/start/", protect.protect, name="protect"),
+    path("<int:pk>/protected-items/", protected.protected_items, name="protected"),
+    path("<int:pk>/protected-items/<int:item_pk>/", protected.protected_item, name="protected_item"),
+    path("<int:pk>/policies/", policies.policy_list, name="policies"),
+    path("<int:pk>/policies/new/", policies.policy_new, name="policy_new"),
+    path("<int:pk>/policies/edit/", policies.policy_edit, name="policy_edit"),
+    path("<int:pk>/policies/preview/", policies.policy_preview, name="policy_preview"),
+    path("<int:pk>/policies/save/", policies.policy_save, name="policy_save"),
+    path("<int:pk>/policies/delete/", policies.policy_delete, name="policy_delete"),
 ]

@@ -21,6 +21,8 @@ VAULT_TABS = (
     ("quickstart", "QUICK START", "vaults:quickstart"),
     ("dashboard", "DASHBOARD", "vaults:dashboard"),
     ("registered", "REGISTERED ITEMS", "vaults:registered"),
+    ("protected", "PROTECTED ITEMS", "vaults:protected"),
+    ("policies", "POLICIES", "vaults:policies"),
     ("jobs", "JOBS", "vaults:jobs"),
     ("configure", "CONFIGURE", "vaults:configure"),
 )

@@ -1,0 +1,286 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import Job, LogAction, Operation, OperationLogEntry
+from vaults import policy as rules
+from vaults.models import Policy, RecoveryPoint
+from vaults.protection import create_default_policy
+
+from .helpers import make_policy, protected, registered
+
+pytestmark = pytest.mark.django_db
+
+WEEKLY_FORM = {
+    "name": "Weekly-Long", "frequency": "weekly", "time": "22:00", "sched_days": ["6"],
+    "weekly_on": "1", "weekly_count": "104", "weekly_days": ["6"],
+    "monthly_on": "1", "monthly_count": "120", "monthly_form": "weekday", "monthly_week": "last", "monthly_weekdays": ["6"],
+    "yearly_on": "1", "yearly_count": "99", "yearly_months": ["1"], "yearly_form": "weekday", "yearly_week": "first",
+    "yearly_weekdays": ["6"],
+}
+PORTAL_EXAMPLE = {
+    "name": "Example", "frequency": "daily", "time": "22:30",
+    "daily_on": "1", "daily_count": "30", "weekly_on": "1", "weekly_count": "104", "weekly_days": ["6"],
+    "monthly_on": "1", "monthly_count": "120", "monthly_form": "weekday", "monthly_week": "last", "monthly_weekdays": ["6"],
+    "yearly_on": "1", "yearly_count": "99", "yearly_months": ["1"], "yearly_form": "weekday", "yearly_week": "first",
+    "yearly_weekdays": ["6"],
+}
+
+
+def notice(response) -> str:
+    return json.loads(response["HX-Trigger"])["portal:notice"]["text"]
+
+
+def test_a_new_vault_starts_with_default_policy(owner, subscription, monkeypatch):
+    from vaults import services
+
+    monkeypatch.setattr(services, "regions_of", lambda s: ["East US"])
+    vault = services.create_vault(owner, subscription, "fresh-vault", "East US")
+    policy = vault.policies.get()
+    assert policy.name == "DefaultPolicy"
+    assert policy.rules.schedule.frequency == rules.Frequency.DAILY
+    assert policy.rules.daily.count == 30
+
+
+@pytest.mark.parametrize("persona", ["owner", "member", "reader"])
+def test_members_see_the_policies_tab(client, vault, persona, request):
+    create_default_policy(vault)
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get(reverse("vaults:policies", args=[vault.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "DefaultPolicy" in body and "Daily at 22:30 (UTC+00:00)" in body
+    assert ('id="cmd-create-policy"' in body) == (persona == "owner")
+
+
+def test_schedule_shows_in_the_browsers_zone(client, owner, vault):
+    create_default_policy(vault)
+    client.force_login(owner)
+    client.cookies["tz"] = "Asia/Tokyo"
+    body = client.get(reverse("vaults:policies", args=[vault.pk])).content.decode()
+    assert "Daily at 07:30 (UTC+09:00)" in body
+
+
+def test_outsiders_get_404_everywhere(client, vault, outsider):
+    policy = create_default_policy(vault)
+    client.force_login(outsider)
+    for name in ("vaults:policies", "vaults:policy_new", "vaults:protected", "vaults:protect_dialog"):
+        assert client.get(reverse(name, args=[vault.pk])).status_code == 404
+    assert client.get(reverse("vaults:policy_edit", args=[vault.pk]), {"policies": policy.pk}).status_code == 404
+    for name in ("vaults:policy_save", "vaults:policy_delete", "vaults:policy_preview", "vaults:protect"):
+        assert client.post(reverse(name, args=[vault.pk]), {"policies": policy.pk}).status_code == 404
+    assert Policy.objects.filter(pk=policy.pk).exists()
+
+
+def test_anonymous_users_are_sent_to_sign_in(client, vault):
+    assert client.get(reverse("vaults:policies", args=[vault.pk])).status_code == 302
+
+
+@pytest.mark.parametrize("persona", ["member", "reader"])
+def test_only_administrators_create_edit_or_delete(client, vault, persona, request):
+    policy = create_default_policy(vault)
+    client.force_login(request.getfixturevalue(persona))
+    assert client.get(reverse("vaults:policy_new", args=[vault.pk])).status_code == 404
+    assert client.post(reverse("vaults:policy_save", args=[vault.pk]), WEEKLY_FORM).status_code == 404
+    response = client.post(reverse("vaults:policy_delete", args=[vault.pk]), {"policies": policy.pk})
+    assert "Only Backup Administrators" in notice(response)
+    assert list(vault.policies.values_list("name", flat=True)) == ["DefaultPolicy"]
+
+
+def test_owner_creates_the_portal_example_and_a_weekly_policy(client, owner, vault):
+    client.force_login(owner)
+    for form in (PORTAL_EXAMPLE, WEEKLY_FORM):
+        response = client.post(reverse("vaults:policy_save", args=[vault.pk]), {**form, "nav": "finish"})
+        assert response.status_code == 204, response.content.decode()
+        assert "Created policy" in notice(response)
+    weekly = vault.policies.get(name="Weekly-Long").rules
+    assert weekly.schedule.weekdays == {rules.Weekday.SUNDAY}
+    assert weekly.monthly.on == rules.WeekdayOfMonth(rules.Week.LAST, {rules.Weekday.SUNDAY})
+    assert weekly.yearly.months == {1} and weekly.yearly.count == 99
+    assert OperationLogEntry.objects.filter(operation=LogAction.ADD_POLICY).count() == 2
+
+
+def test_local_evening_choice_is_stored_in_utc_with_weekdays_moved(client, owner, vault):
+    """Sunday 22:00 in New York (winter) is Monday 03:00 UTC."""
+    client.force_login(owner)
+    client.cookies["tz"] = "America/New_York"
+    form = {**WEEKLY_FORM, "time": "03:00"}  # the time list's values are UTC; its label reads 22:00 (UTC-05:00)
+    response = client.post(reverse("vaults:policy_save", args=[vault.pk]), {**form, "nav": "finish"})
+    assert response.status_code == 204
+    stored = vault.policies.get(name="Weekly-Long").rules
+    assert stored.schedule.weekdays == {rules.Weekday.MONDAY}
+    assert stored.weekly.weekdays == {rules.Weekday.MONDAY}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"name": "1bad"}, "must start with a letter"),
+    ({"name": "ab"}, "3 to 150 characters"),
+    ({"name": "bad name"}, "only letters, digits and hyphens"),
+    ({"name": "DefaultPolicy"}, "already exists in this vault"),
+    ({"sched_days": []}, "needs at least one day"),
+    ({"daily_on": "1", "daily_count": "30"}, "cannot have daily retention"),
+    ({"weekly_on": ""}, "requires weekly retention"),
+    ({"weekly_count": "261"}, "1 to 260 weeks"),
+    ({"weekly_days": ["5", "6"]}, "must keep the days the schedule runs on"),
+    ({"monthly_count": "0"}, "1 to 120 months"),
+    ({"monthly_weekdays": ["2"]}, "can keep only days the schedule runs on"),
+    ({"monthly_form": "day", "monthly_day": "5"}, "cannot keep monthly points by day of the month"),
+    ({"yearly_months": []}, "at least one month"),
+    ({"yearly_count": "100"}, "1 to 99 years"),
+    ({"yearly_weekdays": []}, "at least one weekday for yearly"),
+    ({"time": "22:15"}, "on the hour or the half hour"),
+])
+def test_each_rule_refuses_with_its_message_next_to_its_field(client, owner, vault, change, message):
+    create_default_policy(vault)
+    client.force_login(owner)
+    response = client.post(reverse("vaults:policy_save", args=[vault.pk]), {**WEEKLY_FORM, **change, "nav": "finish"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert message in body
+    assert 'class="field-error"' in body
+    assert not vault.policies.filter(name=WEEKLY_FORM["name"]).exists()
+
+
+def test_daily_schedule_requires_daily_retention(client, owner, vault):
+    client.force_login(owner)
+    form = {**PORTAL_EXAMPLE, "daily_on": "", "daily_count": "400"}
+    body = client.post(reverse("vaults:policy_save", args=[vault.pk]), {**form, "nav": "finish"}).content.decode()
+    assert "requires daily retention" in body
+    body = client.post(reverse("vaults:policy_save", args=[vault.pk]),
+                       {**PORTAL_EXAMPLE, "daily_count": "400", "nav": "finish"}).content.decode()
+    assert "1 to 366 days" in body
+
+
+def test_next_stops_on_page_one_errors_and_moves_on_when_valid(client, owner, vault):
+    client.force_login(owner)
+    url = reverse("vaults:policy_save", args=[vault.pk])
+    body = client.post(url, {**WEEKLY_FORM, "name": "", "nav": "next"}).content.decode()
+    assert "3 to 150 characters" in body and 'data-page="2" hidden' in body
+    body = client.post(url, {**WEEKLY_FORM, "nav": "next"}).content.decode()
+    assert 'data-page="1" hidden' in body and "policy-finish" in body
+
+
+def test_live_preview_summarises_a_year(client, owner, vault):
+    client.force_login(owner)
+    response = client.post(reverse("vaults:policy_preview", args=[vault.pk]), WEEKLY_FORM)
+    body = response.content.decode()
+    assert "52 scheduled backups" in body or "53 scheduled backups" in body
+    assert 'id="held-at-end"' in body and "Yearly" in body
+    bad = client.post(reverse("vaults:policy_preview", args=[vault.pk]), {**WEEKLY_FORM, "weekly_count": "999"})
+    assert "1 to 260 weeks" in bad.content.decode() and 'hx-swap-oob="true"' in bad.content.decode()
+
+
+def test_delete_is_refused_while_vms_use_the_policy(client, owner, vault):
+    policy = make_policy(vault)
+    protected(vault, policy, "vm01")
+    client.force_login(owner)
+    response = client.post(reverse("vaults:policy_delete", args=[vault.pk]), {"policies": policy.pk})
+    assert notice(response) == ("Policy 'Nightly' cannot be deleted: 1 virtual machine uses it. Protect them with "
+                                "another policy (or stop their protection and delete their data) first.")
+    assert Policy.objects.filter(pk=policy.pk).exists()
+
+
+def test_delete_unused_policy_is_logged(client, owner, vault):
+    policy = make_policy(vault)
+    client.force_login(owner)
+    response = client.post(reverse("vaults:policy_delete", args=[vault.pk]), {"policies": policy.pk})
+    assert "Deleted policy 'Nightly'" in notice(response)
+    assert not Policy.objects.filter(pk=policy.pk).exists()
+    assert OperationLogEntry.objects.filter(operation=LogAction.DELETE_POLICY, item_name="Nightly").exists()
+
+
+def test_editing_a_used_policy_reconfigures_each_vm_and_recomputes_expiry(client, owner, vault):
+    from datetime import UTC, datetime
+
+    policy = make_policy(vault)
+    items = [protected(vault, policy, f"vm0{n}") for n in (1, 2)]
+    point = RecoveryPoint.objects.create(protected_item=items[0], created=datetime(2026, 3, 1, 3, tzinfo=UTC),
+                                         consistency="crash", store_point_id="p1")
+    client.force_login(owner)
+    response = client.get(reverse("vaults:policy_edit", args=[vault.pk]), {"policies": policy.pk})
+    assert 'value="Nightly"' in response.content.decode()
+    form = {**PORTAL_EXAMPLE, "name": "Nightly", "time": "03:00", "daily_count": "10", "policy": policy.pk,
+            "nav": "finish"}
+    response = client.post(reverse("vaults:policy_save", args=[vault.pk]), form)
+    assert response.status_code == 204, response.content.decode()
+    jobs = Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION)
+    assert sorted(j.item_key for j in jobs) == sorted(i.item.item_key for i in items)
+    assert all(j.params["policy"] == policy.pk for j in jobs)
+    point.refresh_from_db()
+    # 1 March 2026 is a Sunday, so weekly (104 weeks) keeps it longest.
+    assert point.expires == datetime(2028, 2, 27, 3, tzinfo=UTC)
+    assert OperationLogEntry.objects.filter(operation=LogAction.UPDATE_POLICY).exists()
+
+
+def test_protect_wizard_lists_only_registered_unprotected_vms(client, member, vault):
+    policy = create_default_policy(vault)
+    free = registered(vault, "free01")
+    protected(vault, policy, "taken01")
+    client.force_login(member)
+    body = client.get(reverse("vaults:protect_dialog", args=[vault.pk]), {"items": str(free.pk)}).content.decode()
+    assert "free01" in body and "taken01" not in body
+
+
+def test_protect_wizard_creates_one_job_per_vm(client, member, vault):
+    policy = create_default_policy(vault)
+    vms = [registered(vault, f"vm0{n}") for n in (1, 2)]
+    client.force_login(member)
+    url = reverse("vaults:protect", args=[vault.pk])
+    response = client.post(url, {"vm": [v.pk for v in vms], "choice": "existing", "existing": policy.pk,
+                                 "page": "3", "nav": "finish"})
+    assert response.status_code == 204
+    assert "Configuring protection of 2" in notice(response)
+    jobs = Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION)
+    assert jobs.count() == 2 and {j.task_name for j in jobs} == {"vaults.configure_protection"}
+    body = client.get(reverse("vaults:protected", args=[vault.pk])).content.decode()
+    assert body.count("Protected - (initial backup pending)") == 2
+
+
+def test_protect_wizard_needs_a_vm_and_an_administrator_for_a_new_policy(client, member, vault):
+    create_default_policy(vault)
+    vm = registered(vault, "vm01")
+    client.force_login(member)
+    url = reverse("vaults:protect", args=[vault.pk])
+    body = client.post(url, {"page": "1", "nav": "next"}).content.decode()
+    assert "Select at least one virtual machine" in body
+    response = client.post(url, {**WEEKLY_FORM, "vm": vm.pk, "choice": "new", "page": "3", "nav": "finish"})
+    assert "Only Backup Administrators can create policies" in notice(response)
+
+
+def test_reader_cannot_protect(client, reader, vault):
+    policy = create_default_policy(vault)
+    vm = registered(vault, "vm01")
+    client.force_login(reader)
+    response = client.post(reverse("vaults:protect", args=[vault.pk]),
+                           {"vm": vm.pk, "choice": "existing", "existing": policy.pk, "nav": "finish"})
+    assert "Only Backup Operators" in notice(response)
+    assert not Job.objects.exists()
+
+
+def test_reprotecting_a_stopped_item_keeps_its_points(client, member, vault):
+    from datetime import UTC, datetime
+
+    old = make_policy(vault)
+    item = protected(vault, old, "vm01")
+    RecoveryPoint.objects.create(protected_item=item, created=datetime(2026, 3, 1, 3, tzinfo=UTC),
+                                 consistency="crash", store_point_id="p1")
+    item.status = item.Status.STOPPED
+    item.save()
+    other = create_default_policy(vault)
+    client.force_login(member)
+    response = client.post(reverse("vaults:protect", args=[vault.pk]),
+                           {"vm": item.item.pk, "choice": "existing", "existing": other.pk, "nav": "finish"})
+    assert response.status_code == 204
+    item.refresh_from_db()
+    assert item.policy == other and item.recovery_points.count() == 1
+
+
+def test_protected_item_drill_down(client, reader, vault):
+    policy = create_default_policy(vault)
+    item = protected(vault, policy, "vm01")
+    client.force_login(reader)
+    body = client.get(reverse("vaults:protected_item", args=[vault.pk, item.pk])).content.decode()
+    assert "Backup details" in body and "Daily at 22:30 (UTC+00:00)" in body and "Daily, for 30 days" in body

@@ -1,0 +1,185 @@
+"""Policies tab: the list, the create/edit wizard with its live preview, and DELETE."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from portal.access import can_administer
+from vaults import policy as rules
+from vaults import policy_forms as forms
+from vaults.models import Policy, Vault
+from vaults.protection import (
+    ProtectionRefused,
+    check_policy,
+    create_policy,
+    delete_policy,
+    delete_refusal,
+    policies_with_usage,
+    update_policy,
+)
+from vaults.retention import describe
+from vaults.schedule import describe_schedule, policy_in_zone
+from vaults.views import _vault_or_404, _vault_page
+
+PAGES = 2
+
+
+def _notice(response: HttpResponse, text: str, state: str = "failed", **events) -> HttpResponse:
+    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state}, **events})
+    return response
+
+
+def policy_rows(vault: Vault, tz) -> list[dict]:
+    rows = []
+    for row in policies_with_usage(vault):
+        stored = row.rules
+        _local, seen = policy_in_zone(stored, tz)
+        rows.append({"policy": row, "schedule": describe_schedule(stored, tz),
+                     "retention": [describe(r) for r in seen.retention], "vms": row.vm_count})
+    return rows
+
+
+def policy_list(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = _vault_or_404(request, pk)
+    context = {"rows": policy_rows(vault, forms.user_zone(request)), "can_administer": can_administer(request.user)}
+    if request.htmx and request.htmx.target == "policies":
+        return render(request, "vaults/policies.html#policy-table", {"vault": vault, **context})
+    return _vault_page(request, vault, "policies", "vaults/policies.html", context)
+
+
+def _policy_of(vault: Vault, policy_pk: int | str | None) -> Policy | None:
+    if not policy_pk:
+        return None
+    return get_object_or_404(vault.policies, pk=policy_pk)
+
+
+def _editor(request: HttpRequest, vault: Vault, fields: forms.Fields, editing: Policy | None, *, page: int = 1,
+            errors: dict | None = None, status: int = 200) -> HttpResponse:
+    tz = forms.user_zone(request)
+    context = {"vault": vault, "f": fields, "editing": editing, "page": page, "pages": range(1, PAGES + 1),
+               "errors": errors or {}, **forms.editor_choices(tz, fields), **_live(vault, fields, editing, tz)}
+    template = "vaults/policy_wizard.html#form" if request.method == "POST" else "vaults/policy_wizard.html"
+    return render(request, template, context, status=status)
+
+
+def _live(vault: Vault, fields: forms.Fields, editing: Policy | None, tz) -> dict:
+    """Every refusal for the fields, and the preview when the schedule and retention are valid."""
+    candidate = forms.to_policy(fields, tz)
+    found = rules.validate(candidate, _taken(vault, editing))
+    summary = None
+    if not [e for e in found if e.field != "name"]:
+        summary = forms.summarise(candidate, tz)
+    live_errors = forms.errors_by_field(found)
+    return {"live_errors": live_errors, "error_slots": forms.error_slots(live_errors), "summary": summary}
+
+
+def _taken(vault: Vault, editing: Policy | None) -> list[str]:
+    names = vault.policies.exclude(pk=editing.pk) if editing else vault.policies.all()
+    return list(names.values_list("name", flat=True))
+
+
+def _require_admin(request: HttpRequest) -> None:
+    if not can_administer(request.user):
+        raise Http404  # the editor is not offered to operators and readers
+
+
+def policy_new(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = _vault_or_404(request, pk)
+    _require_admin(request)
+    return _editor(request, vault, forms.Fields(), None)
+
+
+def _selected(request: HttpRequest) -> str:
+    """The policy the command bar's selection names (``policies=<id>``)."""
+    data = request.POST if request.method == "POST" else request.GET
+    value = data.get("policies", "").split(",")[0].strip()
+    if not value.isdigit():
+        raise Http404
+    return value
+
+
+def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = _vault_or_404(request, pk)
+    _require_admin(request)
+    row = _policy_of(vault, _selected(request))
+    return _editor(request, vault, forms.from_policy(row.rules, forms.user_zone(request)), row)
+
+
+PAGE_ONE_FIELDS = ("name", "schedule_time", "schedule_weekdays")
+
+
+@require_POST
+def policy_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the editor (preview and every field's message) as the user edits."""
+    vault = _vault_or_404(request, pk)
+    _require_admin(request)
+    editing = _policy_of(vault, request.POST.get("policy"))
+    tz = forms.user_zone(request)
+    context = {"vault": vault, "oob": True, **_live(vault, forms.read(request.POST), editing, tz)}
+    return render(request, "vaults/policy_wizard.html#live", context)
+
+
+@require_POST
+def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
+    """Next, back and finish of the wizard; finish creates or updates the policy."""
+    vault = _vault_or_404(request, pk)
+    _require_admin(request)
+    editing = _policy_of(vault, request.POST.get("policy"))
+    fields, tz, nav = forms.read(request.POST), forms.user_zone(request), request.POST.get("nav", "finish")
+    candidate = forms.to_policy(fields, tz)
+    try:
+        check_policy(vault, candidate, editing)
+        errors = {}
+    except rules.PolicyInvalid as invalid:
+        errors = forms.errors_by_field(invalid.errors)
+    first_page_errors = {k: v for k, v in errors.items() if k in PAGE_ONE_FIELDS}
+    if nav == "back":
+        return _editor(request, vault, fields, editing, page=1)
+    if nav == "next":
+        return _editor(request, vault, fields, editing, page=1 if first_page_errors else 2, errors=first_page_errors)
+    if errors:
+        return _editor(request, vault, fields, editing, page=1 if first_page_errors else 2, errors=errors)
+    try:
+        if editing is None:
+            row = create_policy(request.user, vault, candidate)
+            text = f"Created policy '{row.name}'."
+        else:
+            saved = update_policy(request.user, editing, candidate)
+            text = f"Saved policy '{saved.policy.name}'."
+            if saved.jobs:
+                text += f" Re-configuring protection of {saved.jobs} virtual machine(s)."
+            text += "".join(f" {r}" for r in saved.refusals)
+    except ProtectionRefused as refusal:
+        return _notice(HttpResponse(status=204), str(refusal))
+    except rules.PolicyInvalid as invalid:  # a name taken meanwhile
+        return _editor(request, vault, fields, editing, page=1, errors=forms.errors_by_field(invalid.errors))
+    return _notice(HttpResponse(status=204), text, "succeeded", **{"portal:policy": {}})
+
+
+@require_POST
+def policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = _vault_or_404(request, pk)
+    row = _policy_of(vault, _selected(request))
+    if not can_administer(request.user):
+        return _notice(HttpResponse(status=204), "Only Backup Administrators can delete policies.")
+    reason = delete_refusal(row)
+    if reason:
+        return _notice(HttpResponse(status=204), reason)
+    try:
+        delete_policy(request.user, row)
+    except ProtectionRefused as refusal:
+        return _notice(HttpResponse(status=204), str(refusal))
+    return _notice(HttpResponse(status=204), f"Deleted policy '{row.name}'.", "succeeded", **{"portal:policy": {}})
+
+
+def policy_detail_rows(row: Policy, tz) -> dict:
+    """The policy as the Backup Policy drill-down shows it."""
+    stored = row.rules
+    _local, seen = policy_in_zone(stored, tz)
+    return {"policy": row, "schedule": describe_schedule(stored, tz), "retention": [describe(r) for r in seen.retention]}
+
+

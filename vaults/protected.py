@@ -1,0 +1,40 @@
+"""Protected Items tab: the list with live refresh, and each item's Backup Details and Backup Policy.
+
+BACKUP NOW, RESTORE, STOP PROTECTION and DELETE join this page's command bar
+with the backup and restore jobs.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from jobs.models import Job, Operation
+from vaults.policies import policy_detail_rows
+from vaults.policy_forms import user_zone
+from vaults.views import _vault_or_404, _vault_page
+
+
+def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = _vault_or_404(request, pk)
+    items = (vault.protected_items.select_related("item__vm", "policy")
+             .annotate(point_count=Count("recovery_points"), newest_point=Max("recovery_points__created")))
+    context = {"items": items}
+    if request.htmx and request.htmx.target == "protected-items":
+        return render(request, "vaults/protected_items.html#protected-table", {"vault": vault, **context})
+    return _vault_page(request, vault, "protected", "vaults/protected_items.html", context)
+
+
+def protected_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """The drill-down: Backup Details (last backup, size, duration, status) and Backup Policy."""
+    vault = _vault_or_404(request, pk)
+    item = get_object_or_404(vault.protected_items.select_related("item__vm", "policy"), pk=item_pk)
+    newest = item.recovery_points.order_by("-created").first()
+    last_job = (Job.objects.filter(vault=vault, item_key=item.item.item_key, operation=Operation.BACKUP)
+                .order_by("-created").first())
+    context = {"item": item, "newest": newest, "last_job": last_job, "point_count": item.recovery_points.count(),
+               "policy": policy_detail_rows(item.policy, user_zone(request)) if item.policy else None}
+    if request.htmx and request.htmx.target == "protected-item":
+        return render(request, "vaults/protected_item.html#details", {"vault": vault, **context})
+    return _vault_page(request, vault, "protected", "vaults/protected_item.html", context)
