@@ -7,6 +7,7 @@ import secrets
 
 import pytest
 
+from tests.fixtures.fabric import start_lab_fabric, stop_lab_fabric
 from tests.fixtures.store import TEST_CHUNK
 from vaults.pageblob import PageBlobClient
 from vaults.store import PageBlobSink, PageBlobSource, measure_digest
@@ -15,10 +16,19 @@ pytestmark = pytest.mark.integration
 MIB = 1 << 20
 
 
-def test_back_up_a_lab_disk_incrementally_through_5xx_and_restore_it_into_a_new_blob(lab_fabric, fabric_faults,
-                                                                                       vault_store):
+@pytest.fixture(scope="module")
+def store_fabric(tmp_path_factory):
+    """A fabric of these tests' own (in a temp directory): faults switched on here must not reach other suites."""
+    fabric = start_lab_fabric(tmp_path_factory.mktemp("store-fabric"), vms=1, log_name="fabric-store-tests.log")
+    try:
+        yield fabric
+    finally:
+        stop_lab_fabric(fabric)
+
+
+def test_back_up_a_lab_disk_incrementally_through_5xx_and_restore_it_into_a_new_blob(store_fabric, vault_store):
     client = PageBlobClient()
-    url = f"{lab_fabric.base_url}/labstoreeastus/tests/store-{secrets.token_hex(4)}.vhd"
+    url = f"{store_fabric.base_url}/labstoreeastus/tests/store-{secrets.token_hex(4)}.vhd"
     client.create(url, 8 * MIB)
     client.write_pages(url, 0, os.urandom(MIB))
     client.write_pages(url, 5 * MIB, b"backup vault recovery point\n" * 9362 + bytes(8))
@@ -28,7 +38,7 @@ def test_back_up_a_lab_disk_incrementally_through_5xx_and_restore_it_into_a_new_
     client.write_pages(url, 512 * 1024, os.urandom(64 * 1024))
     client.clear_pages(url, 5 * MIB, 4096)  # a cleared range is a change too, and reads as zeros now
     second = client.snapshot(url)
-    fabric_faults(error_next=2)  # the fabric answers 5xx twice during the transfer: retried, not fatal
+    store_fabric.set_faults(error_next=2)  # the fabric answers 5xx twice during the transfer: retried, not fatal
     point = vault_store.back_up([("os", PageBlobSource(client, url, second, prev_snapshot=first))], previous=base)
     assert point.disks[0].incremental
     assert point.disks[0].read_bytes == 64 * 1024 + 4096
