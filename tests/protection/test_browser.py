@@ -1,0 +1,133 @@
+"""What a person clicks: a weekly policy with monthly and yearly ranges, protecting two VMs with it, refusing its deletion."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import Job, Operation
+from vaults.items import start_discovery
+from vaults.models import Vault, VirtualMachine
+from vaults.protection import create_default_policy
+from vaults.registration import register_vms
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def wait_for(job: Job, timeout: float = 30) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.is_terminal:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job.pk} still {job.status} after {timeout}s")
+
+
+def register_two_vms(user, vault: Vault) -> list[VirtualMachine]:
+    assert wait_for(start_discovery(user, vault)).status == "completed"
+    vms = [VirtualMachine.objects.get(cloud_service="contoso-web", name=name) for name in ("web01", "web02")]
+    outcomes = register_vms(user, vault, [vm.pk for vm in vms])
+    for outcome in outcomes:
+        job = wait_for(Job.objects.get(item_key=outcome.item.item_key, operation="register"))
+        assert job.status == "completed", job.error_message
+    return vms
+
+
+def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
+    page, sign_in, owner, lab_subscription, celery_worker_process, portal_server, screenshot_dir
+):
+    vault = Vault.objects.create(subscription=lab_subscription, name="contoso-east", region="East US", status="active")
+    create_default_policy(vault)
+    register_two_vms(owner, vault)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, owner)
+
+    # Create the policy through the wizard.
+    page.goto(f"{portal_server}/vaults/{vault.pk}/policies/")
+    page.wait_for_selector("body[data-live='1']")
+    expect(page.locator("#policy-table")).to_contain_text("DefaultPolicy")
+    page.click("#cmd-create-policy")
+    dialog = page.locator("#policy-dialog")
+    expect(dialog).to_be_visible()
+    dialog.locator("#policy-name").fill("1bad")  # the message comes live, as the user types
+    expect(dialog.locator("#err-name")).to_contain_text("must start with a letter")
+    dialog.locator("#policy-name").fill("Weekly-Archive")
+    expect(dialog.locator("#err-name")).to_be_empty()
+    dialog.locator("input[name=frequency][value=weekly]").check()
+    dialog.locator("input[name=sched_days][value='6']").check()
+    dialog.locator("#policy-time").select_option("22:00")
+    page.screenshot(path=screenshot_dir / "policy-wizard-schedule.png")
+    dialog.locator("#policy-next").click()
+    expect(dialog.locator("[data-page='2']")).to_be_visible()
+    dialog.locator("input[name=daily_on]").uncheck()
+    dialog.locator("input[name=weekly_on]").check()
+    dialog.locator("input[name=weekly_days][value='6']").check()
+    dialog.locator("input[name=weekly_count]").fill("104")
+    dialog.locator("input[name=monthly_on]").check()
+    dialog.locator("input[name=monthly_weekdays][value='6']").check()
+    dialog.locator("select[name=monthly_week]").select_option("last")
+    dialog.locator("input[name=monthly_count]").fill("120")
+    dialog.locator("input[name=yearly_on]").check()
+    dialog.locator("input[name=yearly_weekdays][value='6']").check()
+    dialog.locator("select[name=yearly_week]").select_option("first")
+    dialog.locator("input[name=yearly_count]").fill("500")
+    expect(dialog.locator("#err-retention_yearly_count")).to_contain_text("1 to 99 years")
+    dialog.locator("input[name=yearly_count]").fill("99")
+    dialog.locator("input[name=yearly_count]").dispatch_event("change")
+    expect(dialog.locator("#err-retention_yearly_count")).to_be_empty()
+    expect(dialog.locator("#held-at-end")).to_be_visible()
+    expect(dialog.locator("#preview-ranges")).to_contain_text("Yearly")
+    page.screenshot(path=screenshot_dir / "policy-wizard-retention.png")
+    dialog.locator("#policy-finish").click()
+    expect(dialog).to_be_hidden()
+    row = page.locator("#policy-table tbody tr", has_text="Weekly-Archive")
+    expect(row).to_contain_text("Weekly on Sunday at 22:00 (UTC+00:00)")
+    expect(row).to_contain_text("Monthly on the last Sunday, for 120 months")
+    expect(row).to_contain_text("Yearly on the first Sunday of January, for 99 years")
+    page.screenshot(path=screenshot_dir / "policies.png")
+
+    # Protect both VMs with it.
+    page.locator(".tabs").get_by_role("link", name="REGISTERED ITEMS", exact=True).click()
+    rows = page.locator("#item-table tbody tr")
+    expect(rows).to_have_count(2)
+    rows.nth(0).click()
+    rows.nth(1).click(modifiers=["Control"])
+    expect(page.locator("#cmd-protect")).to_be_enabled()
+    page.click("#cmd-protect")
+    wizard = page.locator("#protect-dialog")
+    expect(wizard).to_be_visible()
+    expect(wizard.locator("#protect-table input:checked")).to_have_count(2)
+    page.screenshot(path=screenshot_dir / "protect-wizard-vms.png")
+    wizard.locator("#protect-next").click()
+    wizard.locator("#protect-existing").select_option(label="Weekly-Archive")
+    page.screenshot(path=screenshot_dir / "protect-wizard-policy.png")
+    wizard.locator("#protect-next").click()
+    expect(wizard.locator("#protect-retention-readonly")).to_contain_text("Weekly on Sunday, for 104 weeks")
+    page.screenshot(path=screenshot_dir / "protect-wizard-retention.png")
+    wizard.locator("#protect-finish").click()
+    expect(wizard).to_be_hidden()
+    for job in Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION):
+        assert wait_for(job).status == "completed", job.error_message
+
+    page.locator(".tabs").get_by_role("link", name="PROTECTED ITEMS", exact=True).click()
+    table = page.locator("#protected-table")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table.locator("tbody tr", has_text="Protected - (initial backup pending)")).to_have_count(2)
+    page.screenshot(path=screenshot_dir / "protected-items.png")
+    table.get_by_role("link", name="web01").click()
+    expect(page.locator("#backup-policy")).to_contain_text("Weekly-Archive")
+    page.screenshot(path=screenshot_dir / "protected-item.png")
+
+    # Deleting the policy is refused while the VMs use it.
+    page.locator(".tabs").get_by_role("link", name="POLICIES", exact=True).click()
+    row = page.locator("#policy-table tbody tr", has_text="Weekly-Archive")
+    expect(row).to_contain_text("2")
+    row.click()
+    page.click("#cmd-delete-policy")
+    page.locator("#notes .note[data-state=confirm] .note-yes").click()
+    expect(page.locator("#notes .note", has_text="cannot be deleted: 2 virtual machines use it")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "policy-delete-refused.png")
+    assert vault.policies.filter(name="Weekly-Archive").exists()
