@@ -3,8 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from vaults import policy as rules
 from vaults import services
-from vaults.models import RegisteredItem, Subscription, Vault, VirtualMachine
+from vaults.models import Policy, RegisteredItem, Subscription, Vault, VirtualMachine
 
 
 class SubscriptionAdminForm(forms.ModelForm):
@@ -52,3 +53,36 @@ class VirtualMachineAdmin(admin.ModelAdmin):
 class RegisteredItemAdmin(admin.ModelAdmin):
     list_display = ["vm", "vault", "status"]
     list_filter = ["status"]
+
+
+class PolicyAdminForm(forms.ModelForm):
+    """The stored definition is checked by the same rules as the policy editor's."""
+
+    class Meta:
+        model = Policy
+        fields = ["vault", "name", "definition"]
+
+    def clean(self):
+        data = super().clean()
+        vault, name, definition = data.get("vault"), data.get("name"), data.get("definition")
+        if vault is None or not name or definition is None:
+            return data
+        try:
+            candidate = rules.policy_from_dict({**definition, "name": name})
+        except (KeyError, TypeError, ValueError) as error:
+            raise forms.ValidationError({"definition": f"The definition is not a stored policy: {error}."}) from error
+        taken = vault.policies.exclude(pk=self.instance.pk).values_list("name", flat=True)
+        try:
+            rules.check(candidate, taken)
+        except rules.PolicyInvalid as invalid:
+            raise forms.ValidationError(" ".join(e.message for e in invalid.errors)) from invalid
+        data["definition"] = rules.policy_to_dict(candidate)
+        return data
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyAdminForm
+    list_display = ["name", "vault", "updated"]
+    list_filter = ["vault"]
+    search_fields = ["name"]

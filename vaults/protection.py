@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from jobs.errors import OperationInProgress
 from jobs.models import LogAction, Operation
@@ -34,9 +34,8 @@ def create_default_policy(vault: Vault) -> Policy:
 
 
 def policies_with_usage(vault: Vault):
-    """The vault's policies, each with ``vm_count``: the VMs protected under it (stopped ones keep theirs too)."""
-    return vault.policies.annotate(vm_count=Count("protected_items", filter=Q(
-        protected_items__status__in=ProtectedItem.ACTIVE)))
+    """The vault's policies, each with ``vm_count``: the VMs under it (stopped ones keep theirs, so they count)."""
+    return vault.policies.annotate(vm_count=Count("protected_items"))
 
 
 def taken_names(vault: Vault, exclude: Policy | None = None) -> list[str]:

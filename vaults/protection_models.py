@@ -110,7 +110,7 @@ class ScheduledBackup(models.Model):
     protected_item = models.ForeignKey(ProtectedItem, on_delete=models.CASCADE, related_name="scheduled_backups")
     slot = models.CharField(max_length=20, help_text="vaults.schedule.slot_id() of the slot")
     claimed_by = models.CharField(max_length=32, help_text="the token of the tick that claimed the slot")
-    claimed = models.DateTimeField(default=timezone.now)
+    claimed = models.DateTimeField(default=timezone.now, db_index=True)  # old claims are pruned by the tick
     job_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_RUNNING_PER_CLOUD_SERVICE = 4
 # A slot not started within this long is given up (the next slot replaces it anyway).
 MAX_LATE = timedelta(hours=12)
+# Claims older than this can never be a current slot again (slots are at most a week apart).
+KEEP_CLAIMS = timedelta(days=8)
 BATCH = 500
 
 
@@ -127,6 +129,7 @@ def tick(now: datetime | None = None) -> TickResult:
     result = TickResult()
     due = due_items(now)
     result.due = len(due)
+    ScheduledBackup.objects.filter(claimed__lt=now - KEEP_CLAIMS).delete()
     if not due:
         return result
     chosen = _staggered(due, _running_per_service(due), result)

@@ -284,3 +284,17 @@ def test_protected_item_drill_down(client, reader, vault):
     client.force_login(reader)
     body = client.get(reverse("vaults:protected_item", args=[vault.pk, item.pk])).content.decode()
     assert "Backup details" in body and "Daily at 22:30 (UTC+00:00)" in body and "Daily, for 30 days" in body
+
+
+def test_admin_policy_form_applies_the_same_validation(vault):
+    from vaults.admin import PolicyAdminForm
+
+    create_default_policy(vault)
+    good = rules.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(3, 0)), (rules.DailyRetention(7),)))
+    form = PolicyAdminForm(data={"vault": vault.pk, "name": "Nightly", "definition": json.dumps(good)})
+    assert form.is_valid(), form.errors
+    bad = {**good, "retention": [{"kind": "daily", "count": 400}]}
+    form = PolicyAdminForm(data={"vault": vault.pk, "name": "Nightly", "definition": json.dumps(bad)})
+    assert not form.is_valid() and "1 to 366 days" in str(form.errors)
+    form = PolicyAdminForm(data={"vault": vault.pk, "name": "defaultpolicy", "definition": json.dumps(good)})
+    assert not form.is_valid() and "already exists" in str(form.errors)
