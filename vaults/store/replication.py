@@ -96,3 +96,24 @@ def _copy_chunks(primary: VaultStore, writer: ChunkWriter, names: list[str], rep
     batches = [names[start:start + COPY_BATCH] for start in range(0, len(names), COPY_BATCH)]
     run_bounded(primary.workers, batches, work, collect, cancel, "replicate")
     report.chunks_copied += len(names)
+
+
+def repair_chunks(primary: VaultStore, secondary: VaultStore, names: list[str]) -> list[str]:
+    """Copy chunks the primary lost or damaged back from the secondary, verified; returns the ones repaired."""
+    repaired = []
+    with lease(primary.lock_path, exclusive=False, timeout=primary.lock_timeout), \
+            lease(secondary.lock_path, exclusive=False, timeout=secondary.lock_timeout):
+        writer = ChunkWriter(primary.chunks)
+        try:
+            for name in names:
+                try:
+                    frame = secondary.chunks.read_frame(name)
+                    secondary.chunks.decode(name, frame)
+                except ChunkError:
+                    continue  # damaged on both sides: the affected points stay reported by verify
+                writer.write_compressed(name, frame)
+                repaired.append(name)
+            writer.commit()
+        finally:
+            writer.discard()
+    return repaired

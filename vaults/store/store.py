@@ -24,7 +24,7 @@ from vaults.store.durable import atomic_write, full_disk_as_store_error, unlink_
 from vaults.store.errors import CorruptManifestError, PointNotFoundError, StoreError
 from vaults.store.manifest import POINT_ID, DiskManifest, RecoveryPoint
 from vaults.store.pool import CancelFn, ProgressFn
-from vaults.store.replication import ReplicationReport, replicate
+from vaults.store.replication import ReplicationReport, repair_chunks, replicate
 from vaults.store.restore import RestoreResult, restore_disk
 from vaults.store.session import BackupSession
 from vaults.store.sinks import DiskSink
@@ -181,8 +181,13 @@ class VaultStore:
                      progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> RestoreResult:
         return restore_disk(self, disk, sink, secondary=secondary, progress=progress, cancel=cancel)
 
-    def verify(self, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> VerifyReport:
-        return verify_store(self, progress=progress, cancel=cancel)
+    def verify(self, *, quarantine: bool = True, progress: ProgressFn | None = None,
+               cancel: CancelFn | None = None) -> VerifyReport:
+        return verify_store(self, quarantine=quarantine, progress=progress, cancel=cancel)
+
+    def repair_from(self, secondary: VaultStore, chunks: Iterable[str]) -> list[str]:
+        """Copy the named chunks (e.g. ``verify().bad_chunks``) back from a sound secondary copy; returns those repaired."""
+        return repair_chunks(self, secondary, sorted(chunks))
 
     def collect_garbage(self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0) -> GcReport:
         return collect_garbage(self, grace_seconds=grace_seconds, timeout=timeout)

@@ -1,7 +1,15 @@
-"""Verify: re-read every manifest and every chunk they name, and say which recovery points damage affects."""
+"""Verify: re-read every manifest and every chunk they name, and say which recovery points damage affects.
+
+A corrupt chunk is also moved aside (``.<name>.damaged``, removed by GC later):
+while its name exists, dedup would keep referencing it from new points; once
+it is gone, the next backup that meets those bytes writes them again, which
+heals every older point too, and ``repair_from`` can copy it from the secondary.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -37,7 +45,8 @@ class VerifyReport:
                 f"affected recovery points: {', '.join(damaged)}.")
 
 
-def verify_store(store: VaultStore, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> VerifyReport:
+def verify_store(store: VaultStore, *, quarantine: bool = True, progress: ProgressFn | None = None,
+                 cancel: CancelFn | None = None) -> VerifyReport:
     report = VerifyReport()
     with lease(store.lock_path, exclusive=False, timeout=store.lock_timeout):
         users: dict[str, list[str]] = {}
@@ -84,4 +93,9 @@ def verify_store(store: VaultStore, *, progress: ProgressFn | None = None, cance
                 progress(report.bytes_checked, total_bytes)
 
         run_bounded(store.workers, batches, work, collect, cancel, "verify")
+        if quarantine:
+            for name in report.bad_chunks:
+                path = store.chunks.path(name)
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(path, path.with_name(f".{name}.damaged"))
     return report
