@@ -16,7 +16,7 @@ A restore job::
         store.restore_disk(disk, PageBlobSink(client, new_url), secondary=grs_store, progress=..., cancel=...)
 
 Maintenance: ``store.delete_points(ids)``, ``store.collect_garbage()``, ``store.verify()``,
-``store.replicate_to(secondary)``, ``store.stored_bytes()``.
+``store.replicate_to(secondary)``, ``store.repair_from(secondary, report.bad_chunks)``, ``store.stored_bytes()``.
 """
 
 from __future__ import annotations
