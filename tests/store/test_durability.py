@@ -72,7 +72,8 @@ def _back_up_forever(path: str, ready) -> None:
 
 
 def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store):
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: the suite's process has threads (Playwright, Redis) whose locks a fork would copy held.
+    context = multiprocessing.get_context("spawn")
     ready = context.Event()
     worker = context.Process(target=_back_up_forever, args=(str(vault_store.path), ready))
     worker.start()

@@ -137,7 +137,8 @@ def _gc_loop(path: str, seconds: float) -> None:
 
 def test_gc_racing_backups_in_threads_and_another_process_never_loses_a_chunk(vault_store):
     pool = [os.urandom(TEST_CHUNK) for _ in range(12)]
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: the suite's process has threads (Playwright, Redis) whose locks a fork would copy held.
+    context = multiprocessing.get_context("spawn")
     gc_process = context.Process(target=_gc_loop, args=(str(vault_store.path), 2.0))
     gc_process.start()
     failures: list = []
