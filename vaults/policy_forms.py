@@ -161,7 +161,7 @@ class PreviewSummary:
 
     total: int
     per_range: list[tuple[str, int, str]]  # (range, points it keeps longest, kept until ...)
-    rows: list[retention.PreviewPoint]
+    rows: list[dict[str, str]]  # the first points a range longer than the base keeps: label, kept_by, until
     held_at_end: int
     end_label: str
 
@@ -177,7 +177,8 @@ def summarise(policy: rules.Policy, tz: ZoneInfo, start: date | None = None) -> 
             per_range.append((kind.title(), len(points), local_label(last, tz)[:10]))
     base = retention.base_range(policy)
     interesting = result.beyond(base.kind) if base is not None else result.points
-    rows = (interesting or result.points)[:PREVIEW_ROWS]
+    rows = [{"label": p.label, "kept_by": ", ".join(k.title() for k in p.selected_by),
+             "until": local_label(p.expires, tz)[:10]} for p in (interesting or result.points)[:PREVIEW_ROWS]]
     end = datetime.combine(start, time(0), tzinfo=UTC) + timedelta(days=365)
     return PreviewSummary(len(result.points), per_range, rows, len(result.held_at(end)), local_label(end, tz)[:10])
 

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from jobs.models import Job, Operation
 from vaults.policies import policy_detail_rows
 from vaults.policy_forms import user_zone
+from vaults.schedule import local_label
 from vaults.views import _vault_or_404, _vault_page
 
 
@@ -20,6 +21,9 @@ def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
     vault = _vault_or_404(request, pk)
     items = (vault.protected_items.select_related("item__vm", "policy")
              .annotate(point_count=Count("recovery_points"), newest_point=Max("recovery_points__created")))
+    tz, items = user_zone(request), list(items)
+    for item in items:  # times read in the user's zone, with the offset, like the schedules
+        item.newest_label = local_label(item.newest_point, tz) if item.newest_point else ""
     context = {"items": items}
     if request.htmx and request.htmx.target == "protected-items":
         return render(request, "vaults/protected_items.html#protected-table", {"vault": vault, **context})
@@ -33,8 +37,11 @@ def protected_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     newest = item.recovery_points.order_by("-created").first()
     last_job = (Job.objects.filter(vault=vault, item_key=item.item.item_key, operation=Operation.BACKUP)
                 .order_by("-created").first())
+    tz = user_zone(request)
     context = {"item": item, "newest": newest, "last_job": last_job, "point_count": item.recovery_points.count(),
-               "policy": policy_detail_rows(item.policy, user_zone(request)) if item.policy else None}
+               "policy": policy_detail_rows(item.policy, tz) if item.policy else None,
+               "last_backup_label": local_label(item.last_backup_time, tz) if item.last_backup_time else "",
+               "newest_label": local_label(newest.created, tz) if newest else ""}
     if request.htmx and request.htmx.target == "protected-item":
         return render(request, "vaults/protected_item.html#details", {"vault": vault, **context})
     return _vault_page(request, vault, "protected", "vaults/protected_item.html", context)

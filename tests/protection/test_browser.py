@@ -81,6 +81,8 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     expect(dialog.locator("#held-at-end")).to_be_visible()
     expect(dialog.locator("#preview-ranges")).to_contain_text("Yearly")
     page.screenshot(path=screenshot_dir / "policy-wizard-retention.png")
+    dialog.locator("#preview-points").scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "policy-wizard-preview.png")
     dialog.locator("#policy-finish").click()
     expect(dialog).to_be_hidden()
     row = page.locator("#policy-table tbody tr", has_text="Weekly-Archive")

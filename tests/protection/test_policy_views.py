@@ -298,3 +298,18 @@ def test_admin_policy_form_applies_the_same_validation(vault):
     assert not form.is_valid() and "1 to 366 days" in str(form.errors)
     form = PolicyAdminForm(data={"vault": vault.pk, "name": "defaultpolicy", "definition": json.dumps(good)})
     assert not form.is_valid() and "already exists" in str(form.errors)
+
+
+def test_protected_items_list_reads_times_in_the_users_zone(client, reader, vault):
+    from datetime import UTC, datetime
+
+    item = protected(vault, create_default_policy(vault), "vm01")
+    RecoveryPoint.objects.create(protected_item=item, created=datetime(2026, 7, 1, 22, 30, tzinfo=UTC),
+                                 consistency="crash", store_point_id="p1")
+    client.force_login(reader)
+    client.cookies["tz"] = "Europe/Berlin"
+    body = client.get(reverse("vaults:protected", args=[vault.pk])).content.decode()
+    assert "2026-07-02 00:30 (UTC+02:00)" in body
+    for column in ("Name", "Cloud service", "Protection status", "Recovery points", "Newest recovery point",
+                   "Last backup status"):
+        assert f"<th>{column}</th>" in body
