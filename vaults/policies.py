@@ -19,6 +19,7 @@ from vaults.protection import (
     delete_policy,
     delete_refusal,
     policies_with_usage,
+    taken_names,
     update_policy,
 )
 from vaults.retention import describe
@@ -69,17 +70,12 @@ def _editor(request: HttpRequest, vault: Vault, fields: forms.Fields, editing: P
 def _live(vault: Vault, fields: forms.Fields, editing: Policy | None, tz) -> dict:
     """Every refusal for the fields, and the preview when the schedule and retention are valid."""
     candidate = forms.to_policy(fields, tz)
-    found = rules.validate(candidate, _taken(vault, editing))
+    found = rules.validate(candidate, taken_names(vault, editing))
     summary = None
     if not [e for e in found if e.field != "name"]:
         summary = forms.summarise(candidate, tz)
     live_errors = forms.errors_by_field(found)
     return {"live_errors": live_errors, "error_slots": forms.error_slots(live_errors), "summary": summary}
-
-
-def _taken(vault: Vault, editing: Policy | None) -> list[str]:
-    names = vault.policies.exclude(pk=editing.pk) if editing else vault.policies.all()
-    return list(names.values_list("name", flat=True))
 
 
 def _require_admin(request: HttpRequest) -> None:

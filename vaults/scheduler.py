@@ -137,37 +137,39 @@ def tick(now: datetime | None = None) -> TickResult:
     token = uuid.uuid4().hex
     for start in range(0, len(chosen), BATCH):
         batch = chosen[start:start + BATCH]
-        ScheduledBackup.objects.bulk_create(
-            [ScheduledBackup(protected_item_id=d.item_id, slot=d.slot, claimed_by=token, claimed=now) for d in batch],
-            ignore_conflicts=True)
-        claims = dict(ScheduledBackup.objects.filter(claimed_by=token, protected_item_id__in=[d.item_id for d in batch])
-                      .values_list("protected_item_id", "pk"))
-        result.claimed += len(claims)
-        _start_batch([d for d in batch if d.item_id in claims], claims, vaults, result)
+        # Claims and their jobs commit together: a tick that dies in between leaves the slots unclaimed.
+        with transaction.atomic():
+            ScheduledBackup.objects.bulk_create(
+                [ScheduledBackup(protected_item_id=d.item_id, slot=d.slot, claimed_by=token, claimed=now)
+                 for d in batch], ignore_conflicts=True)
+            claims = dict(ScheduledBackup.objects.filter(
+                claimed_by=token, protected_item_id__in=[d.item_id for d in batch]).values_list("protected_item_id", "pk"))
+            result.claimed += len(claims)
+            _start_batch([d for d in batch if d.item_id in claims], claims, vaults, result)
     return result
 
 
 def _start_batch(batch: list[_Due], claims: dict[int, int], vaults: dict[int, Vault], result: TickResult) -> None:
+    """Start the claimed backups, inside the batch's transaction: the broker gets the jobs when it commits."""
     started: list[ScheduledBackup] = []
     released: list[int] = []
     by_slot: dict[str, list[int]] = defaultdict(list)
-    with transaction.atomic():  # one commit per batch; jobs are sent to the broker when it commits
-        for d in batch:
-            vault = vaults[d.vault_id]
-            try:
-                job = start_job(operation=Operation.BACKUP, user=None, subscription=vault.subscription, vault=vault,
-                                item_type="vm", item_key=f"vm:{d.vm_id}", item_name=d.vm_name,
-                                task_name="vaults.backup",
-                                params={"protected_item": d.item_id, "slot": d.slot, "adhoc": False})
-            except OperationInProgress:
-                # Another operation holds the VM (a BACKUP NOW, a re-configure): give the claim back, try next tick.
-                released.append(claims[d.item_id])
-                result.waiting += 1
-                continue
-            started.append(ScheduledBackup(pk=claims[d.item_id], job_id=job.pk))
-            by_slot[d.slot].append(d.item_id)
-        ScheduledBackup.objects.bulk_update(started, ["job_id"])
-        for slot, ids in by_slot.items():
-            ProtectedItem.objects.filter(pk__in=ids).update(last_scheduled_slot=slot)
-        ScheduledBackup.objects.filter(pk__in=released).delete()
+    for d in batch:
+        vault = vaults[d.vault_id]
+        try:
+            job = start_job(operation=Operation.BACKUP, user=None, subscription=vault.subscription, vault=vault,
+                            item_type="vm", item_key=f"vm:{d.vm_id}", item_name=d.vm_name,
+                            task_name="vaults.backup",
+                            params={"protected_item": d.item_id, "slot": d.slot, "adhoc": False})
+        except OperationInProgress:
+            # Another operation holds the VM (a BACKUP NOW, a re-configure): give the claim back, try next tick.
+            released.append(claims[d.item_id])
+            result.waiting += 1
+            continue
+        started.append(ScheduledBackup(pk=claims[d.item_id], job_id=job.pk))
+        by_slot[d.slot].append(d.item_id)
+    ScheduledBackup.objects.bulk_update(started, ["job_id"])
+    for slot, ids in by_slot.items():
+        ProtectedItem.objects.filter(pk__in=ids).update(last_scheduled_slot=slot)
+    ScheduledBackup.objects.filter(pk__in=released).delete()
     result.started += len(started)
