@@ -164,6 +164,7 @@ class PreviewSummary:
     rows: list[dict[str, str]]  # the first points a range longer than the base keeps: label, kept_by, until
     held_at_end: int
     end_label: str
+    rows_caption: str = ""
 
 
 def summarise(policy: rules.Policy, tz: ZoneInfo, start: date | None = None) -> PreviewSummary:
@@ -180,7 +181,10 @@ def summarise(policy: rules.Policy, tz: ZoneInfo, start: date | None = None) -> 
     rows = [{"label": p.label, "kept_by": ", ".join(k.title() for k in p.selected_by),
              "until": local_label(p.expires, tz)[:10]} for p in (interesting or result.points)[:PREVIEW_ROWS]]
     end = datetime.combine(start, time(0), tzinfo=UTC) + timedelta(days=365)
-    return PreviewSummary(len(result.points), per_range, rows, len(result.held_at(end)), local_label(end, tz)[:10])
+    caption = (f"The first {len(rows)} backups kept longer than the {base.kind} range:" if interesting and base
+               else f"The first {len(rows)} backups:")
+    return PreviewSummary(len(result.points), per_range, rows, len(result.held_at(end)), local_label(end, tz)[:10],
+                          caption)
 
 
 # Every place a message can show; the live preview refreshes each one (clearing those that no longer apply).
