@@ -198,5 +198,6 @@ def unregister(ctx: JobContext) -> None:
     ctx.progress(100)
 
 
-# Protection's job tasks live in their own module; importing it here registers them with Celery.
-from vaults import protection_tasks  # noqa: E402,F401
+# Protection's, backup's, restore's and maintenance's job tasks live in their own modules; importing them here
+# registers them with Celery.
+from vaults import backup_tasks, maintenance, protection_tasks, restore  # noqa: E402,F401

@@ -1,0 +1,149 @@
+"""Backup and restore through the jobs, run in this process, against the lab fabric."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from vaults import restore as restore_module
+from vaults.backup_tasks import point_id_for
+from vaults.compute import compute_client
+from vaults.models import ProtectedItem, RecoveryPoint
+from vaults.pageblob import PageBlobError
+from vaults.restore import RestoreRefused, RestoreRequest, start_restore
+from vaults.store import VaultStore
+
+from .helpers import back_up, lab_vault, protect, run, same_bytes, write
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def east(lab_subscription):
+    return lab_vault(lab_subscription)
+
+
+def restore_as(member, point: RecoveryPoint, vm_name: str, service: str = "contoso-web", new_service: bool = False):
+    return run(start_restore(member, point, RestoreRequest(vm_name, service, new_service, "labstoreeastus")))
+
+
+def role_names(subscription, service: str) -> set[str]:
+    client = compute_client(subscription.endpoint)
+    detail = client.get_hosted_service_properties(service, embed_detail=True)
+    return {role.role_name for dep in detail.deployments for role in dep.role_list}
+
+
+def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_subscription):
+    item = protect(member, east, "contoso-web", "web02")
+    first = back_up(member, item)
+    assert first.status == "completed", first.error_message
+    assert [s.name for s in first.subtasks.all()] == ["Take Snapshot", "Transfer data to vault"]
+    assert first.properties["Backup kind"] == "Full" and first.properties["Consistency"] == "Application consistent"
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.PROTECTED and item.last_backup_status == "Completed"
+    point1 = item.recovery_points.get()
+    assert point1.store_point_id == point_id_for(first.pk) and point1.expires is not None
+    os_disk = next(d for d in point1.disks if d["lun"] is None)
+
+    # The workload writes; the next backup reads only what changed.
+    write(lab_subscription, os_disk["media_link"], 5 << 20, os.urandom(64 << 10))
+    write(lab_subscription, os_disk["media_link"], 9 << 20, b"x" * (64 << 10))
+    second = back_up(member, item)
+    assert second.status == "completed", second.error_message
+    assert second.properties["Backup kind"] == "Incremental"
+    assert second.properties["Backup Size"] < 2 << 20
+    item.refresh_from_db()
+    point2 = item.recovery_points.order_by("-created").first()
+    assert point2.pk != point1.pk
+    # The base snapshots are the new point's; the previous ones were released.
+    assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in point2.disks}
+
+    job = restore_as(member, point2, "web02r2")
+    assert job.status == "completed", job.error_message
+    assert "web02r2" in role_names(lab_subscription, "contoso-web")
+    for disk in point2.disks:
+        url = next(u for u in job.params["created_blobs"] if f"-{disk['name']}-" in u)
+        assert same_bytes(lab_subscription, disk["media_link"], disk["snapshot"], url)
+    assert job.properties["Digests verified"] == len(point2.disks)
+
+    job = restore_as(member, point1, "web02r1")
+    assert job.status == "completed", job.error_message
+
+    # Restoring to a name that exists is refused.
+    with pytest.raises(RestoreRefused, match="already exists"):
+        start_restore(member, point1, RestoreRequest("web02r1", "contoso-web", False, "labstoreeastus"))
+    with pytest.raises(RestoreRefused, match="same region"):
+        start_restore(member, point1, RestoreRequest("web02r3", "contoso-web", False, "labstorewestus"))
+    with pytest.raises(RestoreRefused, match="subnet 'back' does not exist"):
+        start_restore(member, point1, RestoreRequest("web02r3", "contoso-web", False, "labstoreeastus", "vnet1", "back"))
+    with pytest.raises(RestoreRefused, match="already taken"):
+        start_restore(member, point1, RestoreRequest("web02r3", "contoso-sql", True, "labstoreeastus"))
+
+
+def test_stopped_vm_is_backed_up_crash_consistent(lab_subscription, member):
+    west = lab_vault(lab_subscription, "West US", "west")
+    item = protect(member, west, "fabrikam-app", "app02")
+    client = compute_client(lab_subscription.endpoint)
+    wait(client, client.shutdown_role("fabrikam-app", "fabrikam-app", "app02").request_id)
+    try:
+        job = back_up(member, item)
+    finally:
+        wait(client, client.start_role("fabrikam-app", "fabrikam-app", "app02").request_id)
+    assert job.status == "completed", job.error_message
+    assert job.properties["Consistency"] == "Crash consistent"
+    assert item.recovery_points.get().consistency == "crash"
+
+
+def wait(client, request_id: str) -> None:
+    deadline = time.monotonic() + 20
+    while client.get_operation_status(request_id).status == "InProgress" and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_agent_that_does_not_answer_fails_with_the_snapshot_timeout(east, member, fabric_faults, monkeypatch):
+    item = protect(member, east, "tailspin-web", "web01")
+    monkeypatch.setenv("BACKUP_SNAPSHOT_TIMEOUT_SECONDS", "2")
+    fabric_faults(agent_unresponsive=["tailspin-web/web01"])
+    job = back_up(member, item)
+    assert job.status == "failed"
+    assert job.error_code == "UserErrorVmAgentSnapshotTimedOut"
+    assert "Snapshot VM sub task timed out" in job.error_message and job.recommendations
+    assert not item.recovery_points.exists()
+    item.refresh_from_db()
+    assert item.last_backup_status == "Failed"
+
+
+def test_fabric_5xx_during_transfer_is_retried(lab_subscription, member, fabric_faults):
+    item = protect(member, lab_vault(lab_subscription, "West US", "west"), "fabrikam-app", "app01")
+    fabric_faults(error_rate=0.2, error_status=503, error_scope="blob")
+    job = back_up(member, item)
+    assert job.status == "completed", job.error_message
+    assert item.recovery_points.count() == 1
+
+
+def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east, member, lab_subscription):
+    from vaults.maintenance import start_verify
+
+    item = protect(member, east, "contoso-web", "web01")
+    assert back_up(member, item).status == "completed"
+    point = item.recovery_points.get()
+    store = VaultStore(east.store_path)
+    manifest = store.load_point(point.store_point_id).disks[0]
+    chunk = next(c for c in manifest.chunks if c)
+    path = store.chunks.path(chunk)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+    job = restore_as(member, point, "web01bad")
+    assert job.status == "failed" and job.error_code == "RecoveryPointDamaged", job.error_message
+    assert "web01bad" not in role_names(lab_subscription, "contoso-web")
+    for url in job.params.get("created_blobs", []):
+        with pytest.raises(PageBlobError):
+            restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
+
+    job = run(start_verify(east, member))
+    assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
+    assert any("web01" in name for name in job.properties["Affected recovery points"])
