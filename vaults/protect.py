@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from portal.access import can_operate
+from portal.access import can_administer, can_operate
 from vaults import policy as rules
 from vaults import policy_forms as forms
 from vaults.policies import PAGE_ONE_FIELDS, policy_detail_rows
@@ -30,6 +30,7 @@ def _render(request: HttpRequest, vault, *, page: int, chosen: set[int], choice:
     context = {"vault": vault, "page": page, "pages": range(1, PAGES + 1), "vms": protectable(vault),
                "chosen": chosen, "choice": choice, "policies": policies, "existing": existing,
                "existing_rows": policy_detail_rows(existing, tz) if existing else None, "f": fields, "errors": errors,
+               "can_administer": can_administer(request.user),
                **forms.editor_choices(tz, fields)}
     template = "vaults/protect_wizard.html#form" if request.method == "POST" else "vaults/protect_wizard.html"
     return render(request, template, context)
