@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from vaults import items, policies, protect, protected, views
+from vaults import items, policies, protect, protected, protected_commands, views
 
 app_name = "vaults"
 urlpatterns = [
@@ -25,6 +25,13 @@ urlpatterns = [
     path("<int:pk>/registered-items/protect/start/", protect.protect, name="protect"),
     path("<int:pk>/protected-items/", protected.protected_items, name="protected"),
     path("<int:pk>/protected-items/<int:item_pk>/", protected.protected_item, name="protected_item"),
+    path("<int:pk>/protected-items/backup-now/", protected_commands.backup_now, name="backup_now"),
+    path("<int:pk>/protected-items/restore/", protected_commands.restore_dialog, name="restore_dialog"),
+    path("<int:pk>/protected-items/restore/start/", protected_commands.restore, name="restore"),
+    path("<int:pk>/protected-items/stop/", protected_commands.stop_dialog, name="stop_dialog"),
+    path("<int:pk>/protected-items/stop/start/", protected_commands.stop, name="stop"),
+    path("<int:pk>/protected-items/delete-data/", protected_commands.delete_data, name="delete_data"),
+    path("<int:pk>/verify/", protected_commands.verify, name="verify"),
     path("<int:pk>/policies/", policies.policy_list, name="policies"),
     path("<int:pk>/policies/new/", policies.policy_new, name="policy_new"),
     path("<int:pk>/policies/edit/", policies.policy_edit, name="policy_edit"),

@@ -1,0 +1,92 @@
+"""The Protected Items commands: BACKUP NOW, the restore wizard, STOP PROTECTION, DELETE, VERIFY (no fabric needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import Job, Operation
+from tests.protection.helpers import protected
+from vaults.models import RecoveryPoint
+from vaults.protection import create_default_policy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def item(vault):
+    return protected(vault, create_default_policy(vault), "web01")
+
+
+def point(item, when: datetime) -> RecoveryPoint:
+    return RecoveryPoint.objects.create(protected_item=item, created=when, consistency="application",
+                                        store_point_id=f"p{when:%d%H}", disks=[])
+
+
+def test_backup_now_starts_one_backup_job(client, member, vault, item):
+    client.force_login(member)
+    url = reverse("vaults:backup_now", args=[vault.pk])
+    assert client.post(url, {"items": str(item.pk)}).status_code == 204
+    job = Job.objects.get(operation=Operation.BACKUP)
+    assert job.params == {"protected_item": item.pk, "slot": "", "adhoc": True}
+    assert job.item_key == item.item.item_key and job.task_name == "vaults.backup"
+    answer = client.post(url, {"items": str(item.pk)})
+    assert "Another operation is in progress" in answer["HX-Trigger"]
+    assert Job.objects.filter(operation=Operation.BACKUP).count() == 1
+
+
+def test_readers_cannot_back_up_and_outsiders_see_nothing(client, reader, outsider, vault, item):
+    client.force_login(reader)
+    answer = client.post(reverse("vaults:backup_now", args=[vault.pk]), {"items": str(item.pk)})
+    assert "Only Backup Operators" in answer["HX-Trigger"] and not Job.objects.exists()
+    client.force_login(outsider)
+    assert client.post(reverse("vaults:backup_now", args=[vault.pk]), {"items": str(item.pk)}).status_code == 404
+    assert client.get(reverse("vaults:restore_dialog", args=[vault.pk]), {"items": str(item.pk)}).status_code == 404
+
+
+def test_the_command_bar_is_on_the_protected_items_page(client, member, vault, item):
+    client.force_login(member)
+    page = client.get(reverse("vaults:protected", args=[vault.pk])).content.decode()
+    assert 'id="cmd-backup-now"' in page and 'id="cmd-restore"' in page and 'id="cmd-stop-protection"' in page
+    assert 'id="cmd-delete-data"' not in page  # administrators only
+
+
+def test_restore_wizard_shades_days_with_points_and_lists_that_days_points(client, member, vault, item):
+    point(item, datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    newest = point(item, datetime(2026, 3, 9, 3, 0, tzinfo=UTC))
+    point(item, datetime(2026, 3, 9, 15, 30, tzinfo=UTC))
+    newest = item.recovery_points.order_by("-created").first()
+    client.force_login(member)
+    page = client.get(reverse("vaults:restore_dialog", args=[vault.pk]), {"items": str(item.pk)}).content.decode()
+    assert "March 2026" in page
+    assert page.count('class=" has-points') + page.count('class=" has-points selected') >= 1
+    assert 'data-day="2026-03-02"' in page and 'data-day="2026-03-09"' in page and 'data-day="2026-03-03"' not in page
+    assert "15:30:00" in page and "03:00:00" in page and "Application consistent" in page
+    assert f'value="{newest.pk}" checked' in page
+    url = reverse("vaults:restore", args=[vault.pk])
+    page = client.post(url, {"item": item.pk, "nav": "day", "day": "2026-03-02"}).content.decode()
+    assert "03:00:00" in page and "15:30:00" not in page
+    page = client.post(url, {"item": item.pk, "nav": "next", "point": newest.pk}).content.decode()
+    assert "Step 2 of 2" in page and 'data-page="2" ' in page
+    page = client.post(url, {"item": item.pk, "nav": "finish", "page": "2", "point": newest.pk, "vm_name": "web01",
+                             "service_choice": "existing", "existing_service": "svc-a",
+                             "storage_account": "nowhere"}).content.decode()
+    assert "already exists in cloud service" in page or "does not exist" in page
+    assert not Job.objects.filter(operation=Operation.RESTORE).exists()
+
+
+def test_stop_protection_keeps_or_deletes_data_by_role(client, member, owner, vault, item):
+    client.force_login(member)
+    page = client.get(reverse("vaults:stop_dialog", args=[vault.pk]), {"items": str(item.pk)}).content.decode()
+    assert "Stop protection of 'web01'" in page and 'name="delete_data"' in page
+    assert 'id="stop-delete-data" disabled' in page
+    answer = client.post(reverse("vaults:stop", args=[vault.pk]), {"item": item.pk, "delete_data": "on"})
+    assert "Only Administrators" in answer["HX-Trigger"]
+    client.post(reverse("vaults:stop", args=[vault.pk]), {"item": item.pk, "reason": "Other", "comment": "bye"})
+    job = Job.objects.get(operation=Operation.STOP_PROTECTION)
+    assert job.params["reason"] == "Other"
+    client.force_login(owner)
+    answer = client.post(reverse("vaults:delete_data", args=[vault.pk]), {"item": item.pk})
+    assert "STOP PROTECTION first" in answer["HX-Trigger"]
