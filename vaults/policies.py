@@ -62,6 +62,7 @@ def _editor(request: HttpRequest, vault: Vault, fields: forms.Fields, editing: P
             errors: dict | None = None, status: int = 200) -> HttpResponse:
     tz = forms.user_zone(request)
     context = {"vault": vault, "f": fields, "editing": editing, "page": page, "pages": range(1, PAGES + 1),
+               "vm_count": editing.protected_items.count() if editing else 0,
                "errors": errors or {}, **forms.editor_choices(tz, fields), **_live(vault, fields, editing, tz)}
     template = "vaults/policy_wizard.html#form" if request.method == "POST" else "vaults/policy_wizard.html"
     return render(request, template, context, status=status)

@@ -133,3 +133,17 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     expect(page.locator("#notes .note", has_text="cannot be deleted: 2 virtual machines use it")).to_be_visible()
     page.screenshot(path=screenshot_dir / "policy-delete-refused.png")
     assert vault.policies.filter(name="Weekly-Archive").exists()
+
+    # Editing it re-configures both VMs' protection.
+    page.locator("#notes .note .note-ok").first.click()
+    page.click("#cmd-edit-policy")
+    dialog = page.locator("#policy-dialog")
+    expect(dialog.locator("#policy-in-use")).to_contain_text("2 virtual machines use this policy")
+    page.screenshot(path=screenshot_dir / "policy-edit.png")
+    dialog.locator("#policy-next").click()
+    dialog.locator("input[name=weekly_count]").fill("52")
+    dialog.locator("#policy-finish").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#notes .note", has_text="Re-configuring protection of 2 virtual machine(s).")).to_be_visible()
+    expect(row).to_contain_text("Weekly on Sunday, for 52 weeks")
+    assert Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION).count() == 4

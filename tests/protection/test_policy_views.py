@@ -202,6 +202,7 @@ def test_editing_a_used_policy_reconfigures_each_vm_and_recomputes_expiry(client
     client.force_login(owner)
     response = client.get(reverse("vaults:policy_edit", args=[vault.pk]), {"policies": policy.pk})
     assert 'value="Nightly"' in response.content.decode()
+    assert "2 virtual machines use this policy" in response.content.decode()
     form = {**PORTAL_EXAMPLE, "name": "Nightly", "time": "03:00", "daily_count": "10", "policy": policy.pk,
             "nav": "finish"}
     response = client.post(reverse("vaults:policy_save", args=[vault.pk]), form)
