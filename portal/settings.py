@@ -142,6 +142,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "jobs-reconcile": {"task": "jobs.reconcile", "schedule": 30.0},
     # Starts due scheduled backups; each slot is claimed once in the database, so overlapping ticks are harmless.
     "vaults-schedule-backups": {"task": "vaults.schedule_backups", "schedule": 60.0},
+    # The vault's own jobs: Retention (daily), Garbage Collection (daily), Verify (weekly), for every vault.
+    "vaults-daily-retention": {"task": "vaults.daily_retention", "schedule": 86400.0},
+    "vaults-daily-gc": {"task": "vaults.daily_gc", "schedule": 86400.0},
+    "vaults-weekly-verify": {"task": "vaults.weekly_verify", "schedule": 7 * 86400.0},
 }
 # Extra task modules a worker imports (comma-separated), e.g. the test suite's job tasks.
 CELERY_IMPORTS = env_list("CELERY_IMPORTS", [])

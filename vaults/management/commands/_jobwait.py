@@ -1,0 +1,52 @@
+"""Shared by the backup_now, restore and verify commands: find a vault's item, wait for a job, exit by its outcome."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import CommandError
+
+from jobs.models import Job
+from vaults.models import ProtectedItem, Vault
+
+GOOD = ("completed", "completed_with_warnings")
+
+
+def find_vault(name: str) -> Vault:
+    vault = Vault.objects.filter(name=name).select_related("subscription").first()
+    if vault is None:
+        raise CommandError(f"No vault named '{name}'.")
+    return vault
+
+
+def find_item(vault: Vault, vm: str) -> ProtectedItem:
+    """``vm`` is ``name`` or ``cloud-service/name``."""
+    service, _, name = vm.rpartition("/")
+    items = vault.protected_items.select_related("item__vm", "vault__subscription").filter(item__vm__name=name)
+    if service:
+        items = items.filter(item__vm__cloud_service=service)
+    found = list(items)
+    if len(found) != 1:
+        raise CommandError(f"{'No' if not found else 'More than one'} protected item '{vm}' in vault '{vault.name}'.")
+    return found[0]
+
+
+def wait_for_job(command, job: Job, timeout: float) -> None:
+    command.stdout.write(f"job {job.pk} ({job.get_operation_display()}) started")
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        job.refresh_from_db()
+        if (job.status, job.progress) != last:
+            last = (job.status, job.progress)
+            command.stdout.write(f"  {job.get_status_display()} {job.progress}%")
+        if job.is_terminal:
+            break
+        if time.monotonic() > deadline:
+            raise CommandError(f"job {job.pk} still {job.get_status_display()} after {timeout:.0f} s")
+        time.sleep(0.5)
+    for name, value in job.properties.items():
+        command.stdout.write(f"  {name}: {value}")
+    if job.status not in GOOD:
+        raise CommandError(f"job {job.pk} {job.get_status_display()}: {job.error_code} {job.error_message}")
+    command.stdout.write(command.style.SUCCESS(f"job {job.pk} {job.get_status_display()}"))

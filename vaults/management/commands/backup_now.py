@@ -1,0 +1,30 @@
+"""BACKUP NOW from the command line: the same service and job as the page."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from jobs.errors import OperationInProgress
+from vaults.backup import BackupRefused, start_backup
+from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
+
+
+class Command(BaseCommand):
+    help = "Start a Backup job for a protected VM (VAULT [SERVICE/]VM); --wait follows it and fails when it fails."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("vault")
+        parser.add_argument("vm", help="VM name, or cloud-service/name")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--timeout", type=float, default=3600)
+
+    def handle(self, *args, vault: str, vm: str, wait: bool, timeout: float, **options) -> None:
+        item = find_item(find_vault(vault), vm)
+        try:
+            job = start_backup(None, item)
+        except (BackupRefused, OperationInProgress) as refusal:
+            raise CommandError(str(refusal)) from refusal
+        if wait:
+            wait_for_job(self, job, timeout)
+        else:
+            self.stdout.write(f"job {job.pk} started")

@@ -1,0 +1,44 @@
+"""Restore as a new VM from the command line: the same checks and job as the wizard."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from jobs.errors import OperationInProgress
+from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
+from vaults.restore import RestoreRefused, RestoreRequest, start_restore
+
+
+class Command(BaseCommand):
+    help = ("Restore a protected VM's recovery point (the newest unless --point) as a new VM; --wait follows the job "
+            "and fails when it fails.")
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("vault")
+        parser.add_argument("vm", help="the protected VM: name, or cloud-service/name")
+        parser.add_argument("--point", type=int, help="recovery point id (default: the newest)")
+        parser.add_argument("--name", required=True, help="name of the new VM")
+        parser.add_argument("--service", required=True, help="cloud service of the new VM")
+        parser.add_argument("--new-service", action="store_true", help="create the cloud service")
+        parser.add_argument("--storage-account", required=True)
+        parser.add_argument("--virtual-network", default="")
+        parser.add_argument("--subnet", default="")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--timeout", type=float, default=3600)
+
+    def handle(self, *args, **o) -> None:
+        item = find_item(find_vault(o["vault"]), o["vm"])
+        points = item.recovery_points.order_by("-created")
+        point = points.filter(pk=o["point"]).first() if o["point"] else points.first()
+        if point is None:
+            raise CommandError("No such recovery point." if o["point"] else f"'{o['vm']}' has no recovery point.")
+        request = RestoreRequest(o["name"], o["service"], o["new_service"], o["storage_account"], o["virtual_network"],
+                                 o["subnet"])
+        try:
+            job = start_restore(None, point, request)
+        except (RestoreRefused, OperationInProgress) as refusal:
+            raise CommandError(str(refusal)) from refusal
+        if o["wait"]:
+            wait_for_job(self, job, o["timeout"])
+        else:
+            self.stdout.write(f"job {job.pk} started")

@@ -1,0 +1,28 @@
+"""VERIFY from the command line: the same job as the command bar."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from jobs.errors import OperationInProgress
+from vaults.maintenance import start_verify
+from vaults.management.commands._jobwait import find_vault, wait_for_job
+
+
+class Command(BaseCommand):
+    help = "Start a Verify job for a vault; --wait follows it and fails when damage is found."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("vault")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--timeout", type=float, default=3600)
+
+    def handle(self, *args, vault: str, wait: bool, timeout: float, **options) -> None:
+        try:
+            job = start_verify(find_vault(vault))
+        except OperationInProgress as refusal:
+            raise CommandError(str(refusal)) from refusal
+        if wait:
+            wait_for_job(self, job, timeout)
+        else:
+            self.stdout.write(f"job {job.pk} started")
