@@ -314,3 +314,26 @@ def test_protected_items_list_reads_times_in_the_users_zone(client, reader, vaul
     for column in ("Name", "Cloud service", "Protection status", "Recovery points", "Newest recovery point",
                    "Last backup status"):
         assert f"<th>{column}</th>" in body
+
+
+def test_administrator_protects_with_a_new_policy_defined_in_the_wizard(client, owner, vault):
+    create_default_policy(vault)
+    vm = registered(vault, "vm01")
+    client.force_login(owner)
+    response = client.post(reverse("vaults:protect", args=[vault.pk]),
+                           {**WEEKLY_FORM, "vm": vm.pk, "choice": "new", "page": "3", "nav": "finish"})
+    assert response.status_code == 204, response.content.decode()
+    assert "with policy 'Weekly-Long'" in notice(response)
+    assert vm.protection.policy.name == "Weekly-Long"
+    assert Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION, item_key=vm.item_key).exists()
+
+
+def test_protect_wizard_shows_new_policy_errors_on_its_page(client, owner, vault):
+    create_default_policy(vault)
+    vm = registered(vault, "vm01")
+    client.force_login(owner)
+    body = client.post(reverse("vaults:protect", args=[vault.pk]),
+                       {**WEEKLY_FORM, "name": "x", "vm": vm.pk, "choice": "new", "page": "2", "nav": "next"}
+                       ).content.decode()
+    assert "3 to 150 characters" in body
+    assert 'name="page" value="2"' in body  # it stays on the page that holds the name

@@ -156,3 +156,26 @@ def test_stopped_items_are_not_backed_up(vault):
     item.save()
     with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), tick=False):
         assert scheduler.tick().due == 0
+
+
+def test_a_slot_missed_by_more_than_the_window_is_not_made_up(vault):
+    policy = make_policy(vault)
+    protected(vault, policy, "vm01")
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC) + scheduler.MAX_LATE + timedelta(minutes=1),
+                             tick=False):
+        assert scheduler.tick().due == 0
+    assert backups().count() == 0
+
+
+def test_the_beat_task_runs_a_tick(vault):
+    from vaults.protection_tasks import schedule_backups
+
+    protected(vault, make_policy(vault), "vm01")
+    with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), tick=False):
+        result = schedule_backups.apply().get()
+    assert result["started"] == 1
+
+
+def test_beat_schedule_ticks_every_minute(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["vaults-schedule-backups"]
+    assert entry["task"] == "vaults.schedule_backups" and entry["schedule"] <= 60
