@@ -87,7 +87,7 @@ def _require_admin(request: HttpRequest) -> None:
 def policy_new(request: HttpRequest, pk: int) -> HttpResponse:
     vault = _vault_or_404(request, pk)
     _require_admin(request)
-    return _editor(request, vault, forms.Fields(), None)
+    return _editor(request, vault, forms.new_fields(forms.user_zone(request)), None)
 
 
 def _selected(request: HttpRequest) -> str:

@@ -209,3 +209,10 @@ def month_ranges(f: Fields) -> list[tuple]:
 def editor_choices(tz: ZoneInfo, f: Fields) -> dict:
     return {"time_choices": time_choices(tz), "weekdays": WEEKDAYS, "months": MONTHS, "days_of_month": DAYS_OF_MONTH,
             "weeks": WEEKS, "month_ranges": month_ranges(f), "tz": tz.key}
+
+
+def new_fields(tz: ZoneInfo) -> Fields:
+    """A new policy's starting values: DefaultPolicy's, at night in the user's zone, without its name."""
+    fields = from_policy(rules.default_policy(tz), tz)
+    fields.name = ""
+    return fields

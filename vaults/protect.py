@@ -41,7 +41,8 @@ def protect_dialog(request: HttpRequest, pk: int) -> HttpResponse:
     chosen = _ids(request.GET.getlist("items"))
     default = vault.policies.filter(name=rules.DEFAULT_POLICY_NAME).first() or vault.policies.first()
     return _render(request, vault, page=1, chosen=chosen, choice="existing" if default else "new",
-                   policy_pk=str(default.pk) if default else "", fields=forms.Fields(name=""), errors={})
+                   policy_pk=str(default.pk) if default else "", fields=forms.new_fields(forms.user_zone(request)),
+                   errors={})
 
 
 def _notice(text: str, state: str = "failed") -> HttpResponse:

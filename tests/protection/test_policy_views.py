@@ -337,3 +337,10 @@ def test_protect_wizard_shows_new_policy_errors_on_its_page(client, owner, vault
                        ).content.decode()
     assert "3 to 150 characters" in body
     assert 'name="page" value="2"' in body  # it stays on the page that holds the name
+
+
+def test_a_new_policy_starts_at_night_in_the_users_zone(client, owner, vault):
+    client.force_login(owner)
+    client.cookies["tz"] = "Asia/Tokyo"
+    body = client.get(reverse("vaults:policy_new", args=[vault.pk])).content.decode()
+    assert '<option value="13:30" selected>22:30 (UTC+09:00)</option>' in body
