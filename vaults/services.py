@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from jobs.models import ACTIVE, SUCCEEDED, Job, Status
+from jobs.models import ACTIVE, SUCCEEDED, Job, Operation, Status
+from jobs.services import log_operation
 from portal.access import can_administer, can_operate
 from portal.events import publish, publish_now
 from vaults.compute import FabricError, list_regions
@@ -44,7 +45,7 @@ def vault_name_errors(name: str) -> list[str]:
     errors = []
     if not 2 <= len(name) <= 50:
         errors.append("The vault name must be between 2 and 50 characters long.")
-    if name and not name[0].isascii() or name and not name[0].isalpha():
+    if name and not (name[0].isascii() and name[0].isalpha()):
         errors.append("The vault name must start with a letter.")
     if name and not _NAME_CHARS.match(name):
         errors.append("The vault name can contain only letters, numbers and hyphens.")
@@ -98,6 +99,8 @@ def create_vault(user, subscription: Subscription, name: str, region: str) -> Va
             vault.status = Vault.Status.ACTIVE
             vault.save(update_fields=["status"])
             create_default_policy(vault)
+            log_operation(user, Operation.CREATE_VAULT, subscription=subscription, vault=vault, item_type="vault",
+                          item_key=f"vault:{vault.pk}", item_name=name, details={"region": region})
     except BaseException as error:
         # The row rolled back; the store directory must go with it.
         if store is not None:
@@ -150,9 +153,10 @@ def delete_vault(user, vault: Vault, reason: str) -> None:
     claimed = Vault.objects.filter(pk=vault.pk, status=Vault.Status.ACTIVE).update(status=Vault.Status.DELETING)
     if not claimed:
         raise VaultError("The vault is not active (it may already be being deleted).")
-    log.info("vault %s (%s) deleted by %s: %s", vault.pk, vault.name, user, reason.strip())
     store = vault.store_path
     with transaction.atomic():
+        log_operation(user, Operation.DELETE_VAULT, subscription=vault.subscription, item_type="vault",
+                      item_key=f"vault:{vault.pk}", item_name=vault.name, details={"reason": reason.strip()})
         Vault.objects.filter(pk=vault.pk).delete()
         transaction.on_commit(lambda: shutil.rmtree(store, ignore_errors=True))
     publish([f"user:{user.pk}"], "notify", {"id": f"vault-delete-{vault.pk}", "state": "succeeded",

@@ -194,3 +194,14 @@ def test_test_connection_reports_in_plain_words(client, member, subscription):
 def test_outsider_cannot_test_another_subscription(client, outsider, subscription):
     client.force_login(outsider)
     assert client.post(reverse("vaults:subscription_test", args=[subscription.pk])).status_code == 404
+
+
+def test_creating_and_deleting_a_vault_is_in_the_operations_log(client, owner, subscription, settings, tmp_path):
+    from jobs.models import OperationLogEntry
+
+    settings.VAULT_STORE_DIR = tmp_path
+    vault = services.create_vault(owner, subscription, "logged", "East US")
+    services.delete_vault(owner, vault, "no longer needed")
+    entries = {e.operation: e for e in OperationLogEntry.objects.filter(item_name="logged")}
+    assert entries["create_vault"].username == "owner"
+    assert entries["delete_vault"].details == {"reason": "no longer needed"}
