@@ -133,7 +133,8 @@ def test_grs_names_its_paired_region(client, owner, vault):
     assert "West US" in client.get(reverse("vaults:configure", args=[vault.pk])).content.decode()
 
 
-def test_delete_needs_a_reason_and_an_empty_vault(client, owner, vault, settings, tmp_path):
+def test_delete_needs_a_reason_and_an_empty_vault(client, owner, vault, settings, tmp_path,
+                                                 django_capture_on_commit_callbacks):
     settings.VAULT_STORE_DIR = tmp_path
     vault.store_path.mkdir()
     (vault.store_path / "chunk").write_bytes(b"x")
@@ -144,16 +145,10 @@ def test_delete_needs_a_reason_and_an_empty_vault(client, owner, vault, settings
     response = client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": "moving"}, follow=True)
     assert "The vault still has registered items." in response.content.decode()
     item.delete()
-    with django_capture_on_commit():
+    with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": "moving"})
     assert not Vault.objects.filter(pk=vault.pk).exists()
     assert not vault.store_path.exists()
-
-
-def django_capture_on_commit():
-    from django.test import TestCase
-
-    return TestCase.captureOnCommitCallbacks(execute=True)
 
 
 def test_administrator_adds_a_subscription_and_the_certificate_is_never_shown(client, owner, settings, tmp_path):
