@@ -90,7 +90,7 @@ def update_policy(user, row: Policy, candidate: rules.Policy) -> PolicySaved:
             if item.status not in ProtectedItem.ACTIVE:
                 continue  # a stopped item keeps its points under the rules it has; nothing to re-configure
             try:
-                _start_configure(user, item)
+                _start_configure(user, item, reconfigure=True)
                 saved.jobs += 1
             except OperationInProgress:
                 saved.refusals.append(f"'{item.item.name}' is busy with another operation; its next backup follows "
@@ -146,12 +146,13 @@ def protectable(vault: Vault):
             .exclude(protection__status__in=ProtectedItem.ACTIVE).select_related("vm"))
 
 
-def _start_configure(user, item: ProtectedItem):
+def _start_configure(user, item: ProtectedItem, *, reconfigure: bool = False):
+    """``reconfigure``: the VM was already protected (a policy edit), so a failed job must not unprotect it."""
     vault = item.vault
     return start_job(operation=Operation.CONFIGURE_PROTECTION, user=user, subscription=vault.subscription,
                      vault=vault, item_type="vm", item_key=item.item.item_key, item_name=item.item.name,
                      task_name="vaults.configure_protection",
-                     params={"protected_item": item.pk, "policy": item.policy_id})
+                     params={"protected_item": item.pk, "policy": item.policy_id, "reconfigure": reconfigure})
 
 
 def protect_items(user, vault: Vault, item_ids: list[int], row: Policy) -> tuple[int, list[str]]:

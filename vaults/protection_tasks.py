@@ -18,14 +18,17 @@ from vaults.protection import recompute_expiry
 
 
 def _undo_configure(job, reason: str) -> None:
-    """A protection that never took leaves the VM free to protect again; one with points shows the error."""
+    """A first protection that never took leaves the VM free to protect again; otherwise the item shows the error."""
     item = ProtectedItem.objects.filter(pk=job.params.get("protected_item")).first()
     if item is None:
         return
-    if item.status == ProtectedItem.Status.PENDING and not item.recovery_points.exists():
+    first_protection = not job.params.get("reconfigure")
+    if first_protection and item.status == ProtectedItem.Status.PENDING and not item.recovery_points.exists():
         item.delete()
     else:
-        ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.ERROR, error_message=reason)
+        message = item.error_message or (f"Configuring protection did not finish ({reason}). "
+                                         "Open the Configure Protection job for details.")
+        ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.ERROR, error_message=message)
     publish([f"vault:{job.vault_id}"], "item", {"protected_item": job.params.get("protected_item")})
 
 
@@ -34,6 +37,14 @@ def configure_protection(ctx: JobContext) -> None:
     item = (ProtectedItem.objects.select_related("item__vm").filter(pk=ctx.params["protected_item"]).first())
     if item is None:
         return  # protection was removed meanwhile
+    try:
+        _configure(ctx, item)
+    except JobError as error:  # the cleanup hook shows it on the item, which it may keep
+        ProtectedItem.objects.filter(pk=item.pk).update(error_message=error.message)
+        raise
+
+
+def _configure(ctx: JobContext, item: ProtectedItem) -> None:
     registered, vm = item.item, item.item.vm
     ctx.set_property("Virtual machine", f"{vm.name} ({vm.cloud_service})")
     with ctx.subtask("Check the virtual machine"):

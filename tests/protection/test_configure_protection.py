@@ -71,3 +71,18 @@ def test_protecting_twice_is_refused_while_the_first_job_runs(vault, member):
     protect_items(member, vault, [vm.pk], policy)
     started, refusals = protect_items(member, vault, [vm.pk], policy)
     assert started == 0 and refusals
+
+
+def test_a_failed_reconfigure_after_a_policy_edit_keeps_the_vm_protected(vault, owner):
+    from vaults import policy as rules
+    from vaults.protection import update_policy
+
+    policy = make_policy(vault)
+    item = protected(vault, policy, "vm01")
+    update_policy(owner, policy, rules.Policy("Nightly", rules.Schedule.daily(rules.time(4, 0)), (rules.DailyRetention(9),)))
+    job = configure_job(item)
+    assert job.params["reconfigure"] is True
+    RegisteredItem.objects.filter(pk=item.item.pk).update(status=RegisteredItem.Status.UNREGISTERING)
+    assert run(job).status == Status.FAILED
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.ERROR and "no longer registered" in item.error_message
