@@ -3,8 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 
+from portal.access import can_administer
 from vaults import policy as rules
-from vaults import services
+from vaults import protection, services
 from vaults.models import Policy, RegisteredItem, Subscription, Vault, VirtualMachine
 
 
@@ -82,7 +83,32 @@ class PolicyAdminForm(forms.ModelForm):
 
 @admin.register(Policy)
 class PolicyAdmin(admin.ModelAdmin):
+    """Changes here go the editor's way: logged, and a used policy's VMs re-configured by jobs."""
+
     form = PolicyAdminForm
     list_display = ["name", "vault", "updated"]
     list_filter = ["vault"]
     search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            protection.log_policy_added(request.user, obj)
+            return
+        protection.update_policy(request.user, obj, obj.rules)
+
+    def delete_model(self, request, obj) -> None:
+        protection.delete_policy(request.user, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset:
+            protection.delete_policy(request.user, obj)
+
+    def has_add_permission(self, request) -> bool:
+        return can_administer(request.user) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return can_administer(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return can_administer(request.user) and super().has_delete_permission(request, obj)

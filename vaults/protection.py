@@ -67,8 +67,7 @@ def create_policy(user, vault: Vault, candidate: rules.Policy) -> Policy:
     check_policy(vault, candidate)
     with transaction.atomic():
         row = Policy.objects.create(vault=vault, name=candidate.name, definition=rules.policy_to_dict(candidate))
-        log_operation(user, LogAction.ADD_POLICY, subscription=vault.subscription_id, vault=vault, item_type="policy",
-                      item_key=f"policy:{row.pk}", item_name=row.name, details={"definition": row.definition})
+        log_policy_added(user, row)
     return row
 
 
@@ -88,7 +87,7 @@ def update_policy(user, row: Policy, candidate: rules.Policy) -> PolicySaved:
         recompute_expiry(items, candidate)
         for item in items:
             if item.status not in ProtectedItem.ACTIVE:
-                continue  # a stopped item keeps its points under the rules it has; nothing to re-configure
+                continue  # a stopped item takes no backups: nothing to re-configure, only its points' expiry
             try:
                 _start_configure(user, item, reconfigure=True)
                 saved.jobs += 1
@@ -96,6 +95,12 @@ def update_policy(user, row: Policy, candidate: rules.Policy) -> PolicySaved:
                 saved.refusals.append(f"'{item.item.name}' is busy with another operation; its next backup follows "
                                       "the new policy, and its points' expiry was recomputed.")
     return saved
+
+
+def log_policy_added(user, row: Policy) -> None:
+    log_operation(user, LogAction.ADD_POLICY, subscription=row.vault.subscription_id, vault=row.vault_id,
+                  item_type="policy", item_key=f"policy:{row.pk}", item_name=row.name,
+                  details={"definition": row.definition})
 
 
 def delete_refusal(row: Policy) -> str:

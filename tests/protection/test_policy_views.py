@@ -344,3 +344,22 @@ def test_a_new_policy_starts_at_night_in_the_users_zone(client, owner, vault):
     client.cookies["tz"] = "Asia/Tokyo"
     body = client.get(reverse("vaults:policy_new", args=[vault.pk])).content.decode()
     assert '<option value="13:30" selected>22:30 (UTC+09:00)</option>' in body
+
+
+def test_admin_changes_are_logged_and_reconfigure_used_policies(admin_client, vault):
+    policy = make_policy(vault)
+    item = protected(vault, policy, "vm01")
+    changed = rules.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(4, 0)),
+                                                (rules.DailyRetention(9),)))
+    response = admin_client.post(reverse("admin:vaults_policy_change", args=[policy.pk]),
+                                 {"vault": vault.pk, "name": "Nightly", "definition": json.dumps(changed)})
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.rules.daily.count == 9
+    assert OperationLogEntry.objects.filter(operation=LogAction.UPDATE_POLICY).exists()
+    assert Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION, item_key=item.item.item_key).exists()
+    response = admin_client.post(reverse("admin:vaults_policy_add"),
+                                 {"vault": vault.pk, "name": "Other", "definition": json.dumps(changed)})
+    assert response.status_code == 302
+    assert OperationLogEntry.objects.filter(operation=LogAction.ADD_POLICY, item_name="Other").exists()
+    assert vault.policies.get(name="Other").rules.name == "Other"
