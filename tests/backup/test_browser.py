@@ -1,0 +1,85 @@
+"""What a person clicks: BACKUP NOW, the job's sub-tasks live, the new recovery point, then restore it as a new VM."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from jobs.models import Job, Operation
+from vaults.compute import compute_client
+
+from .helpers import lab_vault, protect, wait_for, write
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab_subscription, celery_worker_process,
+                                            portal_server, screenshot_dir, fabric_faults):
+    vault = lab_vault(lab_subscription, name="contoso-east")
+    item = protect(member, vault, "contoso-web", "web01", runner=wait_for)
+    os_disk = next(d for d in item.item.vm.disks if d["lun"] is None)
+    write(lab_subscription, os_disk["media_link"], 64 << 20, os.urandom(32 << 20))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    sign_in(page, member)
+    jobs_tab = context.new_page()
+    jobs_tab.set_viewport_size({"width": 1400, "height": 1000})
+    jobs_tab.goto(f"{portal_server}/vaults/{vault.pk}/jobs/")
+    jobs_tab.wait_for_selector("body[data-live='1']")
+
+    page.goto(f"{portal_server}/vaults/{vault.pk}/protected-items/")
+    page.wait_for_selector("body[data-live='1']")
+    row = page.locator(f"#protected-table tr[data-id='{item.pk}']")
+    expect(row).to_contain_text("Protected - (initial backup pending)")
+    expect(page.locator("#cmd-backup-now")).to_be_disabled()
+    row.locator("td").nth(1).click()
+    fabric_faults(latency_ms=150)  # slow enough to watch the transfer
+    page.locator("#cmd-backup-now").click()
+    expect(page.locator("#notes")).to_contain_text("Backup started")
+    job = Job.objects.get(operation=Operation.BACKUP)
+
+    job_row = jobs_tab.locator(f"#job-row-{job.pk}")
+    expect(job_row).to_contain_text("Backup", timeout=10_000)
+    job_row.locator("a.job-open").click()
+    dialog = jobs_tab.locator("#job-details-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("tr[data-subtask='1']")).to_contain_text("Take Snapshot", timeout=20_000)
+    expect(dialog.locator("tr[data-subtask='2']")).to_contain_text("Transfer data to vault", timeout=20_000)
+    expect(dialog.locator("tr[data-subtask='2']")).to_contain_text("In Progress", timeout=20_000)
+    jobs_tab.screenshot(path=screenshot_dir / "backup-now-transfer.png")
+    fabric_faults(latency_ms=0)
+    expect(dialog.locator("#job-details-status")).to_have_text("Completed", timeout=60_000)
+    expect(dialog.locator(".job-properties")).to_contain_text("Transferred Bytes")
+    jobs_tab.screenshot(path=screenshot_dir / "backup-now-completed.png")
+
+    # The Protected Items row refreshes live: one recovery point.
+    expect(row).to_contain_text("Protected", timeout=15_000)
+    expect(row.locator("td").nth(3)).to_have_text("1", timeout=15_000)
+    page.screenshot(path=screenshot_dir / "protected-items-after-backup.png")
+
+    # Restore it as a new VM through the wizard (the row stays selected across the live refresh).
+    expect(row).to_have_attribute("aria-selected", "true")
+    page.locator("#cmd-restore").click()
+    wizard = page.locator("#restore-dialog")
+    expect(wizard).to_be_visible()
+    expect(wizard.locator("#restore-calendar td.has-points")).to_have_count(1)
+    expect(wizard.locator("#restore-points")).to_contain_text("Application consistent")
+    page.screenshot(path=screenshot_dir / "restore-wizard-calendar.png")
+    wizard.locator("#restore-next").click()
+    expect(wizard.locator("[data-page='2']")).to_be_visible()
+    wizard.locator("#restore-vm-name").fill("web01")
+    wizard.locator("#restore-existing-service").select_option("contoso-web")
+    wizard.locator("#restore-storage").select_option("labstoreeastus")
+    wizard.locator("#restore-finish").click()
+    expect(wizard.locator("#err-vm_name")).to_contain_text("already exists")
+    wizard.locator("#restore-vm-name").fill("web01rest")
+    page.screenshot(path=screenshot_dir / "restore-wizard-target.png")
+    wizard.locator("#restore-finish").click()
+    expect(wizard).to_be_hidden()
+    restore = Job.objects.get(operation=Operation.RESTORE)
+    expect(jobs_tab.locator(f"#job-row-{restore.pk}")).to_contain_text("Completed", timeout=60_000)
+    jobs_tab.screenshot(path=screenshot_dir / "restore-completed.png")
+    client = compute_client(lab_subscription.endpoint)
+    detail = client.get_hosted_service_properties("contoso-web", embed_detail=True)
+    assert "web01rest" in {role.role_name for dep in detail.deployments for role in dep.role_list}
