@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.http import HttpRequest, QueryDict
@@ -32,7 +33,7 @@ PREVIEW_ROWS = 12
 def user_zone(request: HttpRequest) -> ZoneInfo:
     """The browser's zone (a cookie set by ``tz.js``), UTC when absent or unknown."""
     try:
-        return ZoneInfo(request.COOKIES.get(TZ_COOKIE) or "UTC")
+        return ZoneInfo(unquote(request.COOKIES.get(TZ_COOKIE) or "") or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 

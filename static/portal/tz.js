@@ -2,9 +2,10 @@
 (function () {
   let zone = "UTC";
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { /* keep UTC */ }
+  if (!/^[A-Za-z0-9_+\-\/]+$/.test(zone)) zone = "UTC";  // IANA names only: they need no escaping in a cookie
   const current = (document.cookie.match(/(?:^|; )tz=([^;]*)/) || [])[1];
-  if (current !== encodeURIComponent(zone)) {
-    document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+  if (current !== zone) {
+    document.cookie = `tz=${zone}; path=/; max-age=31536000; SameSite=Lax`;
     // The page was rendered in the old zone: ask its live parts to render again.
     document.addEventListener("DOMContentLoaded", () => document.body.dispatchEvent(new Event("portal:resync")));
   }

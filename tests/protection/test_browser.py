@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import time as dt_time
 
 import pytest
 from playwright.sync_api import expect
@@ -10,10 +11,17 @@ from playwright.sync_api import expect
 from jobs.models import Job, Operation
 from vaults.items import start_discovery
 from vaults.models import Vault, VirtualMachine
+from vaults.policy import Weekday
 from vaults.protection import create_default_policy
 from vaults.registration import register_vms
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """A browser in Tokyo (UTC+09:00 all year): schedules read in its zone, stored in UTC."""
+    return {**browser_context_args, "timezone_id": "Asia/Tokyo"}
 
 
 def wait_for(job: Job, timeout: float = 30) -> Job:
@@ -58,7 +66,7 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     expect(dialog.locator("#err-name")).to_be_empty()
     dialog.locator("input[name=frequency][value=weekly]").check()
     dialog.locator("input[name=sched_days][value='6']").check()
-    dialog.locator("#policy-time").select_option("22:00")
+    dialog.locator("#policy-time").select_option(label="22:00 (UTC+09:00)")
     page.screenshot(path=screenshot_dir / "policy-wizard-schedule.png")
     dialog.locator("#policy-next").click()
     expect(dialog.locator("[data-page='2']")).to_be_visible()
@@ -86,7 +94,7 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     dialog.locator("#policy-finish").click()
     expect(dialog).to_be_hidden()
     row = page.locator("#policy-table tbody tr", has_text="Weekly-Archive")
-    expect(row).to_contain_text("Weekly on Sunday at 22:00 (UTC+00:00)")
+    expect(row).to_contain_text("Weekly on Sunday at 22:00 (UTC+09:00)")
     expect(row).to_contain_text("Monthly on the last Sunday, for 120 months")
     expect(row).to_contain_text("Yearly on the first Sunday of January, for 99 years")
     page.screenshot(path=screenshot_dir / "policies.png")
@@ -132,7 +140,8 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     page.locator("#notes .note[data-state=confirm] .note-yes").click()
     expect(page.locator("#notes .note", has_text="cannot be deleted: 2 virtual machines use it")).to_be_visible()
     page.screenshot(path=screenshot_dir / "policy-delete-refused.png")
-    assert vault.policies.filter(name="Weekly-Archive").exists()
+    stored = vault.policies.get(name="Weekly-Archive").rules
+    assert stored.schedule.time == dt_time(13, 0) and stored.schedule.weekdays == {Weekday.SUNDAY}
 
     # Editing it re-configures both VMs' protection.
     page.locator("#notes .note .note-ok").first.click()

@@ -363,3 +363,13 @@ def test_admin_changes_are_logged_and_reconfigure_used_policies(admin_client, va
     assert response.status_code == 302
     assert OperationLogEntry.objects.filter(operation=LogAction.ADD_POLICY, item_name="Other").exists()
     assert vault.policies.get(name="Other").rules.name == "Other"
+
+
+@pytest.mark.parametrize("cookie", ["Asia%2FTokyo", "Not/AZone", "../../etc"])
+def test_zone_cookie_is_read_safely(client, owner, vault, cookie):
+    create_default_policy(vault)
+    client.force_login(owner)
+    client.cookies["tz"] = cookie
+    body = client.get(reverse("vaults:policies", args=[vault.pk])).content.decode()
+    expected = "07:30 (UTC+09:00)" if "Tokyo" in cookie else "22:30 (UTC+00:00)"
+    assert f"Daily at {expected}" in body
