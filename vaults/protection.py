@@ -20,7 +20,7 @@ from portal.access import can_administer, can_operate
 from portal.events import publish
 from vaults import policy as rules
 from vaults.models import Policy, ProtectedItem, RecoveryPoint, RegisteredItem, Vault
-from vaults.retention import Point, RetentionEngine
+from vaults.retention import RetentionEngine
 
 
 class ProtectionRefused(Exception):
@@ -136,11 +136,6 @@ def recompute_expiry(items, policy: rules.Policy) -> int:
             changed.append(point)
     RecoveryPoint.objects.bulk_update(changed, ["expires"], batch_size=500)
     return len(changed)
-
-
-def point_expiry(policy: rules.Policy, point: Point) -> object:
-    """The expiry of a point made now (the backup job calls this when it publishes a point)."""
-    return RetentionEngine(policy).expiry(point.time, adhoc=point.adhoc)
 
 
 # --- Protect -----------------------------------------------------------------
