@@ -23,7 +23,7 @@ from jobs.services import log_operation
 from portal.access import can_administer, can_operate
 from portal.events import publish, publish_now
 from vaults.compute import FabricError, list_regions
-from vaults.models import RegisteredItem, Subscription, Vault
+from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem, Subscription, Vault
 from vaults.protection import create_default_policy
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,8 @@ def dashboard_summary(vault: Vault) -> dict:
         running=Count("pk", filter=Q(status__in=ACTIVE)),
     )
     return {
+        "protected_vms": vault.protected_items.filter(status__in=ProtectedItem.ACTIVE).count(),
+        "recovery_points": RecoveryPoint.objects.filter(protected_item__vault=vault).count(),
         "registered_items": vault.registered_items.filter(status=RegisteredItem.Status.REGISTERED).count(),
         "storage_used": storage_used(vault),
         "jobs": counts,

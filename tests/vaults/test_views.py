@@ -200,3 +200,18 @@ def test_creating_and_deleting_a_vault_is_in_the_operations_log(client, owner, s
     entries = {e.operation: e for e in OperationLogEntry.objects.filter(item_name="logged")}
     assert entries["create_vault"].username == "owner"
     assert entries["delete_vault"].details == {"reason": "no longer needed"}
+
+
+def test_dashboard_counts_what_the_vault_holds(client, member, vault):
+    from vaults.models import Policy, ProtectedItem, RecoveryPoint
+
+    item = register(vault, "vm01")
+    register(vault, "vm02")
+    protected = ProtectedItem.objects.create(item=item, vault=vault, policy=Policy.objects.filter(vault=vault).first(),
+                                             status=ProtectedItem.Status.PROTECTED)
+    for n in range(3):
+        RecoveryPoint.objects.create(protected_item=protected, created=timezone.now(), consistency="application",
+                                     store_point_id=f"p{n}")
+    client.force_login(member)
+    summary = client.get(reverse("vaults:dashboard", args=[vault.pk])).context["summary"]
+    assert (summary["protected_vms"], summary["recovery_points"], summary["registered_items"]) == (1, 3, 2)
