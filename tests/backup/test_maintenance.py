@@ -1,0 +1,86 @@
+"""Disk full, stop protection, delete backup data, retention, GC and replication, run as jobs in this process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs.models import Job, Operation
+from vaults import backup, maintenance
+from vaults.models import ProtectedItem
+from vaults.restore import RestoreRequest, start_restore
+from vaults.store import StoreFullError, VaultStore
+from vaults.store.session import BackupSession
+
+from .helpers import back_up, lab_vault, protect, run
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def test_a_full_vault_store_fails_clearly_and_loses_nothing(lab_subscription, member, monkeypatch):
+    vault = lab_vault(lab_subscription, "North Europe", "eu")
+    item = protect(member, vault, "northwind-dev", "dev01")
+    assert back_up(member, item).status == "completed"
+    first = item.recovery_points.get()
+
+    def full(self, **kwargs):
+        self.abort()
+        raise StoreFullError("no space left on the vault's device")
+
+    monkeypatch.setattr(BackupSession, "publish", full)
+    job = back_up(member, item)
+    assert job.status == "failed" and job.error_code == "VaultStoreFull"
+    assert "storage is full" in job.error_message and "intact" in " ".join(job.recommendations)
+    assert list(item.recovery_points.all()) == [first]
+    item.refresh_from_db()
+    # The item still diffs against the first point's snapshots, which were kept.
+    assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in first.disks}
+    assert VaultStore(vault.store_path).point_ids() == [first.store_point_id]
+    monkeypatch.undo()
+    assert back_up(member, item).status == "completed"
+    assert item.recovery_points.count() == 2
+
+
+def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscription, member, owner):
+    vault = lab_vault(lab_subscription, "North Europe", "eu", replication="GRS")
+    item = protect(member, vault, "northwind-dev", "dev02")
+    assert back_up(member, item).status == "completed"
+    assert back_up(member, item).status == "completed"
+    # GRS: each backup started a Replicate job; run them.
+    for job in Job.objects.filter(operation=Operation.REPLICATE, status="not_started"):
+        assert run(job).status == "completed"
+    secondary = backup.secondary_store(vault)
+    assert secondary is not None and sorted(secondary.point_ids()) == sorted(
+        item.recovery_points.values_list("store_point_id", flat=True))
+
+    # A chunk the primary copy can no longer read comes from the secondary copy.
+    newest = item.recovery_points.order_by("-created").first()
+    store = VaultStore(vault.store_path)
+    chunk = next(c for d in store.load_point(newest.store_point_id).disks for c in d.chunks if c)
+    path = store.chunks.path(chunk)
+    path.write_bytes(path.read_bytes()[:-7] + b"damaged")
+    job = run(start_restore(member, newest, RestoreRequest("dev02grs", "northwind-dev", False, "labstorenortheu")))
+    assert job.status == "completed", job.error_message
+    assert job.properties["Chunks read from the secondary copy"] >= 1
+
+    # Retention removes the expired point only.
+    old = item.recovery_points.order_by("created").first()
+    old.expires = timezone.now() - timedelta(minutes=1)
+    old.save()
+    assert run(maintenance.start_retention(vault)).status == "completed"
+    assert item.recovery_points.count() == 1
+    assert old.store_point_id not in VaultStore(vault.store_path).point_ids()
+    job = run(maintenance.start_gc(vault))
+    assert job.status == "completed"
+
+    job = run(maintenance.stop_protection(member, item, delete_data=False, reason="Other"))
+    assert job.status == "completed"
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.STOPPED and item.recovery_points.count() == 1
+
+    job = run(maintenance.delete_backup_data(owner, item))
+    assert job.status == "completed", job.error_message
+    assert not ProtectedItem.objects.filter(pk=item.pk).exists()
+    assert VaultStore(vault.store_path).point_ids() == []
