@@ -242,6 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-gib", type=float, default=4)
     parser.add_argument("--keep", action="store_true", help="keep var/bench/backup/ (image, repositories, lab)")
+    parser.add_argument("--project-only", action="store_true", help="skip restic, borg and the limits (for tuning)")
     options = parser.parse_args()
     bench_dir = ROOT / "var" / "bench"
     work = bench_dir / "backup"
@@ -252,8 +253,9 @@ def main() -> None:
     print(f"building a {options.size_gib:g} GiB image ...", flush=True)
     build_image(pristine, size)
     results: dict = {}
-    results["limits"] = limits(pristine)
-    print("limits:", results["limits"], flush=True)
+    if not options.project_only:
+        results["limits"] = limits(pristine)
+        print("limits:", results["limits"], flush=True)
 
     def fresh_copy(name: str) -> Path:
         copy = work / name
@@ -278,6 +280,9 @@ def main() -> None:
     finally:
         lab.stop()
     print("project:", {k: v for k, v in results["project"].items() if k != "details"}, flush=True)
+    if options.project_only:
+        shutil.rmtree(work, ignore_errors=True)
+        return
     image = fresh_copy("restic.raw")
     print("restic ...", flush=True)
     results["restic"] = run_restic(image, work, churner(image))

@@ -79,8 +79,14 @@ def blob_client(endpoint: Endpoint) -> PageBlobClient:
     return PageBlobClient(session)
 
 
+def store_workers() -> int:
+    """Threads per transfer: page-blob reads wait on the network, so more threads than cores keep the cores busy."""
+    value = os.environ.get("VAULT_STORE_WORKERS") or getattr(settings, "VAULT_STORE_WORKERS", None)
+    return int(value) if value else 6  # measured with bench/backup.py on 2 cores: 2 -> 6 cut restore by a third
+
+
 def open_store(vault) -> VaultStore:
-    return VaultStore.open_or_create(vault.store_path)
+    return VaultStore.open_or_create(vault.store_path, workers=store_workers())
 
 
 def secondary_path(vault) -> Path | None:

@@ -313,7 +313,8 @@ def run_restore(ctx: JobContext) -> None:
     with ctx.subtask("Prove the restored disks"):
         for disk, url in targets:
             ctx.check_cancelled()
-            measured = measure_digest(PageBlobSource(blobs, url, None), point.disks[0].chunk_size)
+            measured = measure_digest(PageBlobSource(blobs, url, None), point.disks[0].chunk_size,
+                                      workers=backup.store_workers())
             if measured != disk["digest"]:
                 raise JobError("RestoreDigestMismatch", f"The restored disk '{disk['name']}' does not hold the backed-up "
                                "bytes (digest mismatch). No virtual machine was created.",
