@@ -53,8 +53,9 @@ def start_retention(vault: Vault, user=None):
     return _vault_job(vault, Operation.RETENTION, "vaults.retention", user)
 
 
-def start_gc(vault: Vault, user=None):
-    return _vault_job(vault, Operation.GARBAGE_COLLECTION, "vaults.collect_garbage", user)
+def start_gc(vault: Vault, user=None, **params):
+    """``params``: ``grace`` (seconds an unreferenced chunk is kept), ``lock_timeout`` (wait for running backups)."""
+    return _vault_job(vault, Operation.GARBAGE_COLLECTION, "vaults.collect_garbage", user, params)
 
 
 def stop_protection(user, item: ProtectedItem, *, delete_data: bool, reason: str = "", comment: str = ""):
@@ -141,7 +142,8 @@ def gc_job(ctx: JobContext) -> None:
         return
     with ctx.subtask("Remove unreferenced chunks"):
         try:
-            report = backup.open_store(vault).collect_garbage(grace_seconds=float(ctx.params.get("grace", 3600)))
+            report = backup.open_store(vault).collect_garbage(grace_seconds=float(ctx.params.get("grace", 3600)),
+                                                              timeout=float(ctx.params.get("lock_timeout", 60)))
         except StoreBusyError as error:
             raise JobError("StoreBusy", "A backup or restore is using the vault store; garbage collection waits for "
                            "it to finish.", ["Run garbage collection again later."], retryable=True) from error

@@ -11,7 +11,7 @@ from jobs.models import Job, Operation
 from vaults import backup, maintenance
 from vaults.models import ProtectedItem
 from vaults.restore import RestoreRequest, start_restore
-from vaults.store import StoreFullError, VaultStore
+from vaults.store import MemorySource, StoreFullError, VaultStore
 from vaults.store.session import BackupSession
 
 from .helpers import back_up, lab_vault, protect, run
@@ -84,3 +84,18 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     assert job.status == "completed", job.error_message
     assert not ProtectedItem.objects.filter(pk=item.pk).exists()
     assert VaultStore(vault.store_path).point_ids() == []
+
+
+def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chunks(lab_subscription, member):
+    vault = lab_vault(lab_subscription, "North Europe", "eu")
+    store = VaultStore.open_or_create(vault.store_path)
+    with store.session("in-flight") as session:  # a backup holding the store's lease, mid-transfer
+        session.back_up_disk("os", MemorySource(bytes(range(256)) * 4096))
+        job = run(maintenance.start_gc(vault, grace=0, lock_timeout=0.5))
+        assert job.status == "failed" and job.error_code == "StoreBusy"
+        assert "garbage collection waits" in job.error_message
+        session.publish(consistency="crash")
+    job = run(maintenance.start_gc(vault, grace=0))
+    assert job.status == "completed"
+    store = VaultStore(vault.store_path)
+    assert store.point_ids() == ["in-flight"] and store.verify().ok

@@ -90,3 +90,10 @@ def test_stop_protection_keeps_or_deletes_data_by_role(client, member, owner, va
     client.force_login(owner)
     answer = client.post(reverse("vaults:delete_data", args=[vault.pk]), {"item": item.pk})
     assert "STOP PROTECTION first" in answer["HX-Trigger"]
+
+
+def test_every_command_requires_sign_in(client, vault, item):
+    for name in ("backup_now", "restore_dialog", "restore", "stop_dialog", "stop", "delete_data", "verify"):
+        answer = client.post(reverse(f"vaults:{name}", args=[vault.pk]), {"items": str(item.pk)})
+        assert answer.status_code == 302 and "/login" in answer["Location"], name
+    assert not Job.objects.exists()
