@@ -10,7 +10,7 @@ import pytest
 from vaults import restore as restore_module
 from vaults.backup_tasks import point_id_for
 from vaults.compute import compute_client
-from vaults.models import ProtectedItem, RecoveryPoint
+from vaults.models import ProtectedItem, RecoveryPoint, VirtualMachine
 from vaults.pageblob import PageBlobError
 from vaults.restore import RestoreRefused, RestoreRequest, start_restore
 from vaults.store import VaultStore
@@ -147,3 +147,14 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
     job = run(start_verify(east, member))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert any("web01" in name for name in job.properties["Affected recovery points"])
+
+
+def test_a_vm_that_no_longer_exists_fails_with_the_documented_error(lab_subscription, member):
+    west = lab_vault(lab_subscription, "West US", "west")
+    item = protect(member, west, "fabrikam-app", "app02")
+    # The shared lab must keep its VMs, so the row is pointed at a role the fabric does not have (it answers 404).
+    VirtualMachine.objects.filter(pk=item.item.vm_id).update(name="ghost01")
+    job = back_up(member, item)
+    assert job.status == "failed" and job.error_code == "UserErrorVmNotFound"
+    assert "no longer exists" in job.error_message and job.recommendations
+    assert not item.recovery_points.exists()
