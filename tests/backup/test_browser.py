@@ -83,3 +83,15 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     client = compute_client(lab_subscription.endpoint)
     detail = client.get_hosted_service_properties("contoso-web", embed_detail=True)
     assert "web01rest" in {role.role_name for dep in detail.deployments for role in dep.role_list}
+
+    # Stop protection, keeping the data: the row says so and keeps its point.
+    page.locator("#cmd-stop-protection").click()
+    stop = page.locator("#stop-dialog")
+    expect(stop).to_contain_text("Stop protection of 'web01'")
+    expect(stop.locator("#stop-delete-data")).not_to_be_checked()
+    stop.locator("#stop-reason").select_option("Other")
+    page.screenshot(path=screenshot_dir / "stop-protection-dialog.png")
+    stop.locator("#stop-confirm").click()
+    expect(stop).to_be_hidden()
+    expect(row).to_contain_text("Protection Stopped", timeout=20_000)
+    expect(row.locator("td").nth(3)).to_have_text("1")
