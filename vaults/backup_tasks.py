@@ -125,7 +125,8 @@ def _transfer(ctx: JobContext, item: ProtectedItem, vault, endpoint, snapshot: b
 
     def progress(done: int, total: int) -> None:
         written["bytes"] = done
-        ctx.progress(10 + 85 * done / max(total, 1), **{"Transferred Bytes": done, "Backup Size": total})
+        ctx.progress(10 + 85 * done / max(total, 1), **{"Transferred Bytes": backup.human_bytes(done),
+                                                         "Backup Size": backup.human_bytes(total)})
 
     with store.session(point_id, created=created) as session:
         previous = None
@@ -144,7 +145,7 @@ def _transfer(ctx: JobContext, item: ProtectedItem, vault, endpoint, snapshot: b
             source = PageBlobSource(blobs, url, entry["snapshot"], prev_snapshot=prev_snapshot)
             plans.append(session.plan(name, source, base_disk))
         total = sum(plan.read_total for plan in plans)
-        ctx.set_property("Backup Size", total)
+        ctx.set_property("Backup Size", backup.human_bytes(total))
         ctx.set_property("Backup kind", "Incremental" if incremental else "Full")
         offset = 0
         for plan in plans:
@@ -155,8 +156,8 @@ def _transfer(ctx: JobContext, item: ProtectedItem, vault, endpoint, snapshot: b
         ctx.check_cancelled()
         point = session.publish(consistency=backup.STORE_CONSISTENCY[snapshot.consistency],
                                 metadata={"item": item.item.item_key, "job": ctx.job.pk})
-    ctx.set_property("Transferred Bytes", total)
-    ctx.set_property("Stored Bytes", point.stored_bytes)
+    ctx.set_property("Transferred Bytes", backup.human_bytes(total))
+    ctx.set_property("Stored Bytes", backup.human_bytes(point.stored_bytes))
     sizes = {d["disk"]: d for d in snapshot.disks}
     disks = [{"name": d.name, "lun": sizes.get(d.name, {}).get("lun"), "size": d.size, "digest": d.digest,
               "snapshot": d.source_snapshot, "media_link": sizes.get(d.name, {}).get("mediaLink")}

@@ -293,7 +293,7 @@ def run_restore(ctx: JobContext) -> None:
             _remember(ctx, created_blobs=[*(ctx.params.get("created_blobs") or []), url])
 
             def progress(done: int, _total: int, before: int = done_before) -> None:
-                ctx.progress(5 + 80 * (before + done) / total, **{"Restored Bytes": before + done})
+                ctx.progress(5 + 80 * (before + done) / total, **{"Restored Bytes": backup.human_bytes(before + done)})
             try:
                 result = store.restore_disk(manifest, PageBlobSink(blobs, url), secondary=secondary,
                                             progress=progress, cancel=ctx.check_cancelled)

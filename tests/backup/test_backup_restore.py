@@ -53,9 +53,9 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     second = back_up(member, item)
     assert second.status == "completed", second.error_message
     assert second.properties["Backup kind"] == "Incremental"
-    assert second.properties["Backup Size"] < 2 << 20
     item.refresh_from_db()
     point2 = item.recovery_points.order_by("-created").first()
+    assert point2.stored_bytes < 2 << 20 and second.properties["Backup Size"].endswith(("KB", "MB"))
     assert point2.pk != point1.pk
     # The base snapshots are the new point's; the previous ones were released.
     assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in point2.disks}
