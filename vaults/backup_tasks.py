@@ -72,6 +72,9 @@ def run_backup(ctx: JobContext) -> None:
         return  # a redelivered run of a backup that already published its point
     if vm.gone:
         raise backup.vm_not_found(vm)
+    if item.status == ProtectedItem.Status.STOPPED:
+        raise JobError("ProtectionStopped", f"Protection of '{vm.name}' is stopped, so it is not backed up.",
+                       ["Protect the VM again to resume its backups."])
 
     with ctx.subtask("Take Snapshot"), fabric_errors(endpoint):
         task_id = ctx.params.get("task_id") or backup.new_task_id(ctx.job.pk)

@@ -79,6 +79,12 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     assert job.status == "completed"
     item.refresh_from_db()
     assert item.status == ProtectedItem.Status.STOPPED and item.recovery_points.count() == 1
+    # A backup that was already queued when protection stopped does not run.
+    job = run(Job.objects.create(operation=Operation.BACKUP, subscription=vault.subscription, vault=vault,
+                                 item_type="vm", item_key=item.item.item_key, item_name="dev02",
+                                 task_name="vaults.backup", params={"protected_item": item.pk, "adhoc": False}))
+    assert job.status == "failed" and job.error_code == "ProtectionStopped"
+    assert item.recovery_points.count() == 1
 
     job = run(maintenance.delete_backup_data(owner, item))
     assert job.status == "completed", job.error_message
