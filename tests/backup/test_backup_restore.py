@@ -60,26 +60,26 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     # The base snapshots are the new point's; the previous ones were released.
     assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in point2.disks}
 
-    job = restore_as(member, point2, "web02r2")
+    job = restore_as(member, point2, "rsfull2")
     assert job.status == "completed", job.error_message
-    assert "web02r2" in role_names(lab_subscription, "contoso-web")
+    assert "rsfull2" in role_names(lab_subscription, "contoso-web")
     for disk in point2.disks:
         url = next(u for u in job.params["created_blobs"] if f"-{disk['name']}-" in u)
         assert same_bytes(lab_subscription, disk["media_link"], disk["snapshot"], url)
     assert job.properties["Digests verified"] == len(point2.disks)
 
-    job = restore_as(member, point1, "web02r1")
+    job = restore_as(member, point1, "rsfull1")
     assert job.status == "completed", job.error_message
 
     # Restoring to a name that exists is refused.
     with pytest.raises(RestoreRefused, match="already exists"):
-        start_restore(member, point1, RestoreRequest("web02r1", "contoso-web", False, "labstoreeastus"))
+        start_restore(member, point1, RestoreRequest("rsfull1", "contoso-web", False, "labstoreeastus"))
     with pytest.raises(RestoreRefused, match="same region"):
-        start_restore(member, point1, RestoreRequest("web02r3", "contoso-web", False, "labstorewestus"))
+        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstorewestus"))
     with pytest.raises(RestoreRefused, match="subnet 'back' does not exist"):
-        start_restore(member, point1, RestoreRequest("web02r3", "contoso-web", False, "labstoreeastus", "vnet1", "back"))
+        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstoreeastus", "vnet1", "back"))
     with pytest.raises(RestoreRefused, match="already taken"):
-        start_restore(member, point1, RestoreRequest("web02r3", "contoso-sql", True, "labstoreeastus"))
+        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-sql", True, "labstoreeastus"))
 
 
 def test_stopped_vm_is_backed_up_crash_consistent(lab_subscription, member):
@@ -137,9 +137,9 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
 
-    job = restore_as(member, point, "web01bad")
+    job = restore_as(member, point, "rsbad")
     assert job.status == "failed" and job.error_code == "RecoveryPointDamaged", job.error_message
-    assert "web01bad" not in role_names(lab_subscription, "contoso-web")
+    assert "rsbad" not in role_names(lab_subscription, "contoso-web")
     for url in job.params.get("created_blobs", []):
         with pytest.raises(PageBlobError):
             restore_module.backup.blob_client(lab_subscription.endpoint).size(url)

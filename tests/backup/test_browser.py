@@ -73,7 +73,7 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     wizard.locator("#restore-storage").select_option("labstoreeastus")
     wizard.locator("#restore-finish").click()
     expect(wizard.locator("#err-vm_name")).to_contain_text("already exists")
-    wizard.locator("#restore-vm-name").fill("web01rest")
+    wizard.locator("#restore-vm-name").fill("rsbrowser")
     page.screenshot(path=screenshot_dir / "restore-wizard-target.png")
     wizard.locator("#restore-finish").click()
     expect(wizard).to_be_hidden()
@@ -82,7 +82,7 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     jobs_tab.screenshot(path=screenshot_dir / "restore-completed.png")
     client = compute_client(lab_subscription.endpoint)
     detail = client.get_hosted_service_properties("contoso-web", embed_detail=True)
-    assert "web01rest" in {role.role_name for dep in detail.deployments for role in dep.role_list}
+    assert "rsbrowser" in {role.role_name for dep in detail.deployments for role in dep.role_list}
 
     # Stop protection, keeping the data: the row says so and keeps its point.
     page.locator("#cmd-stop-protection").click()

@@ -17,11 +17,11 @@ def test_backup_now_restore_and_verify_commands_wait_and_fail_clearly(lab_subscr
     protect(member, vault, "northwind-eu", "files01", runner=wait_for)
     call_command("backup_now", "cli", "northwind-eu/files01", "--wait", "--timeout", "120")
     assert "Completed" in capsys.readouterr().out
-    call_command("restore", "cli", "files01", "--name", "files01r", "--service", "northwind-eu",
+    call_command("restore", "cli", "files01", "--name", "rscli", "--service", "northwind-eu",
                  "--storage-account", "labstorenortheu", "--wait", "--timeout", "120")
     assert "Completed" in capsys.readouterr().out
     with pytest.raises(CommandError, match="already exists"):
-        call_command("restore", "cli", "files01", "--name", "files01r", "--service", "northwind-eu",
+        call_command("restore", "cli", "files01", "--name", "rscli", "--service", "northwind-eu",
                      "--storage-account", "labstorenortheu", "--wait")
     call_command("verify", "cli", "--wait", "--timeout", "120")
     out = capsys.readouterr().out

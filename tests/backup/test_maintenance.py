@@ -61,7 +61,7 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     chunk = next(c for d in store.load_point(newest.store_point_id).disks for c in d.chunks if c)
     path = store.chunks.path(chunk)
     path.write_bytes(path.read_bytes()[:-7] + b"damaged")
-    job = run(start_restore(member, newest, RestoreRequest("dev02grs", "northwind-dev", False, "labstorenortheu")))
+    job = run(start_restore(member, newest, RestoreRequest("rsgrs", "northwind-dev", False, "labstorenortheu")))
     assert job.status == "completed", job.error_message
     assert job.properties["Chunks read from the secondary copy"] >= 1
 
