@@ -8,11 +8,18 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.models import Job, Operation
+from tests.conftest import wait_for as wait
 from vaults.compute import compute_client
 
 from .helpers import lab_vault, protect, wait_for, write
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def created(operation: str) -> Job:
+    """The job the page just started (read from the database the portal process wrote)."""
+    wait(lambda: Job.objects.filter(operation=operation).exists(), what=f"a {operation} job", timeout=15)
+    return Job.objects.get(operation=operation)
 
 
 def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab_subscription, celery_worker_process,
@@ -37,7 +44,7 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     fabric_faults(latency_ms=150)  # slow enough to watch the transfer
     page.locator("#cmd-backup-now").click()
     expect(page.locator("#notes")).to_contain_text("Backup started")
-    job = Job.objects.get(operation=Operation.BACKUP)
+    job = created(Operation.BACKUP)
 
     job_row = jobs_tab.locator(f"#job-row-{job.pk}")
     expect(job_row).to_contain_text("Backup", timeout=10_000)
@@ -77,7 +84,7 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     page.screenshot(path=screenshot_dir / "restore-wizard-target.png")
     wizard.locator("#restore-finish").click()
     expect(wizard).to_be_hidden()
-    restore = Job.objects.get(operation=Operation.RESTORE)
+    restore = created(Operation.RESTORE)
     expect(jobs_tab.locator(f"#job-row-{restore.pk}")).to_contain_text("Completed", timeout=60_000)
     jobs_tab.screenshot(path=screenshot_dir / "restore-completed.png")
     client = compute_client(lab_subscription.endpoint)
