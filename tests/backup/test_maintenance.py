@@ -95,7 +95,7 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
 def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chunks(lab_subscription, member):
     vault = lab_vault(lab_subscription, "North Europe", "eu")
     store = VaultStore.open_or_create(vault.store_path)
-    with store.session("in-flight") as session:  # a backup holding the store's lease, mid-transfer
+    with store.session("job-in-flight") as session:  # a backup holding the store's lease, mid-transfer
         session.back_up_disk("os", MemorySource(bytes(range(256)) * 4096))
         job = run(maintenance.start_gc(vault, grace=0, lock_timeout=0.5))
         assert job.status == "failed" and job.error_code == "StoreBusy"
@@ -104,4 +104,4 @@ def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chu
     job = run(maintenance.start_gc(vault, grace=0))
     assert job.status == "completed"
     store = VaultStore(vault.store_path)
-    assert store.point_ids() == ["in-flight"] and store.verify().ok
+    assert store.point_ids() == ["job-in-flight"] and store.verify().ok
