@@ -80,11 +80,12 @@ def test_register_installs_the_extension_and_unregister_removes_it(lab, member, 
 def test_documented_registration_failures(lab, member):
     _subscription, east, west = lab
     east_vms, west_vms = discovered(member, east), discovered(member, west)
-    jobs = register(member, east, east_vms[("contoso-sql", "sql01")])
+    jobs = register(member, east, east_vms[("contoso-sql", "sql01")], east_vms[("contoso-premium", "db01")])
     jobs += register(member, west, west_vms[("fabrikam-app", "legacy01")], west_vms[("fabrikam-batch", "batch01")])
     codes = {job.item_name: (job.status, job.error_code) for job in jobs}
     assert codes == {
         "sql01": ("failed", "UnsupportedDataDiskCount"),
+        "db01": ("failed", "PremiumStorageNotSupported"),
         "legacy01": ("failed", "VMAgentNotPresent"),
         "batch01": ("failed", "VMNotInStateToInstallExtension"),
     }
