@@ -287,3 +287,4 @@ def sign_in(portal_server):
 from tests.fixtures.fabric import *  # noqa: E402,F403
 from tests.fixtures.jobs import *  # noqa: E402,F403
 from tests.fixtures.store import *  # noqa: E402,F403
+from tests.fixtures.vaults import *  # noqa: E402,F403

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.vaults.conftest import lab_subscription  # noqa: F401
-
 
 @pytest.fixture(autouse=True)
 def remove_new_vault_stores():

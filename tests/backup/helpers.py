@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 from jobs.models import Job, Operation
+from tests.fixtures.vaults import wait_for_job
 from vaults.backup import blob_client, start_backup
 from vaults.items import start_discovery
 from vaults.models import ProtectedItem, RegisteredItem, Vault, VirtualMachine
 from vaults.protection import create_default_policy
 from vaults.registration import register_vms
+
+
+def wait_for(job: Job, timeout: float = 60) -> Job:
+    return wait_for_job(job, timeout)
 
 
 def run(job: Job) -> Job:
@@ -23,14 +26,6 @@ def run(job: Job) -> Job:
     return job
 
 
-def wait_for(job: Job, timeout: float = 60) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.is_terminal:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job.pk} still {job.status} after {timeout}s")
 
 
 def lab_vault(subscription, region: str = "East US", name: str = "east", replication: str = "LRS") -> Vault:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import time as dt_time
 
 import pytest
 from playwright.sync_api import expect
 
 from jobs.models import Job, Operation
+from tests.fixtures.vaults import wait_for_job
 from vaults.items import start_discovery
 from vaults.models import Vault, VirtualMachine
 from vaults.policy import Weekday
@@ -24,22 +24,14 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "timezone_id": "Asia/Tokyo"}
 
 
-def wait_for(job: Job, timeout: float = 30) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.is_terminal:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job.pk} still {job.status} after {timeout}s")
 
 
 def register_two_vms(user, vault: Vault) -> list[VirtualMachine]:
-    assert wait_for(start_discovery(user, vault)).status == "completed"
+    assert wait_for_job(start_discovery(user, vault)).status == "completed"
     vms = [VirtualMachine.objects.get(cloud_service="contoso-web", name=name) for name in ("web01", "web02")]
     outcomes = register_vms(user, vault, [vm.pk for vm in vms])
     for outcome in outcomes:
-        job = wait_for(Job.objects.get(item_key=outcome.item.item_key, operation="register"))
+        job = wait_for_job(Job.objects.get(item_key=outcome.item.item_key, operation="register"))
         assert job.status == "completed", job.error_message
     return vms
 
@@ -120,7 +112,7 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     wizard.locator("#protect-finish").click()
     expect(wizard).to_be_hidden()
     for job in Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION):
-        assert wait_for(job).status == "completed", job.error_message
+        assert wait_for_job(job).status == "completed", job.error_message
 
     page.locator(".tabs").get_by_role("link", name="PROTECTED ITEMS", exact=True).click()
     table = page.locator("#protected-table")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from jobs.models import Job
+from tests.fixtures.vaults import wait_for_job
 from vaults.compute import compute_client
 from vaults.extension import extension_status, read_role, role_path
 from vaults.items import registrable, start_discovery
@@ -25,18 +24,10 @@ def lab(lab_subscription, celery_worker_process):
     return subscription, east, west
 
 
-def wait_for(job: Job, timeout: float = 30) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job.refresh_from_db()
-        if job.is_terminal:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job.pk} still {job.status} after {timeout}s")
 
 
 def discovered(user, vault: Vault) -> dict[tuple[str, str], VirtualMachine]:
-    job = wait_for(start_discovery(user, vault))
+    job = wait_for_job(start_discovery(user, vault))
     assert job.status == "completed", job.error_message
     return {(vm.cloud_service, vm.name): vm for vm in VirtualMachine.objects.filter(region=vault.region)}
 
@@ -44,7 +35,7 @@ def discovered(user, vault: Vault) -> dict[tuple[str, str], VirtualMachine]:
 def register(user, vault: Vault, *vms: VirtualMachine) -> list[Job]:
     outcomes = register_vms(user, vault, [vm.pk for vm in vms])
     assert [o.refusal for o in outcomes] == [""] * len(vms)
-    return [wait_for(Job.objects.get(item_key=o.item.item_key, operation="register")) for o in outcomes]
+    return [wait_for_job(Job.objects.get(item_key=o.item.item_key, operation="register")) for o in outcomes]
 
 
 def test_discovery_records_the_vms_of_the_vaults_region_only(lab, member):
@@ -69,7 +60,7 @@ def test_register_installs_the_extension_and_unregister_removes_it(lab, member, 
     assert extension_status(client, subscription.subscription_id, vm.cloud_service, vm.name).handler_status == "Ready"
 
     unregister_items(member, east, [item.pk])
-    job = wait_for(Job.objects.get(item_key=item.item_key, operation="unregister"))
+    job = wait_for_job(Job.objects.get(item_key=item.item_key, operation="unregister"))
     assert job.status == "completed", job.error_message
     assert not RegisteredItem.objects.filter(pk=item.pk).exists()
     references, _os = read_role(client, role_path(subscription.subscription_id, vm.cloud_service, vm.deployment, vm.name))
@@ -121,4 +112,4 @@ def test_another_operation_in_progress_on_the_item_is_refused(lab, member):
     item = first[0].item
     refusals = unregister_items(member, east, [item.pk])
     assert refusals == ["'web01': Another operation is in progress on this item."]
-    wait_for(Job.objects.get(item_key=item.item_key, operation="register"))
+    wait_for_job(Job.objects.get(item_key=item.item_key, operation="register"))
