@@ -35,7 +35,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -43,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
+from bench.common import free_port, wait_port  # noqa: E402
 from bench.store import build_image, churn, limits  # noqa: E402
 
 GIB = 1 << 30
@@ -54,20 +53,9 @@ PEAK = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]);
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
+def _wait_port(port: int) -> None:
+    if not wait_port(port):
+        raise RuntimeError(f"nothing listens on port {port}")
 
 
 def measured(args: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
@@ -145,8 +133,8 @@ class Lab:
         self.processes.append(subprocess.Popen(
             [PY, str(ROOT / "manage.py"), "fabric", "serve", "--port", str(self.fabric_port), "--op-delay", "0.05",
              "--agent-delay", "0.05"], env=self.env, stdout=logs, stderr=subprocess.STDOUT))
-        wait_port(self.redis_port)
-        wait_port(self.fabric_port)
+        _wait_port(self.redis_port)
+        _wait_port(self.fabric_port)
         os.environ.update(self.env)
         import django
 

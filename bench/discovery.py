@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -37,26 +36,12 @@ DB_PATH = BENCH_DIR / "portal.sqlite3"
 SUBSCRIPTION_ID = "0b3e5c1d-5000-4000-8000-00000000b001"
 
 sys.path.insert(0, str(ROOT))
+from bench.common import free_port, wait_port  # noqa: E402
+
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
 os.environ["VAR_DIR"] = str(BENCH_DIR)
 os.environ["DATABASE_URL"] = f"sqlite:///{DB_PATH}"
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 def start(args: list[str], log: str) -> subprocess.Popen:
@@ -104,7 +89,8 @@ def main() -> None:
                       "--without-mingle", "--without-gossip"], f"worker{n}.log")
                for n in range(options.workers)]
     try:
-        wait_for_port(port)
+        if not wait_port(port):
+            raise TimeoutError(f"the fabric does not listen on {port}")
         results = run(options, f"127.0.0.1:{port}")
     finally:
         for process in (*workers, fabric):

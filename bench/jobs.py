@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ BENCH_DIR = ROOT / "var" / "bench"
 DB_PATH = BENCH_DIR / "jobs.sqlite3"
 
 sys.path.insert(0, str(ROOT))
+from bench.common import free_port, wait_port  # noqa: E402
+
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
 os.environ["VAR_DIR"] = str(BENCH_DIR)
 os.environ["DATABASE_URL"] = f"sqlite:///{DB_PATH}"
@@ -110,24 +111,14 @@ def time_page(client, url: str, requests: int) -> list[float]:
 
 # --- the web process -----------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_uvicorn(port: int) -> subprocess.Popen:
     log = open(BENCH_DIR / "uvicorn.log", "ab")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return process
-        time.sleep(0.1)
+    if wait_port(port, 30):
+        return process
     process.kill()
     raise RuntimeError("uvicorn did not start; see var/bench/uvicorn.log")
 
