@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
@@ -14,29 +12,19 @@ from jobs.services import start_job
 from portal.access import can_operate
 from vaults.models import RegisteredItem, Vault, VirtualMachine
 from vaults.registration import RegistrationRefused, register_vms, unregister_items
-from vaults.views import _vault_or_404, _vault_page
+from vaults.views import ids_from, notice, vault_or_404, vault_page
 
 DISCOVERY_IN_PROGRESS = "Another Discovery operation is already in progress"
 
 
-def _notice(response: HttpResponse, text: str, state: str = "failed") -> HttpResponse:
-    """Show ``text`` in the notification strip (shell.js listens for portal:notice)."""
-    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state}})
-    return response
-
-
-def _ids(request: HttpRequest, name: str) -> list[int]:
-    values = request.POST.getlist(name) or request.POST.get(f"{name}s", "").split(",")
-    return [int(v) for v in values if v.strip().isdigit()]
-
 
 def registered_items(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     items = vault.registered_items.select_related("vm", "protection")
     context = {"items": items}
     if request.htmx and request.htmx.target == "registered-items":  # the live refresh of the table
         return render(request, "vaults/registered_items.html#item-table", {"vault": vault, **context})
-    return _vault_page(request, vault, "registered", "vaults/registered_items.html", context)
+    return vault_page(request, vault, "registered", "vaults/registered_items.html", context)
 
 
 def start_discovery(user, vault: Vault):
@@ -47,13 +35,13 @@ def start_discovery(user, vault: Vault):
 
 @require_POST
 def discover(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     if not can_operate(request.user):
-        return _notice(HttpResponse(status=204), "Only Backup Operators and Administrators can discover VMs.")
+        return notice("Only Backup Operators and Administrators can discover VMs.")
     try:
         start_discovery(request.user, vault)
     except OperationInProgress:
-        return _notice(HttpResponse(status=204), DISCOVERY_IN_PROGRESS + ".")
+        return notice(DISCOVERY_IN_PROGRESS + ".")
     return HttpResponse(status=204)
 
 
@@ -65,33 +53,30 @@ def registrable(vault: Vault):
 
 
 def register_dialog(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     return render(request, "vaults/register_dialog.html", {"vault": vault, "vms": registrable(vault)})
 
 
 @require_POST
 def register(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     try:
-        outcomes = register_vms(request.user, vault, _ids(request, "vm"))
+        outcomes = register_vms(request.user, vault, ids_from(request.POST.getlist("vm") or request.POST.getlist("vms")))
     except RegistrationRefused as refusal:
-        return _notice(HttpResponse(status=204), str(refusal))
+        return notice(str(refusal))
     refusals = [o.refusal for o in outcomes if o.refusal]
-    started = sum(1 for o in outcomes if o.item is not None)
-    response = HttpResponse(status=204)
     if refusals:
-        return _notice(response, " ".join(refusals))
-    if not started:
-        return _notice(response, "Select at least one virtual machine to register.")
-    return response
+        return notice(" ".join(refusals))
+    if not any(o.item is not None for o in outcomes):
+        return notice("Select at least one virtual machine to register.")
+    return HttpResponse(status=204)
 
 
 @require_POST
 def unregister(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     try:
-        refusals = unregister_items(request.user, vault, _ids(request, "item"))
+        refusals = unregister_items(request.user, vault, ids_from(request.POST.getlist("item") or request.POST.getlist("items")))
     except RegistrationRefused as refusal:
-        return _notice(HttpResponse(status=204), str(refusal))
-    response = HttpResponse(status=204)
-    return _notice(response, " ".join(refusals)) if refusals else response
+        return notice(str(refusal))
+    return notice(" ".join(refusals)) if refusals else HttpResponse(status=204)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
@@ -24,14 +22,9 @@ from vaults.protection import (
 )
 from vaults.retention import describe
 from vaults.schedule import describe_schedule, policy_in_zone
-from vaults.views import _vault_or_404, _vault_page
+from vaults.views import notice, vault_or_404, vault_page
 
 PAGES = 2
-
-
-def _notice(response: HttpResponse, text: str, state: str = "failed", **events) -> HttpResponse:
-    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state}, **events})
-    return response
 
 
 def policy_rows(vault: Vault, tz) -> list[dict]:
@@ -45,11 +38,11 @@ def policy_rows(vault: Vault, tz) -> list[dict]:
 
 
 def policy_list(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     context = {"rows": policy_rows(vault, forms.user_zone(request)), "can_administer": can_administer(request.user)}
     if request.htmx and request.htmx.target == "policies":
         return render(request, "vaults/policies.html#policy-table", {"vault": vault, **context})
-    return _vault_page(request, vault, "policies", "vaults/policies.html", context)
+    return vault_page(request, vault, "policies", "vaults/policies.html", context)
 
 
 def _policy_of(vault: Vault, policy_pk: int | str | None) -> Policy | None:
@@ -85,7 +78,7 @@ def _require_admin(request: HttpRequest) -> None:
 
 
 def policy_new(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     _require_admin(request)
     return _editor(request, vault, forms.new_fields(forms.user_zone(request)), None)
 
@@ -100,7 +93,7 @@ def _selected(request: HttpRequest) -> str:
 
 
 def policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     _require_admin(request)
     row = _policy_of(vault, _selected(request))
     return _editor(request, vault, forms.from_policy(row.rules, forms.user_zone(request)), row)
@@ -112,7 +105,7 @@ PAGE_ONE_FIELDS = ("name", "schedule_time", "schedule_weekdays")
 @require_POST
 def policy_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The live part of the editor (preview and every field's message) as the user edits."""
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     _require_admin(request)
     editing = _policy_of(vault, request.POST.get("policy"))
     tz = forms.user_zone(request)
@@ -123,7 +116,7 @@ def policy_preview(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
     """Next, back and finish of the wizard; finish creates or updates the policy."""
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     _require_admin(request)
     editing = _policy_of(vault, request.POST.get("policy"))
     fields, tz, nav = forms.read(request.POST), forms.user_zone(request), request.POST.get("nav", "finish")
@@ -151,26 +144,26 @@ def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
                 text += f" Re-configuring protection of {saved.jobs} virtual machine(s)."
             text += "".join(f" {r}" for r in saved.refusals)
     except ProtectionRefused as refusal:
-        return _notice(HttpResponse(status=204), str(refusal))
+        return notice(str(refusal))
     except rules.PolicyInvalid as invalid:  # a name taken meanwhile
         return _editor(request, vault, fields, editing, page=1, errors=forms.errors_by_field(invalid.errors))
-    return _notice(HttpResponse(status=204), text, "succeeded", **{"portal:policy": {}})
+    return notice(text, "succeeded", "portal:policy")
 
 
 @require_POST
 def policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     row = _policy_of(vault, _selected(request))
     if not can_administer(request.user):
-        return _notice(HttpResponse(status=204), "Only Backup Administrators can delete policies.")
+        return notice("Only Backup Administrators can delete policies.")
     reason = delete_refusal(row)
     if reason:
-        return _notice(HttpResponse(status=204), reason)
+        return notice(reason)
     try:
         delete_policy(request.user, row)
     except ProtectionRefused as refusal:
-        return _notice(HttpResponse(status=204), str(refusal))
-    return _notice(HttpResponse(status=204), f"Deleted policy '{row.name}'.", "succeeded", **{"portal:policy": {}})
+        return notice(str(refusal))
+    return notice(f"Deleted policy '{row.name}'.", "succeeded", "portal:policy")
 
 
 def policy_detail_rows(row: Policy, tz) -> dict:

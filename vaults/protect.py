@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
@@ -13,13 +11,10 @@ from vaults import policy as rules
 from vaults import policy_forms as forms
 from vaults.policies import PAGE_ONE_FIELDS, policy_detail_rows
 from vaults.protection import ProtectionRefused, check_policy, create_policy, protect_items, protectable
-from vaults.views import _vault_or_404
+from vaults.views import ids_from, notice, vault_or_404
 
 PAGES = 3
 
-
-def _ids(values: list[str]) -> set[int]:
-    return {int(v) for value in values for v in value.split(",") if v.strip().isdigit()}
 
 
 def _render(request: HttpRequest, vault, *, page: int, chosen: set[int], choice: str, policy_pk: str,
@@ -37,28 +32,22 @@ def _render(request: HttpRequest, vault, *, page: int, chosen: set[int], choice:
 
 
 def protect_dialog(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
-    chosen = _ids(request.GET.getlist("items"))
+    vault = vault_or_404(request, pk)
+    chosen = set(ids_from(request.GET.getlist("items")))
     default = vault.policies.filter(name=rules.DEFAULT_POLICY_NAME).first() or vault.policies.first()
     return _render(request, vault, page=1, chosen=chosen, choice="existing" if default else "new",
                    policy_pk=str(default.pk) if default else "", fields=forms.new_fields(forms.user_zone(request)),
                    errors={})
 
 
-def _notice(text: str, state: str = "failed") -> HttpResponse:
-    response = HttpResponse(status=204)
-    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state}, "portal:item": {}})
-    return response
-
-
 @require_POST
 def protect(request: HttpRequest, pk: int) -> HttpResponse:
     """Next, back and finish; finish makes the new policy if asked, then one Configure Protection job per VM."""
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     if not can_operate(request.user):
-        return _notice("Only Backup Operators and Administrators can protect virtual machines.")
+        return notice("Only Backup Operators and Administrators can protect virtual machines.", "failed", "portal:item")
     post, tz = request.POST, forms.user_zone(request)
-    chosen, choice, policy_pk = _ids(post.getlist("vm")), post.get("choice", "existing"), post.get("existing", "")
+    chosen, choice, policy_pk = set(ids_from(post.getlist("vm"))), post.get("choice", "existing"), post.get("existing", "")
     fields, page, nav = forms.read(post), int(post.get("page", "1") or 1), post.get("nav", "finish")
     errors: dict[str, list[str]] = {}
     candidate = forms.to_policy(fields, tz) if choice == "new" else None
@@ -88,7 +77,8 @@ def protect(request: HttpRequest, pk: int) -> HttpResponse:
         row = create_policy(request.user, vault, candidate) if candidate else vault.policies.get(pk=policy_pk)
         started, refusals = protect_items(request.user, vault, sorted(chosen), row)
     except ProtectionRefused as refusal:
-        return _notice(str(refusal))
+        return notice(str(refusal), "failed", "portal:item")
     if refusals:
-        return _notice(" ".join(refusals))
-    return _notice(f"Configuring protection of {started} virtual machine(s) with policy '{row.name}'.", "succeeded")
+        return notice(" ".join(refusals), "failed", "portal:item")
+    return notice(f"Configuring protection of {started} virtual machine(s) with policy '{row.name}'.", "succeeded",
+                  "portal:item")

@@ -14,11 +14,11 @@ from jobs.models import Job, Operation
 from vaults.policies import policy_detail_rows
 from vaults.policy_forms import user_zone
 from vaults.schedule import local_label
-from vaults.views import _vault_or_404, _vault_page
+from vaults.views import vault_or_404, vault_page
 
 
 def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     items = (vault.protected_items.select_related("item__vm", "policy")
              .annotate(point_count=Count("recovery_points"), newest_point=Max("recovery_points__created")))
     tz, items = user_zone(request), list(items)
@@ -27,12 +27,12 @@ def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"items": items}
     if request.htmx and request.htmx.target == "protected-items":
         return render(request, "vaults/protected_items.html#protected-table", {"vault": vault, **context})
-    return _vault_page(request, vault, "protected", "vaults/protected_items.html", context)
+    return vault_page(request, vault, "protected", "vaults/protected_items.html", context)
 
 
 def protected_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     """The drill-down: Backup Details (last backup, size, duration, status) and Backup Policy."""
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     item = get_object_or_404(vault.protected_items.select_related("item__vm", "policy"), pk=item_pk)
     newest = item.recovery_points.order_by("-created").first()
     last_job = (Job.objects.filter(vault=vault, item_key=item.item.item_key, operation=Operation.BACKUP)
@@ -44,4 +44,4 @@ def protected_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
                "newest_label": local_label(newest.created, tz) if newest else ""}
     if request.htmx and request.htmx.target == "protected-item":
         return render(request, "vaults/protected_item.html#details", {"vault": vault, **context})
-    return _vault_page(request, vault, "protected", "vaults/protected_item.html", context)
+    return vault_page(request, vault, "protected", "vaults/protected_item.html", context)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import contextlib
-import json
 from datetime import date, datetime, timedelta
 
 from django.http import HttpRequest, HttpResponse
@@ -23,18 +22,16 @@ from vaults.backup import BackupRefused, start_backup
 from vaults.models import ProtectedItem, RecoveryPoint
 from vaults.policy_forms import user_zone
 from vaults.restore import RestoreRefused, RestoreRequest, cloud_services, start_restore, storage_accounts
-from vaults.views import _vault_or_404
+from vaults.views import ids_from, notice, vault_or_404
 
 
-def _notice(text: str, state: str = "failed", status: int = 204) -> HttpResponse:
-    response = HttpResponse(status=status)
-    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state}, "portal:item": {}})
-    return response
+def _notice(text: str, state: str = "failed") -> HttpResponse:
+    """Every answer here also reloads the item lists, whose state the command may have changed."""
+    return notice(text, state, "portal:item")
 
 
 def _ids(request: HttpRequest) -> list[int]:
-    raw = ",".join(request.POST.getlist("items") or request.GET.getlist("items"))
-    return [int(part) for part in raw.split(",") if part.strip().isdigit()]
+    return ids_from(request.POST.getlist("items") or request.GET.getlist("items"))
 
 
 def _one_item(request: HttpRequest, vault) -> ProtectedItem:
@@ -46,7 +43,7 @@ def _one_item(request: HttpRequest, vault) -> ProtectedItem:
 
 @require_POST
 def backup_now(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     if not can_operate(request.user):
         return _notice("Only Backup Operators and Administrators can back up virtual machines.")
     items = list(vault.protected_items.select_related("item__vm", "vault__subscription").filter(pk__in=_ids(request)))
@@ -68,7 +65,7 @@ def backup_now(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def verify(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     if not can_operate(request.user):
         return _notice("Only Backup Operators and Administrators can verify backup data.")
     try:
@@ -81,7 +78,7 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
 # --- STOP PROTECTION and DELETE ----------------------------------------------------
 
 def stop_dialog(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     item = _one_item(request, vault)
     return render(request, "vaults/stop_protection.html", {"vault": vault, "item": item,
                                                            "can_administer": can_administer(request.user)})
@@ -89,7 +86,7 @@ def stop_dialog(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def stop(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     item = _one_item(request, vault)
     delete_data = request.POST.get("delete_data") == "on"
     if not can_operate(request.user) or (delete_data and not can_administer(request.user)):
@@ -109,7 +106,7 @@ def stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def delete_data(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     item = _one_item(request, vault)
     if not can_administer(request.user):
         return _notice("Only Administrators can delete backup data.")
@@ -162,7 +159,7 @@ def _restore_context(request: HttpRequest, vault, item: ProtectedItem, values: d
 
 
 def restore_dialog(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     item = _one_item(request, vault)
     values = {"page": "1", "service_choice": "existing"}
     return render(request, "vaults/restore_wizard.html", _restore_context(request, vault, item, values, {}))
@@ -171,7 +168,7 @@ def restore_dialog(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
     """Wizard navigation (a calendar day or month, next, back) and finish, which starts the Restore job."""
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     item = _one_item(request, vault)
     if not can_operate(request.user):
         return _notice("Only Backup Operators and Administrators can restore virtual machines.")

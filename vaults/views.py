@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,17 +31,33 @@ VAULT_TABS = (
 _LAST_TAB = "vault-tab-{}"
 
 
+def notice(text: str, state: str = "failed", *refresh: str) -> HttpResponse:
+    """An empty answer that says ``text`` in the notification strip (shell.js listens for portal:notice).
+
+    ``refresh`` names further events to fire on the page (e.g. "portal:item"), so its lists reload.
+    """
+    response = HttpResponse(status=204)
+    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state},
+                                         **{event: {} for event in refresh}})
+    return response
+
+
+def ids_from(values: list[str]) -> list[int]:
+    """Ids from form values that may each hold one id or a comma-separated list of them."""
+    return [int(v) for value in values for v in value.split(",") if v.strip().isdigit()]
+
+
 def vault_list(request: HttpRequest) -> HttpResponse:
     vaults = Vault.objects.visible_to(request.user).select_related("subscription")
     template = "vaults/list.html#vault-table" if request.htmx else "vaults/list.html"
     return render(request, template, {"page_title": "recovery services", "vaults": vaults})
 
 
-def _vault_or_404(request: HttpRequest, pk: int) -> Vault:
+def vault_or_404(request: HttpRequest, pk: int) -> Vault:
     return get_object_or_404(Vault.objects.visible_to(request.user).select_related("subscription"), pk=pk)
 
 
-def _vault_page(request: HttpRequest, vault: Vault, tab: str, template: str, context: dict | None = None):
+def vault_page(request: HttpRequest, vault: Vault, tab: str, template: str, context: dict | None = None):
     request.session[_LAST_TAB.format(vault.pk)] = tab
     context = {"vault": vault, "page_title": vault.name, "tab": tab, "tabs": VAULT_TABS,
                "sse_query": f"vault={vault.pk}", **(context or {})}
@@ -48,27 +66,27 @@ def _vault_page(request: HttpRequest, vault: Vault, tab: str, template: str, con
 
 def vault_open(request: HttpRequest, pk: int) -> HttpResponse:
     """A vault's link: its Quick Start the first time, then the tab last used."""
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     tab = request.session.get(_LAST_TAB.format(vault.pk), "quickstart")
     url_name = dict((key, name) for key, _label, name in VAULT_TABS).get(tab, "vaults:quickstart")
     return redirect(url_name, vault.pk)
 
 
 def quickstart(request: HttpRequest, pk: int) -> HttpResponse:
-    return _vault_page(request, _vault_or_404(request, pk), "quickstart", "vaults/quickstart.html")
+    return vault_page(request, vault_or_404(request, pk), "quickstart", "vaults/quickstart.html")
 
 
 def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     context = {"summary": services.dashboard_summary(vault)}
     if request.htmx:
         return render(request, "vaults/dashboard.html#summary", {"vault": vault, **context})
-    return _vault_page(request, vault, "dashboard", "vaults/dashboard.html",
+    return vault_page(request, vault, "dashboard", "vaults/dashboard.html",
                        {**context, "delete_form": DeleteVaultForm()})
 
 
 def jobs(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     request.session[_LAST_TAB.format(vault.pk)] = "jobs"
     return render_job_list(request, Job.objects.visible_to(request.user).filter(vault=vault),
                            {"vault": vault, "tab": "jobs", "tabs": VAULT_TABS, "page_title": vault.name},
@@ -76,7 +94,7 @@ def jobs(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def configure(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     form = ReplicationForm(request.POST or None, initial={"replication": vault.replication})
     if request.method == "POST" and form.is_valid():
         try:
@@ -86,12 +104,12 @@ def configure(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Storage replication saved.")
             return redirect("vaults:configure", vault.pk)
-    return _vault_page(request, vault, "configure", "vaults/configure.html", {"form": form})
+    return vault_page(request, vault, "configure", "vaults/configure.html", {"form": form})
 
 
 @require_POST
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    vault = _vault_or_404(request, pk)
+    vault = vault_or_404(request, pk)
     form = DeleteVaultForm(request.POST)
     try:
         if not form.is_valid():
