@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -25,3 +26,15 @@ def wait_port(port: int, timeout: float = 60) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def fresh_django(db_path: Path) -> None:
+    """Set Django up on a new, migrated SQLite database at ``db_path`` (DATABASE_URL must already point there)."""
+    import django
+    from django.core.management import call_command
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    django.setup()
+    call_command("migrate", verbosity=0)

@@ -33,7 +33,7 @@ BENCH_DIR = ROOT / "var" / "bench"
 DB_PATH = BENCH_DIR / "jobs.sqlite3"
 
 sys.path.insert(0, str(ROOT))
-from bench.common import free_port, wait_port  # noqa: E402
+from bench.common import free_port, fresh_django, wait_port  # noqa: E402
 
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
 os.environ["VAR_DIR"] = str(BENCH_DIR)
@@ -46,15 +46,7 @@ def p95(values: list[float]) -> float:
 
 
 def setup_django() -> None:
-    import django
-
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB_PATH}{suffix}").unlink(missing_ok=True)
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_django(DB_PATH)
 
 
 def seed(count: int):

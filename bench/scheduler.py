@@ -38,6 +38,8 @@ DB_PATH = BENCH_DIR / "scheduler.sqlite3"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 sys.path.insert(0, str(ROOT))
+from bench.common import fresh_django  # noqa: E402
+
 os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
 os.environ["VAR_DIR"] = str(BENCH_DIR)
 os.environ["DATABASE_URL"] = f"sqlite:///{DB_PATH}"
@@ -47,15 +49,7 @@ VMS_PER_VAULT = 200
 
 
 def setup_django() -> None:
-    import django
-
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB_PATH}{suffix}").unlink(missing_ok=True)
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    fresh_django(DB_PATH)
 
 
 def seed(count: int, per_service: int) -> None:
