@@ -220,11 +220,24 @@
     });
   }
 
+  // ---- Dialogs loaded by htmx --------------------------------------------
+  // A <dialog data-modal> opens once htmx has processed it, so its own hx-triggers
+  // already listen when the user starts typing.
+  function initDialogs() {
+    document.body.addEventListener("htmx:load", (event) => {
+      const root = event.detail.elt;
+      const dialogs = root.matches && root.matches("dialog[data-modal]") ? [root] : [];
+      if (root.querySelectorAll) dialogs.push(...root.querySelectorAll("dialog[data-modal]"));
+      dialogs.forEach((dialog) => { if (!dialog.open) dialog.showModal(); });
+    });
+  }
+
   window.portal = { notify, dismiss, confirmInStrip, updateCommands };
   document.addEventListener("DOMContentLoaded", () => {
     initDrawer();
     initTables();
     initNotifications();
     initEvents();
+    initDialogs();
   });
 })();
