@@ -24,7 +24,10 @@ def set_broker_url(url: str | None) -> None:
     default app to the other broker for good.
     """
     global _override
-    _override = Celery("jobs-override", broker=url, set_as_current=False) if url else None
+    _override = None
+    if url:
+        _override = Celery("jobs-override", broker=url, set_as_current=False)
+        _override.conf.task_default_queue = current_app.conf.task_default_queue
 
 
 def enqueue(job_id: int, task_name: str) -> bool:

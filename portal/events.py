@@ -42,6 +42,11 @@ def set_redis(client: redis.Redis | None) -> None:
     _client = client
 
 
+def channel_name(channel: str) -> str:
+    """The Redis channel for an object channel: prefixed, so two deployments (or test runs) on one Redis never mix."""
+    return f"{settings.EVENTS_CHANNEL_PREFIX}{channel}"
+
+
 def encode(event: str, data: dict[str, Any]) -> str:
     return json.dumps({"event": event, "data": data}, separators=(",", ":"), default=str)
 
@@ -52,7 +57,7 @@ def publish_now(channels: Iterable[str], event: str, data: dict[str, Any]) -> No
     try:
         pipe = get_redis().pipeline(transaction=False)
         for channel in channels:
-            pipe.publish(channel, message)
+            pipe.publish(channel_name(channel), message)
         pipe.execute()
     except redis.RedisError:
         log.warning("could not publish %s on %s", event, list(channels), exc_info=True)
@@ -80,7 +85,7 @@ async def stream(channels: list[str], *, keepalive: float = KEEPALIVE_SECONDS) -
     client = aioredis.Redis.from_url(settings.REDIS_URL)
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     try:
-        await pubsub.subscribe(*channels)
+        await pubsub.subscribe(*(channel_name(channel) for channel in channels))
         # Tells the page the stream is live (tests wait for it; pages may
         # re-render on reconnect).
         yield sse_frame("ready", json.dumps({"channels": channels}))

@@ -136,6 +136,11 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Job messages go to this queue (workers started without -Q consume it); a second deployment on the
+# same Redis, or a test run, sets its own so neither takes the other's work.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Prefix of the live-event channels on Redis, for the same reason.
+EVENTS_CHANNEL_PREFIX = env_str("EVENTS_CHANNEL_PREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Fails jobs whose worker died (stale heartbeat) and re-sends jobs whose message was lost.

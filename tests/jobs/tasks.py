@@ -9,13 +9,14 @@ tests can see that a stopped job left nothing half-done.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jobs.errors import JobError, TransientError
 from jobs.models import Job
 from jobs.runner import JobContext, job_task
 
-KILL_QUEUE = "jobs-test-kill"
+KILL_QUEUE = f"{os.environ.get('CELERY_QUEUE', 'celery')}-kill"
 
 
 def remove_marker(job: Job, reason: str) -> None:

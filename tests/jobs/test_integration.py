@@ -15,9 +15,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 
 from jobs import queue, services
 from jobs.models import Job, Status
+from portal import events
 from tests.conftest import free_port, process_env, start_process, stop_process, wait_for
 from tests.jobs.tasks import KILL_QUEUE
 
@@ -33,9 +35,10 @@ def wait_status(job: Job, *statuses: str, timeout: float = 30) -> Job:
     return Job.objects.get(pk=job.pk)
 
 
-def worker(redis_url: str, name: str, *, queues: str = "celery", **env: str) -> subprocess.Popen:
+def worker(redis_url: str, name: str, *, queues: str = "", **env: str) -> subprocess.Popen:
     from celery import Celery
 
+    queues = queues or settings.CELERY_TASK_DEFAULT_QUEUE
     process = start_process(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--concurrency", "1",
          "--hostname", f"{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip", "-Q", queues],
@@ -54,7 +57,7 @@ def worker(redis_url: str, name: str, *, queues: str = "celery", **env: str) -> 
 def test_a_job_runs_on_the_worker_and_its_events_are_published(celery_worker_process, redis_client, start_work,
                                                                member):
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(f"user:{member.pk}")
+    pubsub.subscribe(events.channel_name(f"user:{member.pk}"))
     job = start_work(steps=3, delay=0.1, subtasks=["Take Snapshot", "Transfer data to vault"])
     job = wait_status(job, Status.COMPLETED)
     assert [s.status for s in job.subtasks.all()] == [Status.COMPLETED, Status.COMPLETED]

@@ -19,14 +19,14 @@ def test_stream_relays_published_events_and_releases_its_subscription(redis_url,
         stream = events.stream(["user:424242"], keepalive=0.2)
         ready = await stream.__anext__()
         assert ready.startswith("event: ready")
-        assert redis_client.pubsub_numsub("user:424242")[0][1] == 1
+        assert redis_client.pubsub_numsub(events.channel_name("user:424242"))[0][1] == 1
         events.publish_now(["user:424242"], "notify", {"text": "hello"})
         frame = await asyncio.wait_for(stream.__anext__(), 5)
         assert frame == 'event: notify\ndata: {"text":"hello"}\n\n'
         keepalive = await asyncio.wait_for(stream.__anext__(), 5)
         assert keepalive == ": keep-alive\n\n"
         await stream.aclose()
-        assert redis_client.pubsub_numsub("user:424242")[0][1] == 0
+        assert redis_client.pubsub_numsub(events.channel_name("user:424242"))[0][1] == 0
 
     run_async(scenario())
 
@@ -37,7 +37,7 @@ def test_publish_waits_for_commit(redis_url, redis_client):
     from django.db import transaction
 
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe("job:1")
+    pubsub.subscribe(events.channel_name("job:1"))
     with transaction.atomic():
         events.publish(["job:1"], "job", {"id": 1})
         assert pubsub.get_message(timeout=0.3) is None
