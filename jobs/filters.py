@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import F
 from django.utils import timezone
 
 from jobs.models import ACTIVE, SUCCEEDED, Job, JobQuerySet, Operation, Status
+from portal.tables import Column, Table, query_string
 
 PAGE_SIZE = 50
 DEFAULT_WINDOW = timedelta(hours=24)
 
-# Column key -> model field. START TIME is when the job was requested, which every job has.
-SORTS = {"item": "item_name", "operation": "operation", "status": "status", "start": "created", "duration": "duration"}
-DEFAULT_SORT = "-start"
+# START TIME sorts on when the job was requested, which every job has.
+JOB_TABLE = Table((Column("item", "Item", "item_name"), Column("operation", "Operation", "operation"),
+                   Column("status", "Status", "status"), Column("start", "Start time", "created"),
+                   Column("duration", "Duration", "duration")), default_sort="-start")
 
 
 # Groups a link may ask for (a dashboard's "successful" count includes Completed With Warnings).
@@ -44,8 +44,7 @@ class JobFilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean_sort(self) -> str:
-        sort = self.cleaned_data.get("sort") or DEFAULT_SORT
-        return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+        return JOB_TABLE.clean_sort(self.cleaned_data.get("sort"))
 
     def clean(self) -> dict:
         data = super().clean()
@@ -70,9 +69,7 @@ class JobPage:
 
     def url(self, **changes) -> str:
         """This page's query string with ``changes`` (None removes a key)."""
-        data = {k: v for k, v in self.form.data.items() if v not in ("", None)}
-        data.update(changes)
-        return "?" + urlencode({k: v for k, v in data.items() if v is not None})
+        return query_string(dict(self.form.data.items()), **changes)
 
     @property
     def next_url(self) -> str:
@@ -82,16 +79,9 @@ class JobPage:
     def previous_url(self) -> str:
         return self.url(page=self.page - 1 if self.page > 2 else None) if self.page > 1 else ""
 
-    def sort_url(self, column: str) -> str:
-        current = self.sort.lstrip("-")
-        descending = column == current and not self.sort.startswith("-")
-        return self.url(sort=("-" if descending else "") + column, page=None)
-
     @property
     def columns(self) -> list[dict]:
-        labels = {"item": "Item", "operation": "Operation", "status": "Status", "start": "Start time", "duration": "Duration"}
-        return [{"key": key, "label": label, "url": self.sort_url(key), "sorted": self.sort.lstrip("-") == key,
-                 "desc": self.sort.startswith("-")} for key, label in labels.items()]
+        return JOB_TABLE.headers(self.sort, lambda sort: self.url(sort=sort, page=None))
 
 
 def filter_jobs(queryset: JobQuerySet, params) -> JobPage:
@@ -115,9 +105,8 @@ def filter_jobs(queryset: JobQuerySet, params) -> JobPage:
         jobs = jobs.filter(item_name__icontains=data["item"])
     if data.get("vault"):
         jobs = jobs.filter(vault_id=data["vault"])
-    sort = data.get("sort") or DEFAULT_SORT
-    field = SORTS[sort.lstrip("-")]
-    order = F(field).desc(nulls_first=True) if sort.startswith("-") else F(field).asc(nulls_last=True)
+    sort = data.get("sort") or JOB_TABLE.default_sort
+    field, order = JOB_TABLE.field_of(sort), JOB_TABLE.order(sort)
     page = data.get("page") or 1
     offset = (page - 1) * PAGE_SIZE
     rows = list(jobs.order_by(order, "-created" if field != "created" else "-id", "-id")

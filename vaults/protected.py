@@ -11,20 +11,31 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from jobs.models import Job, Operation
+from portal.tables import Column, Table, label_of
+from vaults.models import ProtectedItem
 from vaults.policies import policy_detail_rows
 from vaults.policy_forms import user_zone
 from vaults.schedule import local_label
 from vaults.views import vault_or_404, vault_page
 
+PROTECTED_TABLE = Table((Column("name", "Name", "item__vm__name"), Column("service", "Cloud service", "item__vm__cloud_service"),
+                         Column("status", "Protection status", "status_label"),
+                         Column("points", "Recovery points", "point_count"),
+                         Column("newest", "Newest recovery point", "newest_point"),
+                         Column("last", "Last backup status", "last_backup_status")),
+                        default_sort="name", search_field="item__vm__name")
+
 
 def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
     vault = vault_or_404(request, pk)
+    grid = PROTECTED_TABLE.read(request.GET)
     items = (vault.protected_items.select_related("item__vm", "policy")
-             .annotate(point_count=Count("recovery_points"), newest_point=Max("recovery_points__created")))
-    tz, items = user_zone(request), list(items)
+             .annotate(point_count=Count("recovery_points"), newest_point=Max("recovery_points__created"),
+                       status_label=label_of("status", ProtectedItem.Status.choices)))
+    tz, items = user_zone(request), list(grid.apply(items, "item__vm__name"))
     for item in items:  # times read in the user's zone, with the offset, like the schedules
         item.newest_label = local_label(item.newest_point, tz) if item.newest_point else ""
-    context = {"items": items}
+    context = {"items": items, "grid": grid}
     if request.htmx and request.htmx.target == "protected-items":
         return render(request, "vaults/protected_items.html#protected-table", {"vault": vault, **context})
     return vault_page(request, vault, "protected", "vaults/protected_items.html", context)

@@ -86,6 +86,14 @@
       });
       updateCommands();
     });
+    // A form with data-drop-empty leaves its empty fields out of the request, so the address it puts in the
+    // address bar (a table's search and sort) reads "?sort=-name", not "?q=&sort=-name".
+    document.body.addEventListener("htmx:configRequest", (event) => {
+      if (!event.detail.elt.closest || !event.detail.elt.closest("[data-drop-empty]")) return;
+      Array.from(event.detail.formData.entries()).forEach(([name, value]) => {
+        if (value === "") event.detail.formData.delete(name);
+      });
+    });
     updateCommands();
   }
 
