@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.fixtures.store import damage_chunk
 from vaults import restore as restore_module
 from vaults.backup_tasks import point_id_for
 from vaults.compute import compute_client
@@ -132,10 +133,7 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
     store = VaultStore(east.store_path)
     manifest = store.load_point(point.store_point_id).disks[0]
     chunk = next(c for c in manifest.chunks if c)
-    path = store.chunks.path(chunk)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
+    damage_chunk(store, chunk)
 
     job = restore_as(member, point, "rsbad")
     assert job.status == "failed" and job.error_code == "RecoveryPointDamaged", job.error_message

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from jobs.models import Job, Operation
+from tests.fixtures.store import damage_chunk
 from vaults import backup, maintenance
 from vaults.models import ProtectedItem
 from vaults.restore import RestoreRequest, start_restore
@@ -59,8 +60,7 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     newest = item.recovery_points.order_by("-created").first()
     store = VaultStore(vault.store_path)
     chunk = next(c for d in store.load_point(newest.store_point_id).disks for c in d.chunks if c)
-    path = store.chunks.path(chunk)
-    path.write_bytes(path.read_bytes()[:-7] + b"damaged")
+    damage_chunk(store, chunk)
     job = run(start_restore(member, newest, RestoreRequest("rsgrs", "northwind-dev", False, "labstorenortheu")))
     assert job.status == "completed", job.error_message
     assert job.properties["Chunks read from the secondary copy"] >= 1

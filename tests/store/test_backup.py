@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.fixtures.store import TEST_CHUNK, chunk_files
+from tests.fixtures.store import TEST_CHUNK, chunk_files, damage_chunk
 from vaults.store import MemoryDisk, MemorySink, MemorySource, OperationCancelled, VaultStore
 from vaults.store.chunks import chunk_hash
 
@@ -79,7 +79,7 @@ def test_identical_chunks_are_stored_once_per_store(vault_store):
     data = block * 6 + bytes(TEST_CHUNK) + block
     first = vault_store.back_up([("os", MemorySource(data)), ("data0", MemorySource(block * 2))])
     assert chunk_files(vault_store) == [chunk_hash(block)]
-    assert first.stored_bytes == os.path.getsize(vault_store.chunks.path(chunk_hash(block)))
+    assert first.stored_bytes == vault_store.chunks.locate(chunk_hash(block)).length
     # A second point of the same bytes (another VM, a full re-backup) stores nothing new.
     second = vault_store.back_up([("os", MemorySource(data))])
     assert second.stored_bytes == 0
@@ -171,8 +171,7 @@ def test_incremental_over_a_damaged_base_chunk_reads_that_chunk_whole(vault_stor
     disk.write(0, os.urandom(4 * TEST_CHUNK))
     first = disk.snapshot()
     base = vault_store.back_up([("os", disk.source(first))])
-    path = vault_store.chunks.path(base.disks[0].chunks[1])
-    path.write_bytes(path.read_bytes()[:-10])
+    damage_chunk(vault_store, base.disks[0].chunks[1])
     disk.write(TEST_CHUNK + 512, os.urandom(512))
     second = disk.snapshot()
     source = disk.source(second, first)

@@ -99,17 +99,28 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store
 
 
 class DiskFull:
-    """os.write that fails with ENOSPC once ``budget`` bytes have been written (a tiny filesystem)."""
+    """os.write and os.pwrite that fail with ENOSPC once ``budget`` bytes have been written (a tiny filesystem)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self.real = os.write
+        self.real_write, self.real_pwrite = os.write, os.pwrite
 
-    def __call__(self, fd: int, data) -> int:
+    def spend(self, data) -> None:
         if len(data) > self.budget:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         self.budget -= len(data)
-        return self.real(fd, data)
+
+    def write(self, fd: int, data) -> int:
+        self.spend(data)
+        return self.real_write(fd, data)
+
+    def pwrite(self, fd: int, data, offset: int) -> int:
+        self.spend(data)
+        return self.real_pwrite(fd, data, offset)
+
+    def install(self, monkeypatch) -> None:
+        monkeypatch.setattr(os, "write", self.write)
+        monkeypatch.setattr(os, "pwrite", self.pwrite)
 
 
 # 0: fails at once; 40 chunks: mid-transfer; 64 chunks and a bit: every chunk written, the publish fails.
@@ -118,7 +129,7 @@ def test_full_disk_raises_store_full_and_leaves_nothing_half_written(vault_store
     first_data = os.urandom(8 * TEST_CHUNK)
     first = vault_store.back_up([("os", MemorySource(first_data))])
     before = set(chunk_files(vault_store))
-    monkeypatch.setattr(os, "write", DiskFull(budget))
+    DiskFull(budget).install(monkeypatch)
     with pytest.raises(StoreFullError) as caught:
         vault_store.back_up([("os", MemorySource(os.urandom(64 * TEST_CHUNK)))])
     monkeypatch.undo()
@@ -139,12 +150,10 @@ def test_full_disk_raises_store_full_and_leaves_nothing_half_written(vault_store
 
 def test_full_disk_when_flushing_chunks_names_nothing(vault_store, monkeypatch):
     """Delayed allocation can report ENOSPC only at sync time: still nothing named, nothing published."""
-    from vaults.store import writer
-
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(writer, "make_durable", no_space)
+    monkeypatch.setattr(os, "fdatasync", no_space)
     with pytest.raises(StoreFullError):
         vault_store.back_up([("os", MemorySource(os.urandom(8 * TEST_CHUNK)))])
     assert vault_store.point_ids() == []

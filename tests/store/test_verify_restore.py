@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.fixtures.store import TEST_CHUNK, chunk_files
+from tests.fixtures.store import TEST_CHUNK, chunk_files, damage_chunk, lose_chunk
 from vaults.store import (
     CorruptChunkError,
     DigestMismatchError,
@@ -49,7 +49,7 @@ def flip_a_byte(path) -> None:
 def test_verify_reports_a_corrupted_chunk_by_recovery_point(vault_store, three_points):
     _, _, points = three_points
     only_in_first_two = points[0].disks[0].chunks[2]
-    flip_a_byte(vault_store.chunks.path(only_in_first_two))
+    damage_chunk(vault_store, only_in_first_two)
     report = vault_store.verify()
     assert not report.ok
     assert set(report.bad_chunks) == {only_in_first_two}
@@ -60,7 +60,7 @@ def test_verify_reports_a_corrupted_chunk_by_recovery_point(vault_store, three_p
 def test_verify_reports_missing_chunks_and_damaged_manifests(vault_store, three_points):
     _, _, points = three_points
     shared = points[0].disks[0].chunks[0]
-    vault_store.chunks.path(shared).unlink()
+    lose_chunk(vault_store, shared)
     flip_a_byte(vault_store.point_path(points[2].id))
     report = vault_store.verify()
     assert "missing" in report.bad_chunks[shared]
@@ -71,11 +71,11 @@ def test_verify_reports_missing_chunks_and_damaged_manifests(vault_store, three_
 def test_restore_of_a_damaged_point_fails_naming_the_chunk(vault_store, three_points):
     _, _, points = three_points
     bad = points[2].disks[0].chunks[2]
-    flip_a_byte(vault_store.chunks.path(bad))
+    damage_chunk(vault_store, bad)
     with pytest.raises(CorruptChunkError) as caught:
         vault_store.restore_disk(points[2].disks[0], MemorySink())
     assert caught.value.chunk == bad and bad in str(caught.value)
-    vault_store.chunks.path(bad).unlink()
+    lose_chunk(vault_store, bad)
     with pytest.raises(MissingChunkError, match=bad):
         vault_store.restore_disk(points[2].disks[0], MemorySink())
 
@@ -86,8 +86,8 @@ def test_restore_reads_the_secondary_copy_when_the_primary_chunk_is_damaged(vaul
     assert report.points_copied == [point.id for point in sorted(points, key=lambda p: p.id)]
     assert secondary_store.verify().ok
     bad = points[2].disks[0].chunks[2]
-    flip_a_byte(vault_store.chunks.path(bad))
-    vault_store.chunks.path(points[2].disks[0].chunks[0]).unlink()
+    damage_chunk(vault_store, bad)
+    lose_chunk(vault_store, points[2].disks[0].chunks[0])
     sink = MemorySink()
     result = vault_store.restore_disk(points[2].disks[0], sink, secondary=secondary_store)
     assert bytes(sink.data) == disk.snapshots[snapshots[2]].data
@@ -102,7 +102,7 @@ def test_replication_copies_only_new_points_and_never_copies_damage(vault_store,
     more = MemoryDisk(2 * TEST_CHUNK)
     more.write(0, os.urandom(TEST_CHUNK))
     fresh = vault_store.back_up([("data0", more.source(more.snapshot()))])
-    flip_a_byte(vault_store.chunks.path(fresh.disks[0].chunks[0]))
+    damage_chunk(vault_store, fresh.disks[0].chunks[0])
     report = vault_store.replicate_to(secondary_store)
     assert list(report.failed_points) == [fresh.id]
     assert not secondary_store.has_point(fresh.id)
@@ -209,7 +209,7 @@ def test_restore_reports_progress_and_can_be_cancelled(vault_store, three_points
 def test_verify_sets_a_corrupt_chunk_aside_so_the_next_backup_of_those_bytes_heals_old_points(vault_store, three_points):
     disk, snapshots, points = three_points
     shared = points[0].disks[0].chunks[0]
-    flip_a_byte(vault_store.chunks.path(shared))
+    damage_chunk(vault_store, shared)
     report = vault_store.verify()
     assert set(report.affected_points) == {point.id for point in points}
     assert not vault_store.chunks.has(shared)  # set aside: dedup no longer trusts the name
@@ -223,7 +223,7 @@ def test_repair_from_the_secondary_copy(vault_store, secondary_store, three_poin
     _, _, points = three_points
     vault_store.replicate_to(secondary_store)
     bad = points[2].disks[0].chunks[2]
-    flip_a_byte(vault_store.chunks.path(bad))
+    damage_chunk(vault_store, bad)
     report = vault_store.verify()
     assert vault_store.repair_from(secondary_store, report.bad_chunks) == [bad]
     assert vault_store.verify().ok

@@ -1,28 +1,48 @@
-"""Content-addressed chunk files: ``chunks/<2 hex>/<64 hex>``, each one zstd frame.
+"""Content-addressed chunks, kept in pack files: ``packs/<2 hex>/<32 hex>.pack``.
 
-A chunk's name is the BLAKE3 digest of its uncompressed bytes. BLAKE3 and not
-SHA-256 because it measured ~3x faster per core here (4.4 GB/s vs 1.5 GB/s with
-SHA-NI, see bench/store.py), and hashing runs on every chunk of every backup and
-every restore. Every read decompresses and re-hashes, so a flipped bit, a
-truncated file or a file under the wrong name is reported as ``CorruptChunkError``.
+A chunk's name is the BLAKE3 digest of its uncompressed bytes; it is stored as
+one zstd frame. Frames are appended to pack files of about ``PACK_TARGET``
+bytes, each ending with its own index, so a full backup creates a few dozen
+files instead of one per chunk (creating a file cost ~0.5 ms of kernel time
+here, more than compressing the chunk). Pack layout::
+
+    frame 0 | frame 1 | ... | index: count x (32-byte name, u64 offset, u32 length, u32 raw length)
+    | footer: b"RSVPACK1", u64 index offset, u32 count, 32-byte BLAKE3 of the index
+
+A pack appears under its name only once complete and durable (writer.py), so a
+pack that has a name has a trustworthy index. BLAKE3 and not SHA-256 because
+it measured ~3x faster per core here, and hashing runs on every chunk of every
+backup and restore. Every read decompresses and re-hashes, so a flipped bit, a
+truncated pack or a frame under the wrong name is reported as ``CorruptChunkError``.
+
+Chunks that verify found damaged are listed in ``damaged.json`` beside the
+packs and left out of the index: dedup no longer trusts them, the next backup
+that meets those bytes stores them again, and GC drops them from their pack.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import blake3
 import zstandard
 
+from vaults.store.durable import atomic_write
 from vaults.store.errors import CorruptChunkError, MissingChunkError
 
 HASH_NAME = "blake3"
 DIGEST_HEX_LEN = 64
 MAX_CHUNK = 64 << 20
+PACK_SUFFIX = ".pack"
+PACK_MAGIC = b"RSVPACK1"
+ENTRY = struct.Struct("<32sQII")
+FOOTER = struct.Struct("<8sQI32s")
 
 
 def chunk_hash(data: bytes | bytearray | memoryview) -> str:
@@ -31,28 +51,187 @@ def chunk_hash(data: bytes | bytearray | memoryview) -> str:
 
 
 @dataclass(frozen=True)
-class ChunkFile:
-    name: str
+class Location:
+    pack: str
+    offset: int
+    length: int       # stored (compressed) bytes
+    raw_length: int   # the chunk's bytes
+
+
+@dataclass
+class Pack:
+    id: str
     path: Path
     size: int
     mtime: float
+    entries: list[tuple[str, Location]]
+
+
+def pack_index(entries: Iterable[tuple[str, Location]]) -> bytes:
+    return b"".join(ENTRY.pack(bytes.fromhex(name), where.offset, where.length, where.raw_length) for name, where in entries)
+
+
+def pack_footer(index: bytes, index_offset: int, count: int) -> bytes:
+    return FOOTER.pack(PACK_MAGIC, index_offset, count, blake3.blake3(index).digest())
+
+
+def read_pack(path: Path) -> Pack | None:
+    """A pack's index, or None when the file is not a complete pack (its chunks then count as missing)."""
+    pack_id = path.name[:-len(PACK_SUFFIX)]
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        stat = os.fstat(fd)
+        if stat.st_size < FOOTER.size:
+            return None
+        magic, index_offset, count, checksum = FOOTER.unpack(os.pread(fd, FOOTER.size, stat.st_size - FOOTER.size))
+        index_length = count * ENTRY.size
+        if magic != PACK_MAGIC or index_offset + index_length + FOOTER.size != stat.st_size:
+            return None
+        index = os.pread(fd, index_length, index_offset)
+        if blake3.blake3(index).digest() != checksum:
+            return None
+    finally:
+        os.close(fd)
+    entries = [(raw.hex(), Location(pack_id, offset, length, raw_length))
+               for raw, offset, length, raw_length in ENTRY.iter_unpack(index)]
+    return Pack(pack_id, path, stat.st_size, stat.st_mtime, entries)
 
 
 class ChunkStore:
-    """The chunk files of one store. Thread-safe: compressors are per thread, writes are atomic renames."""
+    """The packs of one store and an in-memory index of their chunks. Thread-safe.
+
+    The index is loaded on first use and ``refresh()``-ed whenever a caller
+    takes the store's lease, so it sees packs other processes published and
+    forgets packs garbage collection removed. Compressors are per thread.
+    """
 
     def __init__(self, root: Path, *, level: int = 1) -> None:
         self.root = root
         self.level = level
         self._local = threading.local()
+        self._lock = threading.RLock()
+        self._packs: dict[str, Pack] | None = None
+        self._index: dict[str, Location] = {}
+        self._damaged: dict[str, set[str]] = {}
 
-    # --- naming ----------------------------------------------------------
+    # --- the index ---------------------------------------------------------
 
-    def path(self, name: str) -> Path:
-        return self.root / name[:2] / name
+    @property
+    def damaged_path(self) -> Path:
+        return self.root / "damaged.json"
+
+    def pack_path(self, pack_id: str) -> Path:
+        return self.root / pack_id[:2] / f"{pack_id}{PACK_SUFFIX}"
+
+    def _pack_files(self) -> Iterator[Path]:
+        try:
+            subdirs = [entry for entry in os.scandir(self.root) if entry.is_dir()]
+        except FileNotFoundError:
+            return
+        for subdir in subdirs:
+            for entry in os.scandir(subdir.path):
+                if entry.name.endswith(PACK_SUFFIX) and not entry.name.startswith("."):
+                    yield Path(entry.path)
+
+    def refresh(self) -> None:
+        """Load packs published since the last look, drop those that are gone, re-read the damage list."""
+        with self._lock:
+            known = self._packs or {}
+            current: dict[str, Pack] = {}
+            for path in self._pack_files():
+                pack_id = path.name[:-len(PACK_SUFFIX)]
+                pack = known.get(pack_id) or read_pack(path)
+                if pack is not None:
+                    current[pack_id] = pack
+            try:
+                raw = json.loads(self.damaged_path.read_bytes())
+                self._damaged = {pack_id: set(names) for pack_id, names in raw.items()}
+            except FileNotFoundError:
+                self._damaged = {}
+            self._packs = current
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        index: dict[str, Location] = {}
+        for pack in (self._packs or {}).values():
+            bad = self._damaged.get(pack.id, ())
+            for name, where in pack.entries:
+                if name not in bad:
+                    index[name] = where
+        self._index = index
+
+    def _loaded(self) -> dict[str, Pack]:
+        if self._packs is None:
+            self.refresh()
+        return self._packs  # type: ignore[return-value]
+
+    def add_pack(self, pack: Pack) -> None:
+        """A pack this process just published (the writer calls it)."""
+        with self._lock:
+            self._loaded()[pack.id] = pack
+            for name, where in pack.entries:
+                self._index[name] = where
+
+    def packs(self) -> list[Pack]:
+        with self._lock:
+            return list(self._loaded().values())
 
     def has(self, name: str) -> bool:
-        return os.path.exists(self.path(name))
+        self._loaded()
+        return name in self._index
+
+    def locate(self, name: str) -> Location:
+        self._loaded()
+        where = self._index.get(name)
+        if where is None:
+            self.refresh()  # published by another process since we looked?
+            where = self._index.get(name)
+        if where is None:
+            raise MissingChunkError(name, f"Chunk {name} is missing from the vault store at {self.root.parent}.")
+        return where
+
+    def path(self, name: str) -> Path:
+        """The pack file that holds the chunk."""
+        return self.pack_path(self.locate(name).pack)
+
+    def names(self) -> set[str]:
+        """Every chunk the store can serve (damaged ones excluded)."""
+        self._loaded()
+        return set(self._index)
+
+    def damaged(self) -> dict[str, set[str]]:
+        self._loaded()
+        return {pack_id: set(names) for pack_id, names in self._damaged.items()}
+
+    def quarantine(self, names: Iterable[str]) -> None:
+        """Stop trusting these chunks (verify found them damaged): dedup and reads no longer see them."""
+        with self._lock:
+            self._loaded()
+            for name in names:
+                where = self._index.get(name)
+                if where is not None:
+                    self._damaged.setdefault(where.pack, set()).add(name)
+            self._save_damaged()
+            self._rebuild()
+
+    def forget_damage(self, pack_ids: Iterable[str]) -> None:
+        with self._lock:
+            for pack_id in pack_ids:
+                self._damaged.pop(pack_id, None)
+            self._save_damaged()
+
+    def _save_damaged(self) -> None:
+        if self._damaged or self.damaged_path.exists():
+            atomic_write(self.damaged_path, json.dumps({key: sorted(value) for key, value in self._damaged.items()
+                                                        if value}).encode())
+
+    def forget_pack(self, pack_id: str) -> None:
+        with self._lock:
+            self._loaded().pop(pack_id, None)
+            self._rebuild()
 
     # --- codecs, one per thread (zstd contexts are not thread-safe) ---
 
@@ -68,8 +247,6 @@ class ChunkStore:
             decompressor = self._local.decompressor = zstandard.ZstdDecompressor()
         return decompressor
 
-    # --- write (new chunks go through a ChunkWriter, which stages and commits them) ---
-
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
         return self._compressor().compress(data)
 
@@ -78,18 +255,28 @@ class ChunkStore:
         from vaults.store.writer import ChunkWriter
 
         writer = ChunkWriter(self)
-        written = writer.write(name, data)
-        writer.commit()
+        try:
+            written = writer.write(name, data)
+            writer.commit()
+        finally:
+            writer.discard()
         return written
 
     # --- read ------------------------------------------------------------
 
     def read_frame(self, name: str) -> bytes:
+        return self.read_at(self.locate(name), name)
+
+    def read_at(self, where: Location, name: str) -> bytes:
         try:
-            with open(self.path(name), "rb") as handle:
-                return handle.read()
+            fd = os.open(self.pack_path(where.pack), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise MissingChunkError(name, f"Chunk {name} is missing from the vault store at {self.root.parent}.") from None
+            raise MissingChunkError(name, f"Chunk {name} is missing from the vault store at {self.root.parent}: "
+                                          f"its pack {where.pack} is gone.") from None
+        try:
+            return os.pread(fd, where.length, where.offset)
+        finally:
+            os.close(fd)
 
     def get(self, name: str, expected_size: int | None = None) -> bytes:
         """The chunk's bytes, decompressed and proven to hash to ``name``."""
@@ -108,23 +295,7 @@ class ChunkStore:
             raise CorruptChunkError(name, f"{bad}: its content does not match its hash.")
         return data
 
-    # --- listing ---------------------------------------------------------
-
-    def iter_files(self) -> Iterator[ChunkFile]:
-        """Every chunk file (and leftover temp file, name starting with '.') with its size and mtime."""
-        try:
-            subdirs = list(os.scandir(self.root))
-        except FileNotFoundError:
-            return
-        for subdir in subdirs:
-            if not subdir.is_dir():
-                continue
-            for entry in os.scandir(subdir.path):
-                try:
-                    stat = entry.stat()
-                except FileNotFoundError:
-                    continue
-                yield ChunkFile(entry.name, Path(entry.path), stat.st_size, stat.st_mtime)
+    # --- size --------------------------------------------------------------
 
     def stored_bytes(self) -> int:
-        return sum(file.size for file in self.iter_files() if not file.name.startswith("."))
+        return sum(pack.size for pack in self.packs())

@@ -7,12 +7,10 @@ only for complete, durable content" lives in one place. ENOSPC/EDQUOT become
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import itertools
 import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -96,41 +94,3 @@ def unlink_durably(paths: Iterable[Path]) -> int:
         dirs.add(path.parent)
     fsync_dirs(dirs)
     return removed
-
-
-# syncfs(2): one journal commit makes every file written so far durable. Measured here: 2048 new 256 KiB files
-# took 3.8 s with an fsync each, 0.5 s with 16 threads fsyncing them, 0.16 s with one syncfs. Linux only (and
-# only since 5.8 does it report writeback errors); elsewhere the files are fsynced one by one, in parallel.
-_libc = ctypes.CDLL(None, use_errno=True)
-_syncfs = getattr(_libc, "syncfs", None)
-_SYNCFS_OK = _syncfs is not None and tuple(int(part) for part in os.uname().release.split(".")[:2]
-                                          if part.isdigit()) >= (5, 8)
-
-
-def syncfs(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        if _syncfs(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code), str(directory))
-    finally:
-        os.close(fd)
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_durable(root: Path, files: list[Path], dirs: Iterable[Path] = ()) -> None:
-    """Make ``files`` (written without fsync) and ``dirs`` durable: one syncfs, else parallel fsyncs."""
-    if _SYNCFS_OK:
-        syncfs(root)
-        return
-    if files:
-        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="fsync") as pool:
-            list(pool.map(_fsync_path, files))
-    fsync_dirs(dirs)

@@ -44,6 +44,8 @@ def replicate(primary: VaultStore, secondary: VaultStore, *, prune: bool = True,
     report = ReplicationReport()
     with lease(primary.lock_path, exclusive=False, timeout=primary.lock_timeout), \
             lease(secondary.lock_path, exclusive=False, timeout=secondary.lock_timeout):
+        primary.chunks.refresh()
+        secondary.chunks.refresh()
         present = set(secondary.point_ids())
         wanted = [point_id for point_id in primary.point_ids() if point_id not in present]
         for number, point_id in enumerate(wanted):
@@ -86,8 +88,8 @@ def _copy_chunks(primary: VaultStore, writer: ChunkWriter, names: list[str], rep
         copied = 0
         for name in batch:
             frame = primary.chunks.read_frame(name)
-            primary.chunks.decode(name, frame)  # never replicate a damaged chunk
-            copied += writer.write_compressed(name, frame)
+            data = primary.chunks.decode(name, frame)  # never replicate a damaged chunk
+            copied += writer.write_compressed(name, frame, len(data))
         return copied
 
     def collect(copied: int) -> None:
@@ -103,15 +105,19 @@ def repair_chunks(primary: VaultStore, secondary: VaultStore, names: list[str]) 
     repaired = []
     with lease(primary.lock_path, exclusive=False, timeout=primary.lock_timeout), \
             lease(secondary.lock_path, exclusive=False, timeout=secondary.lock_timeout):
+        primary.chunks.refresh()
+        secondary.chunks.refresh()
+        # The damaged copies stop counting first, so the index can only point at the repaired ones.
+        primary.chunks.quarantine(names)
         writer = ChunkWriter(primary.chunks)
         try:
             for name in names:
                 try:
                     frame = secondary.chunks.read_frame(name)
-                    secondary.chunks.decode(name, frame)
+                    data = secondary.chunks.decode(name, frame)
                 except ChunkError:
                     continue  # damaged on both sides: the affected points stay reported by verify
-                writer.write_compressed(name, frame)
+                writer.write_compressed(name, frame, len(data))
                 repaired.append(name)
             writer.commit()
         finally:

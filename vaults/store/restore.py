@@ -85,6 +85,8 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
         stack.enter_context(lease(store.lock_path, exclusive=False, timeout=store.lock_timeout))
         if secondary is not None:
             stack.enter_context(lease(secondary.lock_path, exclusive=False, timeout=secondary.lock_timeout))
+            secondary.chunks.refresh()
+        store.chunks.refresh()
         sink.begin(size)
         run_bounded(store.workers, runs(nonzero, max(1, store.read_batch // chunk_size)), work, collect, cancel, "restore")
         sink.finish()

@@ -2,8 +2,8 @@
 
 Order of durability, which is what makes an interrupted backup harmless:
 
-1. new chunks are written as temp files, made durable in batches, then renamed and
-   their directories synced (writer.py), the last batch before publishing;
+1. new chunks are appended to temp pack files, which are sealed, made durable, then
+   renamed and their directories synced (writer.py), the last pack before publishing;
 2. so every chunk the point names is durable under its name before step 4;
 3. the pending record is rewritten with every chunk the point names;
 4. the point file is written to a temp name, fsynced, renamed, and ``points/`` fsynced:
@@ -68,6 +68,7 @@ class BackupSession:
             raise StoreError(f"Recovery point {self.point_id} already exists in the vault store.")
         # Shared lease: any number of backups at once, never during garbage collection.
         self._stack.enter_context(lease(self.store.lock_path, exclusive=False, timeout=self.store.lock_timeout))
+        self.store.chunks.refresh()  # what other processes published, minus what GC removed, is what dedup may trust
         self._pending = PendingRecord(self.store.pending_dir, secrets.token_hex(8), self.point_id)
         self._stack.callback(self._pending.remove)
         self._pending.write(set())

@@ -4,7 +4,8 @@ Layout::
 
     <store>/store.json          format, chunk size, hash, compression (fixed at creation)
     <store>/lock                the lease (locks.py)
-    <store>/chunks/ab/ab12...   chunk files (chunks.py)
+    <store>/packs/ab/ab12....pack  pack files of chunks (chunks.py, writer.py)
+    <store>/packs/damaged.json  chunks verify found damaged
     <store>/points/<id>.json    recovery points (manifest.py), published by rename
     <store>/pending/<s>.json    intent records of unpublished backups (locks.py)
 """
@@ -31,10 +32,10 @@ from vaults.store.sinks import DiskSink
 from vaults.store.sources import DiskSource
 from vaults.store.verify import VerifyReport, verify_store
 
-STORE_FORMAT = "rsv-store-1"
+STORE_FORMAT = "rsv-store-2"
 # 256 KiB: measured in bench/store.py. Scattered 64 KiB writes dirty one chunk each, so the bytes an incremental
 # backup re-stores grow with the chunk size (4x less than 1 MiB, 16x less than borg's 4 MiB), while 64 KiB chunks
-# made a full backup pay a file create + fsync per 64 KiB and a manifest of 65536 entries per 4 GiB.
+# made a full backup hash, index and manifest four times as many pieces (65536 entries per 4 GiB).
 DEFAULT_CHUNK_SIZE = 256 << 10
 # zstd level 1: on text-like chunks it compressed ~280 MiB/s per core here against ~220 for level 3, for a
 # ratio only ~3% worse (0.311 vs 0.300); compression is the largest CPU cost of a full backup.
@@ -51,6 +52,10 @@ class VaultStore:
             config = json.loads((self.path / "store.json").read_bytes())
         except FileNotFoundError:
             raise StoreError(f"There is no vault store at {self.path}.") from None
+        if config.get("format") == "rsv-store-1":
+            raise StoreError(f"The vault store at {self.path} uses the old one-file-per-chunk format, which this version "
+                             "no longer reads.", recommendation="Restore what you need with the previous version, or "
+                             "delete the vault's backup data and back up again.")
         if config.get("format") != STORE_FORMAT or config.get("hash") != HASH_NAME:
             raise StoreError(f"The vault store at {self.path} has an unsupported format: {config}.")
         self.chunk_size = int(config["chunk_size"])
@@ -58,7 +63,7 @@ class VaultStore:
         self.workers = workers or os.cpu_count() or 2
         self.lock_timeout = lock_timeout
         self.read_batch = max(read_batch, self.chunk_size)
-        self.chunks = ChunkStore(self.path / "chunks", level=self.level)
+        self.chunks = ChunkStore(self.path / "packs", level=self.level)
 
     @classmethod
     def create(cls, path: Path | str, *, chunk_size: int = DEFAULT_CHUNK_SIZE, level: int = DEFAULT_LEVEL,
@@ -67,10 +72,8 @@ class VaultStore:
         if chunk_size <= 0 or chunk_size % 512:
             raise ValueError("the chunk size must be a positive multiple of 512 bytes")
         with full_disk_as_store_error(path):
-            for sub in ("chunks", "points", "pending"):
+            for sub in ("packs", "points", "pending"):
                 (path / sub).mkdir(parents=True, exist_ok=True)
-            for prefix in range(256):  # made once, so writing a chunk never needs a mkdir
-                (path / "chunks" / f"{prefix:02x}").mkdir(exist_ok=True)
             if not (path / "store.json").exists():
                 config = {"format": STORE_FORMAT, "chunk_size": chunk_size, "hash": HASH_NAME, "compression": "zstd",
                           "level": level}

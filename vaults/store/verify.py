@@ -1,15 +1,13 @@
 """Verify: re-read every manifest and every chunk they name, and say which recovery points damage affects.
 
-A corrupt chunk is also moved aside (``.<name>.damaged``, removed by GC later):
-while its name exists, dedup would keep referencing it from new points; once
-it is gone, the next backup that meets those bytes writes them again, which
+A corrupt chunk is also set aside (listed as damaged, dropped from its pack by GC):
+while the store offers it, dedup would keep referencing it from new points; once
+it is set aside, the next backup that meets those bytes writes them again, which
 heals every older point too, and ``repair_from`` can copy it from the secondary.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,6 +47,7 @@ def verify_store(store: VaultStore, *, quarantine: bool = True, progress: Progre
                  cancel: CancelFn | None = None) -> VerifyReport:
     report = VerifyReport()
     with lease(store.lock_path, exclusive=False, timeout=store.lock_timeout):
+        store.chunks.refresh()
         users: dict[str, list[str]] = {}
         lengths: dict[str, int] = {}
         for point_id in store.point_ids():
@@ -93,9 +92,6 @@ def verify_store(store: VaultStore, *, quarantine: bool = True, progress: Progre
                 progress(report.bytes_checked, total_bytes)
 
         run_bounded(store.workers, batches, work, collect, cancel, "verify")
-        if quarantine:
-            for name in report.bad_chunks:
-                path = store.chunks.path(name)
-                with contextlib.suppress(FileNotFoundError):
-                    os.rename(path, path.with_name(f".{name}.damaged"))
+        if quarantine and report.bad_chunks:
+            store.chunks.quarantine(report.bad_chunks)
     return report

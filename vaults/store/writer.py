@@ -1,44 +1,76 @@
-"""Writing new chunks durably, in batches.
+"""Writing new chunks into pack files, durably.
 
 A chunk is never visible under its name before its bytes are durable: that
-name is what dedup trusts, so a chunk file that a power cut had truncated
-would otherwise poison every later backup that references it. Per-file fsync
-gives that but costs a journal commit per chunk (~2 ms here, more than the
-compression). So a writer stages chunks as temp files, then ``commit()``:
-one syncfs (or parallel fsyncs) for the whole batch, rename each to its name,
-and sync the directories. The engine commits every ``commit_bytes`` and before
-a point is published. A crash leaves only temp files, which GC removes.
+name is what dedup trusts, so a pack that a power cut had truncated would
+otherwise poison every later backup that references its chunks. A writer
+appends frames to a temp pack (``.<id>.pack.<pid>.tmp``); when the pack
+reaches ``PACK_TARGET`` it is sealed (index and footer appended) and synced
+in the background while the backup goes on. ``commit()`` seals the open
+pack, waits for the syncs, renames every sealed pack to its name and syncs
+the directories: only then do its chunks exist. The engine commits every
+``commit_bytes`` and before a point is published. A crash leaves only temp
+packs, which GC removes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaults.store.chunks import ChunkStore
-from vaults.store.durable import full_disk_as_store_error, make_durable, temp_name, write_all
+from vaults.store.chunks import PACK_SUFFIX, ChunkStore, Location, Pack, pack_footer, pack_index
+from vaults.store.durable import fsync_dirs, full_disk_as_store_error
 
 DEFAULT_COMMIT_BYTES = 512 << 20
+PACK_TARGET = 64 << 20
+
+
+@dataclass
+class _OpenPack:
+    id: str
+    final: Path
+    temp: Path
+    fd: int
+    size: int = 0
+    entries: list[tuple[str, Location]] = field(default_factory=list)
+    synced: Future | None = None
+
+
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
+def _sync_and_close(fd: int) -> None:
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 class ChunkWriter:
-    """New chunks of one session (a backup, a replication). Thread-safe."""
+    """New chunks of one session (a backup, a replication, a repack). Thread-safe."""
 
-    def __init__(self, chunks: ChunkStore, *, commit_bytes: int = DEFAULT_COMMIT_BYTES) -> None:
+    def __init__(self, chunks: ChunkStore, *, commit_bytes: int = DEFAULT_COMMIT_BYTES,
+                 pack_target: int = PACK_TARGET) -> None:
         self.chunks = chunks
         self.commit_bytes = commit_bytes
+        self.pack_target = pack_target
         self._lock = threading.Lock()
         self._claimed: set[str] = set()
-        self._staged: list[tuple[Path, Path]] = []
+        self._open: _OpenPack | None = None
+        self._sealed: list[_OpenPack] = []
         self._staged_bytes = 0
-        self._renamed_dirs: set[Path] = set()
+        self._syncer: ThreadPoolExecutor | None = None
 
     def claim(self, name: str) -> bool:
         """True when the caller must write the chunk: neither the store nor this session has it."""
-        with self._lock:
-            if name in self._claimed:
-                return False
         if self.chunks.has(name):
             return False
         with self._lock:
@@ -48,59 +80,81 @@ class ChunkWriter:
             return True
 
     def write(self, name: str, data: bytes | bytearray | memoryview) -> int:
-        return self.write_compressed(name, self.chunks.compress(data))
+        return self.write_compressed(name, self.chunks.compress(data), len(data))
 
-    def write_compressed(self, name: str, frame: bytes) -> int:
-        """Stage one chunk file (not yet durable, not yet named). Returns its stored size."""
-        final = self.chunks.path(name)
-        temp = temp_name(final)
-        with full_disk_as_store_error(self.chunks.root.parent):
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
-            except FileNotFoundError:  # the 256 directories are made with the store; recreate one if it was removed
-                final.parent.mkdir(exist_ok=True)
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
-            try:
-                write_all(fd, frame)
-            except BaseException:
-                os.close(fd)
-                os.unlink(temp)
-                raise
-            os.close(fd)
-        with self._lock:
-            self._staged.append((temp, final))
+    def write_compressed(self, name: str, frame: bytes, raw_length: int) -> int:
+        """Append one chunk's frame to the open pack (not yet durable, not yet named). Returns its stored size."""
+        with self._lock, full_disk_as_store_error(self.chunks.root.parent):
+            pack = self._open or self._new_pack()
+            _pwrite_all(pack.fd, frame, pack.size)
+            pack.entries.append((name, Location(pack.id, pack.size, len(frame), raw_length)))
+            pack.size += len(frame)
             self._staged_bytes += len(frame)
+            if pack.size >= self.pack_target:
+                self._seal(pack)
         return len(frame)
+
+    def _new_pack(self) -> _OpenPack:
+        pack_id = secrets.token_hex(16)
+        final = self.chunks.pack_path(pack_id)
+        temp = final.with_name(f".{pack_id}{PACK_SUFFIX}.{os.getpid()}.tmp")
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
+        self._open = _OpenPack(pack_id, final, temp, fd)
+        return self._open
+
+    def _seal(self, pack: _OpenPack) -> None:
+        """Append index and footer, and start syncing the pack in the background (caller holds the lock)."""
+        index = pack_index(pack.entries)
+        _pwrite_all(pack.fd, index + pack_footer(index, pack.size, len(pack.entries)), pack.size)
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-sync")
+        pack.synced = self._syncer.submit(_sync_and_close, pack.fd)
+        self._sealed.append(pack)
+        self._open = None
 
     @property
     def needs_commit(self) -> bool:
         return self._staged_bytes >= self.commit_bytes
 
     def commit(self) -> None:
-        """Make every staged chunk durable, then give it its name, durably."""
+        """Make every written chunk durable, then give its pack its name, durably."""
         with self._lock:
-            staged, self._staged, self._staged_bytes = self._staged, [], 0
-        try:
-            with full_disk_as_store_error(self.chunks.root.parent):
-                if staged:
-                    make_durable(self.chunks.root, [temp for temp, _ in staged])
-                for temp, final in staged:
-                    os.rename(temp, final)
-                    self._renamed_dirs.add(final.parent)
-                if self._renamed_dirs:
-                    make_durable(self.chunks.root, [], self._renamed_dirs | {self.chunks.root})
-                    self._renamed_dirs = set()
-        except BaseException:
-            self._discard(staged)
-            raise
+            sealed: list[_OpenPack] = []
+            try:
+                with full_disk_as_store_error(self.chunks.root.parent):
+                    if self._open is not None:
+                        self._seal(self._open)
+                    sealed, self._sealed, self._staged_bytes = self._sealed, [], 0
+                    for pack in sealed:
+                        pack.synced.result()  # type: ignore[union-attr]
+                    for pack in sealed:
+                        os.rename(pack.temp, pack.final)
+                    if sealed:
+                        fsync_dirs({pack.final.parent for pack in sealed} | {self.chunks.root})
+            except BaseException:
+                self._discard(sealed)
+                raise
+        for pack in sealed:
+            stat = pack.final.stat()
+            self.chunks.add_pack(Pack(pack.id, pack.final, stat.st_size, stat.st_mtime, pack.entries))
 
     def discard(self) -> None:
-        """Drop staged chunks (the session failed): their temp files go now rather than at the next GC."""
+        """Drop chunks not yet committed (the session failed): their temp packs go now rather than at the next GC."""
         with self._lock:
-            staged, self._staged, self._staged_bytes = self._staged, [], 0
-        self._discard(staged)
+            packs = self._sealed + ([self._open] if self._open is not None else [])
+            if self._open is not None:
+                os.close(self._open.fd)
+            self._open, self._sealed, self._staged_bytes = None, [], 0
+        self._discard(packs)
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
+            self._syncer = None
 
     @staticmethod
-    def _discard(staged: list[tuple[Path, Path]]) -> None:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
+    def _discard(packs: list[_OpenPack]) -> None:
+        for pack in packs:
+            if pack.synced is not None:
+                with contextlib.suppress(OSError):
+                    pack.synced.result()
+            pack.temp.unlink(missing_ok=True)
