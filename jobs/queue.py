@@ -1,4 +1,4 @@
-"""Sending job tasks to the broker, and finding a job type's cleanup hook.
+"""Sending job tasks to the broker, and finding a job type's cleanup and failure hooks.
 
 Jobs are sent by task *name* (``send_task``), so this app never imports the
 apps whose tasks it runs. A broker that is down must not fail the request that
@@ -44,13 +44,23 @@ def enqueue(job_id: int, task_name: str) -> bool:
 
 def run_cleanup(job, *, reason: str) -> None:
     """Run the job type's cleanup hook (undo what a stopped job wrote). Never raises."""
+    _run_hook(job, "cleanup", job, reason)
+
+
+def run_on_failure(job) -> None:
+    """Run the job type's failure hook on a job that has just ended Failed. Never raises."""
+    _run_hook(job, "on_failure", job)
+
+
+def _run_hook(job, hook: str, *args) -> None:
     task = current_app.tasks.get(job.task_name)
-    cleanup = getattr(task, "job_cleanup", None)
-    if cleanup is None:
+    function = getattr(task, f"job_{hook}", None)
+    if function is None:
         if task is None:
-            log.warning("job %s: task %s is not registered here, so its cleanup cannot run", job.pk, job.task_name)
+            log.warning("job %s: task %s is not registered here, so its %s hook cannot run", job.pk, job.task_name,
+                        hook)
         return
     try:
-        cleanup(job, reason)
+        function(*args)
     except Exception:
-        log.exception("cleanup of job %s (%s) failed", job.pk, job.task_name)
+        log.exception("%s hook of job %s (%s) failed", hook, job.pk, job.task_name)

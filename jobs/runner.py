@@ -8,7 +8,10 @@ Declare a job type with ``job_task``; the function receives a ``JobContext``::
     def undo_register(job, reason: str) -> None:
         ...  # remove what a stopped job wrote; must be safe to run twice
 
-    @job_task("vaults.register", cleanup=undo_register)
+    def register_failed(job) -> None:
+        ...  # show job.error_message where the item is listed
+
+    @job_task("vaults.register", cleanup=undo_register, on_failure=register_failed)
     def register(ctx: JobContext) -> None:
         item_id = ctx.params["item"]
         with ctx.subtask("Install backup extension"):
@@ -26,9 +29,12 @@ redelivered message or a job that is gone is logged and ignored), a heartbeat
 thread (which also notices cancellation), retries of ``TransientError`` with
 backoff, the end (Completed, Completed With Warnings after ``ctx.warn()``,
 Failed with the ``JobError``'s code, message and recommendations or an
-internal error, Cancelled), and the cleanup hook on every end but success. The
-task function should compute its remaining work from the database, so a retry
-never does it twice.
+internal error, Cancelled), the cleanup hook on every end but success, and the
+``on_failure`` hook once the job is Failed (its error code and message set),
+whether the runner or the reconciler failed it. The task function should
+compute its remaining work from the database, so a retry never does it twice;
+a retry that enters a sub-task again reuses its row (by name), so each step is
+listed once, with its latest status and times.
 """
 
 from __future__ import annotations
@@ -63,15 +69,22 @@ class JobTask(Task):
     ignore_result = True
     job_function: Callable[[JobContext], None] | None = None
     job_cleanup: Callable[[Job, str], None] | None = None
+    job_on_failure: Callable[[Job], None] | None = None  # not Celery's on_failure, which sees exceptions, not jobs
     job_queue: str | None = None  # the broker queue its messages go to (e.g. heavy transfers apart)
 
     def run(self, job_id: int) -> None:  # type: ignore[override]
         run_job(self, job_id)
 
 
-def job_task(name: str, *, cleanup: Callable[[Job, str], None] | None = None, queue: str | None = None,
+def job_task(name: str, *, cleanup: Callable[[Job, str], None] | None = None,
+             on_failure: Callable[[Job], None] | None = None, queue: str | None = None,
              **options: Any) -> Callable[[Callable[[JobContext], None]], JobTask]:
-    """Register ``fn(ctx)`` as the Celery task ``name``; ``cleanup(job, reason)`` undoes a stopped job's writes."""
+    """Register ``fn(ctx)`` as the Celery task ``name``.
+
+    ``cleanup(job, reason)`` undoes a stopped (failed or cancelled) job's writes;
+    ``on_failure(job)`` runs once a job has ended Failed, after its cleanup, to
+    record the failure where users look (e.g. the item the job was for).
+    """
 
     def decorate(fn: Callable[[JobContext], None]) -> JobTask:
         def run(self: JobTask, job_id: int) -> None:
@@ -79,7 +92,8 @@ def job_task(name: str, *, cleanup: Callable[[Job, str], None] | None = None, qu
 
         run.__name__, run.__qualname__, run.__module__, run.__doc__ = fn.__name__, fn.__qualname__, fn.__module__, fn.__doc__
         return shared_task(base=JobTask, bind=True, name=name, job_function=staticmethod(fn), job_queue=queue,
-                           job_cleanup=staticmethod(cleanup) if cleanup else None, **options)(run)
+                           job_cleanup=staticmethod(cleanup) if cleanup else None,
+                           job_on_failure=staticmethod(on_failure) if on_failure else None, **options)(run)
 
     return decorate
 
@@ -138,6 +152,7 @@ class JobContext:
         self._cancel = threading.Event()
         self._last_check = 0.0
         self._last_publish = 0.0
+        self._steps_this_attempt: set[str] = set()
 
     # --- cancellation -------------------------------------------------------
 
@@ -189,11 +204,28 @@ class JobContext:
 
     # --- sub-tasks ----------------------------------------------------------
 
+    def new_attempt(self) -> None:
+        """A retry begins: the sub-tasks it enters again reuse the rows of the earlier attempts."""
+        self._steps_this_attempt.clear()
+
     @contextlib.contextmanager
     def subtask(self, name: str) -> Iterator[SubTask]:
-        """A step with its own status and times: Completed on exit, Failed or Cancelled if it raises."""
-        position = self.job.subtasks.count() + 1
-        sub = SubTask.objects.create(job=self.job, position=position, name=name, status=Status.IN_PROGRESS)
+        """A step with its own status and times: Completed on exit, Failed or Cancelled if it raises.
+
+        A retry that enters a step an earlier attempt entered restarts that
+        step's row, so the Details dialog lists each step once; a name entered
+        twice within one attempt gets a second row.
+        """
+        sub = None
+        if name not in self._steps_this_attempt:
+            sub = self.job.subtasks.filter(name=name).order_by("-position").first()
+        self._steps_this_attempt.add(name)
+        if sub is None:
+            position = self.job.subtasks.count() + 1
+            sub = SubTask.objects.create(job=self.job, position=position, name=name, status=Status.IN_PROGRESS)
+        else:
+            sub.status, sub.started, sub.finished = Status.IN_PROGRESS, timezone.now(), None
+            sub.save(update_fields=["status", "started", "finished"])
         self.flush(kind="subtask")
         status = Status.COMPLETED
         try:
@@ -250,6 +282,7 @@ def _execute(ctx: JobContext) -> None:
                                 retries + 1, delay)
                 ctx.flush()
                 ctx.sleep(delay)
+                ctx.new_attempt()
                 continue
         except JobCancelled:
             _end_cancelled(ctx)
@@ -296,5 +329,8 @@ def _end_failed(ctx: JobContext, error: JobError) -> None:
     queue.run_cleanup(job, reason=error.code)
     with transaction.atomic():
         job.close_subtasks(Status.FAILED)
-        if job.fail(error.code, error.message, error.recommendations, retryable=error.retryable):
+        failed = job.fail(error.code, error.message, error.recommendations, retryable=error.retryable)
+        if failed:
             live.publish(job)
+    if failed:  # not when the reconciler failed it first: it runs the hook itself
+        queue.run_on_failure(job)

@@ -103,6 +103,8 @@ def _pk(value) -> int | None:
 def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta | None = None) -> dict[str, int]:
     """Fail running jobs whose worker stopped heartbeating; re-enqueue (then give up on) jobs never picked up.
 
+    A job failed here gets what the runner gives a failed job: its cleanup hook
+    (when it had started) and its ``on_failure`` hook.
     Safe to run in several places at once: every move is a compare-and-swap.
     """
     now = timezone.now()
@@ -137,4 +139,5 @@ def _fail_lost(job: Job, error, sources) -> bool:
     log.warning("job %s (%s) failed by the reconciler: %s", job.pk, job.task_name, error.code)
     if job.started:
         queue.run_cleanup(job, reason=error.code)
+    queue.run_on_failure(job)
     return True

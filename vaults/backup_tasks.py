@@ -52,12 +52,31 @@ def _undo_backup(job: Job, reason: str) -> None:
         drop = {k: v for k, v in new.items() if (v.get("media_link"), v.get("snapshot")) not in keep}
         if drop:
             backup.release_snapshots(item.vault.subscription.endpoint, drop)
-        label = "Cancelled" if reason == "cancelled" else "Failed"
-        ProtectedItem.objects.filter(pk=item.pk).update(last_backup_status=label, last_backup_time=timezone.now())
+        if reason == "cancelled":  # a failure is recorded by _backup_failed, once the job is Failed
+            ProtectedItem.objects.filter(pk=item.pk).update(last_backup_status="Cancelled",
+                                                            last_backup_time=timezone.now())
     publish([f"vault:{item.vault_id}"], "item", {"protected_item": item.pk})
 
 
-@job_task("vaults.backup", cleanup=_undo_backup)
+def _backup_failed(job: Job) -> None:
+    """A failed backup puts its item in Protection Error, with the job's message, until a backup succeeds.
+
+    Runs for every failure, whether the runner or the reconciler (a lost
+    worker) failed the job; a cancelled backup is not a failure. A stopped
+    item stays Protection Stopped. Nothing changes when a point was made since
+    the job was created: this job published its own, or a later backup
+    succeeded before this hook ran.
+    """
+    items = (ProtectedItem.objects.filter(pk=job.params.get("protected_item"))
+             .exclude(recovery_points__created__gte=job.created))
+    if not items.update(last_backup_status="Failed", last_backup_time=timezone.now()):
+        return
+    items.filter(status__in=ProtectedItem.ACTIVE).update(status=ProtectedItem.Status.ERROR,
+                                                         error_message=job.error_message)
+    publish([f"vault:{job.vault_id}"], "item", {"protected_item": job.params.get("protected_item")})
+
+
+@job_task("vaults.backup", cleanup=_undo_backup, on_failure=_backup_failed)
 def run_backup(ctx: JobContext) -> None:
     item = (ProtectedItem.objects.select_related("item__vm", "vault__subscription", "policy")
             .filter(pk=ctx.params["protected_item"]).first())

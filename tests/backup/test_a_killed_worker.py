@@ -18,6 +18,7 @@ from jobs.models import Job, Status
 from tests.conftest import wait_for
 from tests.jobs.test_integration import worker
 from vaults.backup import start_backup
+from vaults.models import ProtectedItem
 from vaults.store import VaultStore
 
 from .helpers import lab_vault, protect, write
@@ -55,6 +56,7 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
     assert VaultStore(vault.store_path).point_ids() == []
     item.refresh_from_db()
     assert item.last_backup_status == "Failed"
+    assert item.status == ProtectedItem.Status.ERROR and "stopped unexpectedly" in item.error_message
 
     process = worker(redis_url, "backup-kill-2")
     try:
@@ -64,6 +66,8 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
     assert item.recovery_points.count() == 1
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.PROTECTED and item.error_message == ""
     store = VaultStore(vault.store_path)
     assert store.point_ids() == [item.recovery_points.get().store_point_id]
     assert store.verify().ok

@@ -114,6 +114,7 @@ def test_agent_that_does_not_answer_fails_with_the_snapshot_timeout(east, member
     assert not item.recovery_points.exists()
     item.refresh_from_db()
     assert item.last_backup_status == "Failed"
+    assert item.status == ProtectedItem.Status.ERROR and "Snapshot VM sub task timed out" in item.error_message
 
 
 def test_fabric_5xx_during_transfer_is_retried(lab_subscription, member, fabric_faults):

@@ -36,12 +36,15 @@ def test_a_full_vault_store_fails_clearly_and_loses_nothing(lab_subscription, me
     assert "storage is full" in job.error_message and "intact" in " ".join(job.recommendations)
     assert list(item.recovery_points.all()) == [first]
     item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.ERROR and "storage is full" in item.error_message
     # The item still diffs against the first point's snapshots, which were kept.
     assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in first.disks}
     assert VaultStore(vault.store_path).point_ids() == [first.store_point_id]
     monkeypatch.undo()
     assert back_up(member, item).status == "completed"
     assert item.recovery_points.count() == 2
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.PROTECTED and item.error_message == ""
 
 
 def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscription, member, owner):

@@ -4,7 +4,10 @@
 reporting progress, inside the sub-tasks named in ``subtasks``. Other
 parameters make it fail in the ways the runner must handle. It "writes" a
 marker file (``marker``) as its side effect, which the cleanup hook removes, so
-tests can see that a stopped job left nothing half-done.
+tests can see that a stopped job left nothing half-done; the failure hook
+writes ``<marker>.failed`` with the failed job's status and error code.
+``transient_in`` names the sub-task inside which the ``transient`` errors are
+raised (by default, before any sub-task).
 """
 
 from __future__ import annotations
@@ -26,17 +29,31 @@ def remove_marker(job: Job, reason: str) -> None:
         Path(marker + ".cleaned").write_text(reason)
 
 
+def note_failure(job: Job) -> None:
+    marker = job.params.get("marker")
+    if marker:
+        with open(marker + ".failed", "a") as file:
+            file.write(f"{job.status} {job.error_code}\n")
+
+
+def _transient(ctx: JobContext) -> None:
+    if ctx.job.attempts < ctx.params.get("transient", 0):
+        raise TransientError("fabric answered 503 Service Unavailable")
+
+
 def work(ctx: JobContext) -> None:
     params = ctx.params
     if params.get("marker"):
         Path(params["marker"]).write_text(str(ctx.job.pk))
-    if ctx.job.attempts < params.get("transient", 0):
-        raise TransientError("fabric answered 503 Service Unavailable")
+    if not params.get("transient_in"):
+        _transient(ctx)
     steps, delay = int(params.get("steps", 3)), float(params.get("delay", 0.05))
     names = params.get("subtasks") or ["Work"]
     done = 0
     for name in names:
         with ctx.subtask(name):
+            if name == params.get("transient_in"):
+                _transient(ctx)
             for _ in range(steps):
                 ctx.sleep(delay)
                 done += 1
@@ -51,5 +68,5 @@ def work(ctx: JobContext) -> None:
     ctx.log.info("work done")
 
 
-work_task = job_task("tests.jobs.work", cleanup=remove_marker)(work)
+work_task = job_task("tests.jobs.work", cleanup=remove_marker, on_failure=note_failure)(work)
 kill_target = job_task("tests.jobs.kill_target", cleanup=remove_marker, queue=KILL_QUEUE)(work)

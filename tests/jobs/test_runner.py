@@ -94,3 +94,57 @@ def test_a_message_for_a_deleted_job_is_ignored(start_work):
     job.delete()
     work_task.apply(args=[pk])  # logs and returns
     assert not Job.objects.filter(pk=pk).exists()
+
+
+# --- Retries reuse their sub-tasks; the failure hook --------------------------
+
+def steps_of(job: Job) -> list[tuple[int, str, str]]:
+    return [(s.position, s.name, s.status) for s in job.subtasks.all()]
+
+
+def test_a_retried_job_lists_each_subtask_once_with_its_latest_run(start_work, client, member):
+    job = run(start_work(steps=1, delay=0, subtasks=["Take Snapshot", "Transfer data to vault"], transient=2,
+                         transient_in="Transfer data to vault"))
+    assert job.status == Status.COMPLETED and job.attempts == 2
+    assert steps_of(job) == [(1, "Take Snapshot", Status.COMPLETED), (2, "Transfer data to vault", Status.COMPLETED)]
+    snapshot, transfer = job.subtasks.all()
+    # Both rows hold the last attempt's times, not the first attempt's start.
+    assert snapshot.started < snapshot.finished <= transfer.started < transfer.finished
+    client.force_login(member)
+    details = client.get(f"/jobs/{job.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert details.count("Take Snapshot") == 1 and details.count("Transfer data to vault") == 1
+
+
+def test_a_job_failing_after_retries_lists_each_subtask_once(start_work, monkeypatch):
+    monkeypatch.setenv("JOBS_TRANSIENT_RETRIES", "2")
+    job = run(start_work(steps=1, delay=0, subtasks=["Take Snapshot", "Transfer data to vault"], transient=10,
+                         transient_in="Transfer data to vault"))
+    assert job.status == Status.FAILED and job.error_code == "TransientFailure"
+    assert steps_of(job) == [(1, "Take Snapshot", Status.COMPLETED), (2, "Transfer data to vault", Status.FAILED)]
+    assert all(s.finished for s in job.subtasks.all())
+
+
+def test_a_step_entered_twice_in_one_attempt_has_two_rows(start_work):
+    job = run(start_work(steps=1, delay=0, subtasks=["Copy disk", "Copy disk"]))
+    assert steps_of(job) == [(1, "Copy disk", Status.COMPLETED), (2, "Copy disk", Status.COMPLETED)]
+
+
+def test_the_failure_hook_runs_once_after_the_job_is_failed(start_work, tmp_path):
+    marker = tmp_path / "written"
+    error = {"code": "VaultStoreFull", "message": "The vault's storage is full."}
+    run(start_work(steps=1, delay=0, error=error, marker=str(marker)))
+    assert (tmp_path / "written.failed").read_text() == "failed VaultStoreFull\n"
+
+
+def test_the_failure_hook_does_not_run_on_success_or_cancel(start_work, tmp_path, monkeypatch):
+    run(start_work(item="vm01", steps=1, delay=0, marker=str(tmp_path / "ok")))
+    assert not (tmp_path / "ok.failed").exists()
+
+    def cancel_in_the_first_step(ctx):
+        ctx._cancel.set()
+        ctx.check_cancelled()
+
+    monkeypatch.setattr(work_task, "job_function", cancel_in_the_first_step)
+    job = run(start_work(item="vm02", steps=1, delay=0, marker=str(tmp_path / "cancelled")))
+    assert job.status == Status.CANCELLED
+    assert (tmp_path / "cancelled.cleaned").exists() and not (tmp_path / "cancelled.failed").exists()

@@ -109,6 +109,7 @@ def test_reconcile_fails_a_running_job_whose_heartbeat_is_stale(make_job, tmp_pa
     assert job.status == Status.FAILED and job.error_code == "WorkerLost"
     assert "stopped unexpectedly" in job.error_message and job.retryable
     assert not marker.exists()  # the cleanup hook of the job type ran
+    assert (tmp_path / "written.failed").read_text() == "failed WorkerLost\n"  # then its failure hook, once
     assert Job.objects.get(pk=fresh.pk).status == Status.IN_PROGRESS
 
 

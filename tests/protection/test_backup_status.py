@@ -1,0 +1,137 @@
+"""Protection status after a backup: Protection Error while the last backup failed, Protected once one succeeds.
+
+The Backup job runs in this process; the fabric and the vault store are stood
+in for (the backup suite runs the real ones), so these tests see only what the
+job's end does to the item.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from jobs import services
+from jobs.errors import JobCancelled
+from jobs.models import Job, Status
+from vaults import backup
+from vaults.backup_tasks import run_backup
+from vaults.models import ProtectedItem, VirtualMachine
+from vaults.protection import create_default_policy
+from vaults.services import dashboard_summary
+
+from .helpers import protected
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeStore:
+    def has_point(self, point_id: str) -> bool:
+        return False
+
+    def delete_points(self, ids) -> None:
+        pass
+
+
+@pytest.fixture
+def item(vault, monkeypatch):
+    vault.replication = "LRS"
+    vault.save()
+    monkeypatch.setattr(backup, "open_store", lambda vault: FakeStore())
+    return protected(vault, create_default_policy(vault), "web01")
+
+
+@pytest.fixture
+def snapshots_succeed(monkeypatch):
+    """Take Snapshot and Transfer data to vault succeed without a fabric: the job publishes a point."""
+    snapshot = backup.Snapshot("application", [{"disk": "os", "lun": None, "mediaLink": "http://lab/os.vhd",
+                                                "snapshot": "2026-01-01T00:00:00Z"}])
+    monkeypatch.setattr(backup, "take_snapshot", lambda *args, **kwargs: snapshot)
+
+    def transfer(ctx, item, vault, endpoint, snapshot, created):
+        point = SimpleNamespace(id=f"job-{ctx.job.pk}", logical_bytes=1 << 20, stored_bytes=1 << 19)
+        return point, [{"name": "os", "lun": None, "size": 1 << 20, "digest": "d", "snapshot": "2026-01-01T00:00:00Z",
+                        "media_link": "http://lab/os.vhd"}]
+
+    monkeypatch.setattr("vaults.backup_tasks._transfer", transfer)
+
+
+def back_up(member, item: ProtectedItem) -> Job:
+    job = backup.start_backup(member, item)
+    run_backup.apply(args=[job.pk])
+    job.refresh_from_db()
+    item.refresh_from_db()
+    return job
+
+
+def vm_gone(item: ProtectedItem, gone: bool = True) -> None:
+    VirtualMachine.objects.filter(pk=item.item.vm_id).update(gone=gone)
+
+
+def test_a_failed_backup_shows_protection_error_until_a_backup_succeeds(client, member, vault, item,
+                                                                        snapshots_succeed):
+    vm_gone(item)
+    job = back_up(member, item)
+    assert job.status == Status.FAILED and job.error_code == "UserErrorVmNotFound"
+    assert item.status == ProtectedItem.Status.ERROR and item.get_status_display() == "Protection Error"
+    assert item.error_message == job.error_message and item.last_backup_status == "Failed"
+
+    client.force_login(member)
+    listing = client.get(reverse("vaults:protected", args=[vault.pk])).content.decode()
+    assert 'data-status="error"' in listing and '<span class="status error"' in listing
+    assert "Protection Error" in listing and "no longer exists" in listing  # the message is the cell's title
+    details = client.get(reverse("vaults:protected_item", args=[vault.pk, item.pk])).content.decode()
+    assert '<span class="status error">Protection Error</span>' in details and escape(job.error_message) in details
+    summary = dashboard_summary(vault)
+    assert summary["protected_vms"] == 1 and summary["recent_errors"] == [job]  # still protected, with an error
+
+    vm_gone(item, False)
+    again = back_up(member, item)
+    assert again.status == Status.COMPLETED, again.error_message
+    assert item.status == ProtectedItem.Status.PROTECTED and item.error_message == ""
+    assert item.last_backup_status == "Completed" and item.recovery_points.count() == 1
+    details = client.get(reverse("vaults:protected_item", args=[vault.pk, item.pk])).content.decode()
+    assert "Protection Error" not in details
+
+
+def test_a_failed_initial_backup_leaves_pending_for_protection_error(member, item):
+    assert item.status == ProtectedItem.Status.PENDING
+    vm_gone(item)
+    back_up(member, item)
+    assert item.status == ProtectedItem.Status.ERROR
+
+
+def test_a_backup_failed_by_the_reconciler_shows_protection_error(member, item):
+    job = backup.start_backup(member, item)
+    job.claim("dead-worker")
+    Job.objects.filter(pk=job.pk).update(heartbeat=timezone.now() - timedelta(minutes=5))
+    assert services.reconcile(stale_after=timedelta(seconds=60))["failed"] == 1
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.ERROR and item.last_backup_status == "Failed"
+    assert "stopped unexpectedly" in item.error_message
+
+
+def test_a_cancelled_backup_leaves_the_protection_status_alone(member, item, monkeypatch):
+    ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.PROTECTED)
+
+    def cancelled(*args, **kwargs):
+        raise JobCancelled()
+
+    monkeypatch.setattr(backup, "take_snapshot", cancelled)
+    job = back_up(member, item)
+    assert job.status == Status.CANCELLED
+    assert item.status == ProtectedItem.Status.PROTECTED and item.last_backup_status == "Cancelled"
+
+
+def test_a_backup_of_an_item_stopped_meanwhile_fails_and_the_item_stays_stopped(member, item):
+    job = backup.start_backup(member, item)
+    ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.STOPPED)
+    run_backup.apply(args=[job.pk])
+    job.refresh_from_db()
+    item.refresh_from_db()
+    assert job.status == Status.FAILED and job.error_code == "ProtectionStopped"
+    assert item.status == ProtectedItem.Status.STOPPED and item.last_backup_status == "Failed"
