@@ -40,6 +40,11 @@ class FakePageBlobs:
         self.calls.append(("read", url, offset, length, snapshot))
         return self.blobs[url].snapshots[snapshot].data[offset:offset + length]
 
+    def read_into(self, url: str, offset: int, buffer: memoryview, snapshot: str | None = None) -> int:
+        data = self.read(url, offset, len(buffer), snapshot)
+        buffer[:len(data)] = data
+        return len(data)
+
 
 def test_back_up_a_page_blob_and_restore_it_into_a_new_one(vault_store):
     client = FakePageBlobs()

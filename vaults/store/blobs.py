@@ -42,6 +42,8 @@ class PageBlobApi(Protocol):
 
     def read(self, url: str, offset: int, length: int, snapshot: str | None = None) -> bytes: ...
 
+    def read_into(self, url: str, offset: int, buffer: memoryview, snapshot: str | None = None) -> int: ...
+
     def size(self, url: str, snapshot: str | None = None) -> int: ...
 
 
@@ -74,10 +76,14 @@ class PageBlobSource:
         return normalize(changed, self._size)
 
     def read(self, offset: int, length: int) -> bytes:
-        data = with_retries(lambda: self.client.read(self.url, offset, length, snapshot=self._snapshot))
-        if len(data) != length:
-            raise OSError(f"{self.url}: short read at {offset} ({len(data)} of {length} bytes)")
-        return data
+        buffer = bytearray(length)
+        self.read_into(offset, memoryview(buffer))
+        return bytes(buffer)
+
+    def read_into(self, offset: int, buffer: memoryview) -> None:
+        got = with_retries(lambda: self.client.read_into(self.url, offset, buffer, snapshot=self._snapshot))
+        if got != len(buffer):
+            raise OSError(f"{self.url}: short read at {offset} ({got} of {len(buffer)} bytes)")
 
 
 class PageBlobSink:
@@ -97,7 +103,7 @@ class PageBlobSink:
             raise ValueError(f"page writes must be {PAGE}-byte aligned (offset {offset}, length {len(data)})")
         view = memoryview(data)
         for start in range(0, len(view), MAX_PUT_PAGE):
-            piece = bytes(view[start:start + MAX_PUT_PAGE])
+            piece = view[start:start + MAX_PUT_PAGE]  # sent as it is: the caller's buffer stays put until we return
             with_retries(lambda piece=piece, at=offset + start: self.client.write_pages(self.url, at, piece))
 
     def finish(self) -> None:

@@ -18,10 +18,10 @@ from vaults.store.chunks import chunk_hash
 from vaults.store.errors import ChunkError, DigestMismatchError
 from vaults.store.locks import lease
 from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_digest
-from vaults.store.pool import CancelFn, ProgressFn, run_bounded
+from vaults.store.pool import CancelFn, ProgressFn, is_zero, run_bounded, thread_buffer
 from vaults.store.ranges import runs, split_by_chunk
 from vaults.store.sinks import DiskSink
-from vaults.store.sources import DiskSource
+from vaults.store.sources import DiskSource, read_into
 
 if TYPE_CHECKING:
     from vaults.store.store import VaultStore
@@ -58,17 +58,18 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
                     from secondary_error
 
     def work(batch: list[int]) -> tuple[list[int], list[str], int, int]:
-        parts, names, used_secondary = [], [], 0
+        buffer = thread_buffer(len(batch) * chunk_size)
+        names, used_secondary, used = [], 0, 0
         for index in batch:
             data, from_secondary = fetch(index)
             used_secondary += from_secondary
             # get() hashed these very bytes and proved the hash equals the name, so the name is the hash of what
             # is written: the digest below is rebuilt from the written bytes without hashing them twice.
             names.append(disk.chunks[index])
-            parts.append(data)
-        piece = parts[0] if len(parts) == 1 else b"".join(parts)
-        sink.write(batch[0] * chunk_size, piece)
-        return batch, names, len(piece), used_secondary
+            buffer[used:used + len(data)] = data
+            used += len(data)
+        sink.write(batch[0] * chunk_size, buffer[:used])
+        return batch, names, used, used_secondary
 
     def collect(result: tuple[list[int], list[str], int, int]) -> None:
         nonlocal written, fallbacks
@@ -108,11 +109,12 @@ def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, rea
     def work(batch: list[int]) -> list[tuple[int, str | None]]:
         start = batch[0] * chunk_size
         end = min(size, (batch[-1] + 1) * chunk_size)
-        data = source.read(start, end - start)
+        data = thread_buffer(end - start)
+        read_into(source, start, data)
         out = []
         for index in batch:
             part = data[(index - batch[0]) * chunk_size:(index - batch[0]) * chunk_size + chunk_length(index, size, chunk_size)]
-            out.append((index, None if part == zero[:len(part)] else chunk_hash(part)))
+            out.append((index, None if is_zero(part, zero) else chunk_hash(part)))
         return out
 
     def collect(result: list[tuple[int, str | None]]) -> None:

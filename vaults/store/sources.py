@@ -33,6 +33,15 @@ class DiskSource(Protocol):
     def read(self, offset: int, length: int) -> bytes: ...
 
 
+def read_into(source: DiskSource, offset: int, buffer: memoryview) -> None:
+    """Fill ``buffer`` from ``source`` at ``offset``: in place when the source can, else through ``read``."""
+    reader = getattr(source, "read_into", None)
+    if reader is not None:
+        reader(offset, buffer)
+    else:
+        buffer[:] = source.read(offset, len(buffer))
+
+
 class FileSource:
     """A raw image file. Valid ranges come from SEEK_DATA/SEEK_HOLE, so a sparse image's holes are never read.
 
@@ -81,6 +90,11 @@ class FileSource:
         if len(data) < length:  # past the end of a short file reads as zeros
             data += bytes(length - len(data))
         return data
+
+    def read_into(self, offset: int, buffer: memoryview) -> None:
+        got = os.preadv(self._fd, [buffer], offset)
+        if got < len(buffer):
+            buffer[got:] = bytes(len(buffer) - got)
 
     def close(self) -> None:
         os.close(self._fd)
