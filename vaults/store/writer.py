@@ -10,6 +10,13 @@ pack, waits for the syncs, renames every sealed pack to its name and syncs
 the directories: only then do its chunks exist. The engine commits every
 ``commit_bytes`` and before a point is published. A crash leaves only temp
 packs, which GC removes.
+
+Pack bytes are written once and read rarely (a restore, a verify), so they
+are dropped from the page cache as they go: every ``DROP_EVERY`` bytes the
+writer asks the kernel to write the pack back and forget its clean pages.
+Filling the page cache with new pages instead cost ~2.8 s of kernel CPU per
+GiB here (first touches of memory the host had not backed yet), against
+~0.4 s when the same few pages are recycled.
 """
 
 from __future__ import annotations
@@ -27,6 +34,14 @@ from vaults.store.durable import fsync_dirs, full_disk_as_store_error
 
 DEFAULT_COMMIT_BYTES = 512 << 20
 PACK_TARGET = 64 << 20
+DROP_EVERY = 16 << 20
+
+
+def drop_cached(fd: int) -> None:
+    """Start writing the file back and drop its clean pages from the page cache (a hint; never fails)."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 @dataclass
@@ -36,6 +51,7 @@ class _OpenPack:
     temp: Path
     fd: int
     size: int = 0
+    undropped: int = 0
     entries: list[tuple[str, Location]] = field(default_factory=list)
     synced: Future | None = None
 
@@ -50,6 +66,7 @@ def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
 def _sync_and_close(fd: int) -> None:
     try:
         os.fdatasync(fd)
+        drop_cached(fd)
     finally:
         os.close(fd)
 
@@ -89,7 +106,11 @@ class ChunkWriter:
             _pwrite_all(pack.fd, frame, pack.size)
             pack.entries.append((name, Location(pack.id, pack.size, len(frame), raw_length)))
             pack.size += len(frame)
+            pack.undropped += len(frame)
             self._staged_bytes += len(frame)
+            if pack.undropped >= DROP_EVERY:
+                drop_cached(pack.fd)  # the pages written back since the last call go; the newest start writeback
+                pack.undropped = 0
             if pack.size >= self.pack_target:
                 self._seal(pack)
         return len(frame)
