@@ -23,8 +23,9 @@ never written, 30% text-like, 25% random. Then, in one run:
   file: full, incremental after the same churn, restore (``--sparse``).
 * **limits**: reading the image, SHA-256 of it, ``zstd -1 -T2`` of it.
 
-Peak RSS of restic and borg is each command's own (a wrapper reads
-RUSAGE_CHILDREN). Writes var/bench/backup.json and prints a table. The work
+Before every timed step, of every tool, the page cache is written back
+(``sync``), so no step pays for the writes of the one before it. Peak RSS of
+restic and borg is each command's own (a wrapper reads RUSAGE_CHILDREN). Writes var/bench/backup.json and prints a table. The work
 directory is deleted at the end unless ``--keep``.
 """
 
@@ -58,8 +59,14 @@ def _wait_port(port: int) -> None:
         raise RuntimeError(f"nothing listens on port {port}")
 
 
+def settle() -> None:
+    """Write back what earlier steps left dirty, so no tool's timed step pays for another step's writes."""
+    os.sync()
+
+
 def measured(args: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
     """(seconds, peak RSS MB) of one command."""
+    settle()
     start = time.perf_counter()
     done = subprocess.run([PY, "-c", PEAK, *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True)
@@ -139,6 +146,9 @@ class Lab:
         import django
 
         django.setup()
+        from portal.memory import recycle_large_buffers
+
+        recycle_large_buffers()  # as a worker process does at start (portal/celery.py)
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
@@ -166,10 +176,14 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
     from vaults.restore import RestoreRequest, start_restore
 
     def run(job: Job) -> Job:
+        started = time.perf_counter()
         current_app.tasks[job.task_name].apply(args=[job.pk])
         job.refresh_from_db()
         if job.status not in ("completed", "completed_with_warnings"):
             raise RuntimeError(f"{job.get_operation_display()} job {job.pk} {job.status}: {job.error_message}")
+        steps = ", ".join(f"{step.name} {(step.finished - step.started).total_seconds():.2f} s"
+                          for step in job.subtasks.all() if step.finished)
+        print(f"  {job.get_operation_display()}: {time.perf_counter() - started:.2f} s ({steps})", flush=True)
         return job
 
     user = get_user_model().objects.create_superuser("bench", password=None)
@@ -187,6 +201,7 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
     item = ProtectedItem.objects.create(item=RegisteredItem.objects.get(vm=vm), vault=vault,
                                         policy=create_default_policy(vault))
 
+    settle()
     start = time.perf_counter()
     full = run(start_backup(user, item))
     full_s = time.perf_counter() - start
@@ -197,10 +212,12 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
         for begin, end in churned_ranges():
             handle.seek(begin)
             client.write_pages(url, begin, handle.read(end - begin))
+    settle()
     start = time.perf_counter()
     incremental = run(start_backup(user, item))
     incremental_s = time.perf_counter() - start
     point = item.recovery_points.order_by("-created").first()
+    settle()
     start = time.perf_counter()
     restore = run(start_restore(user, point, RestoreRequest(f"{VM}r", SERVICE, False, ACCOUNT)))
     restore_s = time.perf_counter() - start

@@ -146,16 +146,10 @@ def get(request: Request, store: DiskStore, name: str) -> Response:
         length = min(length, size - offset)
         status = 206
         common["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
-    return StreamingResponse(iterate(blob.read_chunks(offset, length, snapshot)), status_code=status,
+    # The plan is made here, on the event loop that owns the maps; the preads run in Starlette's thread pool.
+    return StreamingResponse(blob.read_pieces(blob.read_plan(offset, length, snapshot)), status_code=status,
                              media_type="application/octet-stream",
                              headers=headers(**common, **{"Content-Length": str(length)}))
-
-
-async def iterate(chunks):
-    # Each piece is read from the page cache while the loop waits for nothing
-    # else: the fabric is a lab endpoint, and this keeps the stream simple.
-    for chunk in chunks:
-        yield chunk
 
 
 def delete(request: Request, store: DiskStore, name: str) -> Response:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import mmap
 import os
 import threading
 from collections.abc import Iterator
@@ -38,6 +39,26 @@ PAGES_PER_EXTENT = EXTENT // PAGE
 FULL = (1 << PAGES_PER_EXTENT) - 1
 ZEROS = bytes(4 * 1024 * 1024)
 ZERO_VIEW = memoryview(ZEROS)  # slices of it cost nothing: unwritten extents are served from here
+# Disk bytes bypass the page cache (O_DIRECT) wherever a piece is aligned, which is nearly always: a lab holds
+# several disks of many GiB that are written once and read once per backup, and filling the page cache with
+# them cost ~2.8 s of kernel CPU per GiB written here (~1.9 s per GiB read cold), against ~0.1 s for direct I/O.
+# Unaligned pieces, and filesystems without O_DIRECT (tmpfs), use ordinary reads and writes; the kernel keeps
+# the two coherent.
+DIRECT_ALIGN = 4096
+DIRECT_BUFFER = 4 * 1024 * 1024
+_buffers = threading.local()
+
+
+def aligned_buffer() -> mmap.mmap:
+    """This thread's page-aligned buffer for direct I/O (anonymous mappings start on a page)."""
+    buffer = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = mmap.mmap(-1, DIRECT_BUFFER)
+    return buffer
+
+
+def direct_ok(pos: int, length: int) -> bool:
+    return pos % DIRECT_ALIGN == 0 and length % DIRECT_ALIGN == 0 and 0 < length <= DIRECT_BUFFER
 
 
 class DiskError(Exception):
@@ -87,6 +108,7 @@ class Blob:
     next_pos: int = 0
     replaying: bool = False
     _data: int | None = None
+    _direct: int | None = None  # -1: the filesystem refuses O_DIRECT
     _journal: object = None
 
     # --- files -----------------------------------------------------------
@@ -96,6 +118,39 @@ class Blob:
         if self._data is None:
             self._data = os.open(self.path / "data", os.O_RDWR | os.O_CREAT, 0o600)
         return self._data
+
+    @property
+    def direct_fd(self) -> int | None:
+        if self._direct is None:
+            try:
+                self._direct = os.open(self.path / "data", os.O_RDWR | os.O_CREAT | getattr(os, "O_DIRECT", 0), 0o600)
+            except OSError:
+                self._direct = -1
+        return self._direct if self._direct >= 0 and hasattr(os, "O_DIRECT") else None
+
+    def pwrite(self, data: bytes | memoryview, pos: int) -> None:
+        """Write disk bytes at ``pos`` in ``data``: direct when aligned, else through the page cache."""
+        fd = self.direct_fd
+        if fd is not None and direct_ok(pos, len(data)):
+            buffer = aligned_buffer()
+            buffer[:len(data)] = data
+            try:
+                if os.pwrite(fd, memoryview(buffer)[:len(data)], pos) == len(data):
+                    return
+            except OSError:  # EINVAL: this filesystem or device wants another alignment
+                self._direct = -1
+        os.pwrite(self.data_fd, data, pos)
+
+    def pread(self, length: int, pos: int) -> bytes:
+        fd = self.direct_fd
+        if fd is not None and direct_ok(pos, length):
+            buffer = aligned_buffer()
+            try:
+                got = os.preadv(fd, [memoryview(buffer)[:length]], pos)
+                return buffer[:got]
+            except OSError:
+                self._direct = -1
+        return os.pread(self.data_fd, length, pos)
 
     def log(self, record: list) -> None:
         if self.replaying:
@@ -109,6 +164,10 @@ class Blob:
         if self._data is not None:
             os.close(self._data)
             self._data = None
+        if self._direct is not None:
+            if self._direct >= 0:
+                os.close(self._direct)
+            self._direct = None
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -155,7 +214,7 @@ class Blob:
         fork = self.slots[fork_id]
         fork.valid = slot.valid
         if not self.replaying:
-            os.pwrite(self.data_fd, os.pread(self.data_fd, EXTENT, slot.pos), fork.pos)
+            self.pwrite(self.pread(EXTENT, slot.pos), fork.pos)
         slot.refs -= 1
         self.head[index] = fork_id
         return fork
@@ -188,6 +247,7 @@ class Blob:
                 start = max(offset, index * EXTENT)
                 self._apply(start, min(end, (index + 1) * EXTENT) - start, None)
             return
+        runs: list[list[int]] = []  # [position in data, start in the request, length]: writes to make
         while offset < end:
             index, within = divmod(offset, EXTENT)
             chunk = min(EXTENT - within, end - offset)
@@ -207,10 +267,17 @@ class Blob:
                     os.pwrite(self.data_fd, ZEROS[:chunk], slot.pos + within)
                 else:
                     start = offset - (end - length)
-                    os.pwrite(self.data_fd, data[start:start + chunk], slot.pos + within)
+                    if runs and runs[-1][0] + runs[-1][2] == slot.pos + within and runs[-1][1] + runs[-1][2] == start \
+                            and runs[-1][2] + chunk <= DIRECT_BUFFER:
+                        runs[-1][2] += chunk  # this extent's slot follows the previous one's: one write for both
+                    else:
+                        runs.append([slot.pos + within, start, chunk])
             slot.valid = slot.valid | mask if data is not None else slot.valid & ~mask
             slot.written |= mask
             offset += chunk
+        if data is not None:
+            for pos, start, count in runs:
+                self.pwrite(data[start:start + count], pos)
 
     def snapshot(self, snapshot_id: str) -> None:
         for slot_id in self.head.values():
@@ -242,12 +309,27 @@ class Blob:
 
     def read_chunks(self, offset: int, length: int, snapshot_id: str | None = None,
                     chunk: int = 4 * 1024 * 1024) -> Iterator[bytes | memoryview]:
-        """The bytes of [offset, offset+length), in pieces of at most ``chunk``.
+        """The bytes of [offset, offset+length), in pieces of at most ``chunk``."""
+        return self.read_pieces(self.read_plan(offset, length, snapshot_id, chunk))
+
+    def read_pieces(self, plan: list[tuple[int, int]]) -> Iterator[bytes | memoryview]:
+        """The bytes a ``read_plan`` describes; only preads, so it may run in another thread."""
+        for pos, run in plan:
+            if pos < 0:
+                yield ZERO_VIEW[:run] if run <= len(ZEROS) else bytes(run)
+            else:
+                piece = self.pread(run, pos)
+                yield piece if len(piece) == run else piece + bytes(run - len(piece))
+
+    def read_plan(self, offset: int, length: int, snapshot_id: str | None = None,
+                  chunk: int = 4 * 1024 * 1024) -> list[tuple[int, int]]:
+        """Where the bytes of [offset, offset+length) are: (position in ``data``, or -1 for zeros; length) pieces.
 
         Adjacent extents whose slots sit next to each other in ``data`` are read
         with one pread, and unwritten extents come from a shared zero buffer, so
         a sequential read costs a few system calls per megabyte.
         """
+        plan: list[tuple[int, int]] = []
         size, extents = self.version(snapshot_id)
         end = min(offset + length, size)
         while offset < end:
@@ -264,12 +346,9 @@ class Blob:
                     break
                 index += 1
                 run = min(run + EXTENT, end - offset, chunk)
-            if slot_id is None:
-                yield ZERO_VIEW[:run] if run <= len(ZEROS) else bytes(run)
-            else:
-                piece = os.pread(self.data_fd, run, pos)
-                yield piece if len(piece) == run else piece + bytes(run - len(piece))
+            plan.append((-1 if slot_id is None else pos, run))
             offset += run
+        return plan
 
     def page_ranges(self, snapshot_id: str | None = None, previous: str | None = None) -> list[tuple[int, int, bool]]:
         """(start, end-exclusive, valid) ranges: valid pages, or with ``previous`` the pages changed since it.

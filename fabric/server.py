@@ -31,6 +31,9 @@ yourself; the SDK's ``wait_for_operation_status`` prints to stdout.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import ssl
 from pathlib import Path
 
@@ -38,6 +41,15 @@ import uvicorn
 
 from fabric.app import FabricApp
 from fabric.certs import generate
+
+
+def recycle_large_buffers() -> None:
+    """Keep freed multi-MiB buffers (request bodies, reads) in the heap instead of faulting fresh pages in for each
+    request: with glibc's defaults a 4 MiB Put Page cost ~2.5x the CPU. (Same setting as the portal's workers.)"""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
 
 
 def serve(state_dir: Path, *, host: str = "127.0.0.1", port: int = 8100, https: bool = False, op_delay: float = 0.2,
@@ -52,6 +64,7 @@ def serve(state_dir: Path, *, host: str = "127.0.0.1", port: int = 8100, https: 
         certs = generate(state_dir / "certs")
         options = {"ssl_certfile": str(certs / "server.pem"), "ssl_keyfile": str(certs / "server.key"),
                    "ssl_ca_certs": str(certs / "ca.pem"), "ssl_cert_reqs": ssl.CERT_REQUIRED}
+    recycle_large_buffers()
     # httptools and uvloop when installed: they keep large disk reads well above 500 MB/s.
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                 http="auto", loop="auto", timeout_keep_alive=30, timeout_graceful_shutdown=1, **options)

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
+
+from portal.memory import recycle_large_buffers
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _tune_worker_process(**_kwargs) -> None:
+    recycle_large_buffers()  # backups and restores allocate and free MiB-sized buffers all day
