@@ -274,7 +274,12 @@ class ChunkStore:
             raise MissingChunkError(name, f"Chunk {name} is missing from the vault store at {self.root.parent}: "
                                           f"its pack {where.pack} is gone.") from None
         try:
-            return os.pread(fd, where.length, where.offset)
+            frame = os.pread(fd, where.length, where.offset)
+            if hasattr(os, "posix_fadvise"):
+                # Read once per restore or verify: let the pages go at once, so the next read recycles them
+                # instead of growing the page cache (new pages cost ~1.5 s of kernel CPU per GiB on this VM).
+                os.posix_fadvise(fd, where.offset, where.length, os.POSIX_FADV_DONTNEED)
+            return frame
         finally:
             os.close(fd)
 
