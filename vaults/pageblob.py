@@ -10,6 +10,10 @@ retry those and fail fast on the rest.
 
 from __future__ import annotations
 
+import http.client
+import ssl
+import threading
+from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 
 import requests
@@ -30,7 +34,13 @@ class PageBlobError(Exception):
 
 
 class PageBlobClient:
-    """Page-blob calls over one ``requests.Session`` (injectable: certificates, CA, adapters)."""
+    """Page-blob calls over one ``requests.Session`` (injectable: certificates, CA, adapters).
+
+    The two calls that move disk bytes, ``read_into`` and ``write_pages``, go
+    over plain ``http.client`` connections instead, one kept per thread and
+    endpoint, with the session's certificate and CA: a backup makes thousands
+    of them, and requests spent ~0.6 ms of CPU per call against ~0.25 ms.
+    """
 
     def __init__(self, session: requests.Session | None = None, timeout: float | tuple[float, float] = (5.0, 60.0)) -> None:
         if session is None:
@@ -39,6 +49,81 @@ class PageBlobClient:
             session.trust_env = False
         self.session = session
         self.timeout = timeout
+        self._local = threading.local()
+        self._tls: ssl.SSLContext | None = None
+
+    # --- the data plane ------------------------------------------------------
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            verify = self.session.verify
+            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+            if verify is False:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            cert = self.session.cert
+            if cert:
+                context.load_cert_chain(*(cert if isinstance(cert, tuple) else (cert,)))
+            self._tls = context
+        return self._tls
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        connections = getattr(self._local, "connections", None)
+        if connections is None:
+            connections = self._local.connections = {}
+        connection = connections.get((scheme, netloc))
+        if connection is None:
+            read_timeout = self.timeout[1] if isinstance(self.timeout, tuple) else self.timeout
+            if scheme == "https":
+                connection = http.client.HTTPSConnection(netloc, timeout=read_timeout, context=self._tls_context())
+            else:
+                connection = http.client.HTTPConnection(netloc, timeout=read_timeout)
+            connections[(scheme, netloc)] = connection
+        return connection
+
+    def _exchange(self, method: str, url: str, headers: dict[str, str], body: bytes | memoryview | None = None,
+                  into: memoryview | None = None) -> tuple[http.client.HTTPResponse, int]:
+        """One request on this thread's kept connection; the body goes into ``into`` when given.
+
+        Returns the response (its body read) and how many bytes went into ``into``. A kept connection the
+        server has closed meanwhile is replaced once; the calls made this way are idempotent.
+        """
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {"x-ms-version": VERSION, **headers}
+        for attempt in (1, 2):
+            connection = self._connection(parts.scheme, parts.netloc)
+            try:
+                connection.request(method, target, body=body, headers=headers)
+                answer = connection.getresponse()
+                filled = 0
+                if into is not None and answer.status < 400:
+                    while filled < len(into):
+                        got = answer.readinto(into[filled:])
+                        if not got:
+                            break
+                        filled += got
+                answer.error_body = answer.read()  # the rest (an error document), so the connection can be reused
+                return answer, filled
+            except (OSError, http.client.HTTPException) as problem:
+                connection.close()
+                self._local.connections.pop((parts.scheme, parts.netloc), None)
+                stale = isinstance(problem, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+                if attempt == 2 or not stale:
+                    raise PageBlobError(0, "ConnectionError", str(problem)) from problem
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _raw_error(answer: http.client.HTTPResponse) -> PageBlobError:
+        code = answer.getheader("x-ms-error-code", "")
+        message = answer.reason or ""
+        try:
+            root = ElementTree.fromstring(answer.error_body)  # noqa: S314 - Expat refuses entity bombs
+            code = root.findtext("Code") or code
+            message = (root.findtext("Message") or message).split("\n", 1)[0]
+        except ElementTree.ParseError:
+            pass
+        return PageBlobError(answer.status, code or "Unknown", message)
 
     # --- plumbing ----------------------------------------------------------
 
@@ -77,8 +162,11 @@ class PageBlobClient:
                                         "Content-Length": "0"})
 
     def write_pages(self, url: str, offset: int, data: bytes | memoryview) -> None:
-        self._call("PUT", url, params={"comp": "page"}, data=data,
-                   headers={"x-ms-range": self._span(offset, len(data)), "x-ms-page-write": "update"})
+        answer, _ = self._exchange("PUT", f"{url}?comp=page", {
+            "x-ms-range": self._span(offset, len(data)), "x-ms-page-write": "update", "Content-Length": str(len(data)),
+            "Content-Type": "application/octet-stream"}, body=data)
+        if answer.status >= 400:
+            raise self._raw_error(answer)
 
     def clear_pages(self, url: str, offset: int, length: int) -> None:
         self._call("PUT", url, params={"comp": "page"},
@@ -117,34 +205,10 @@ class PageBlobClient:
 
     def read_into(self, url: str, offset: int, buffer: memoryview, snapshot: str | None = None) -> int:
         """Fill ``buffer`` with the bytes at ``offset``; returns how many arrived (fewer only at the blob's end)."""
-        params = {"snapshot": snapshot} if snapshot else None
-        answer = self._call("GET", url, params=params, stream=True,
-                            headers={"x-ms-range": self._span(offset, len(buffer))})
-        filled = 0
-        whole = False
-        try:
-            # urllib3 copies through an intermediate buffer in readinto; the
-            # http.client response beneath it reads straight into ours, which
-            # keeps large reads well above 500 MB/s. Fall back when it is absent
-            # or the body is encoded.
-            raw = answer.raw
-            if "content-encoding" not in answer.headers and hasattr(raw, "_fp"):
-                raw = raw._fp
-            while filled < len(buffer):
-                got = raw.readinto(buffer[filled:])
-                if not got:
-                    break
-                filled += got
-            whole = raw.read(1) == b""
-        except (requests.RequestException, OSError) as problem:
-            raise PageBlobError(0, "ConnectionError", str(problem)) from problem
-        finally:
-            if whole and hasattr(answer.raw, "release_conn"):
-                # The body was read to its end: the connection goes back to the pool. Closing the response
-                # would close the connection, and a new TCP connection per read costs more than the read.
-                answer.raw.release_conn()
-            else:
-                answer.close()
+        target = f"{url}?snapshot={quote(snapshot)}" if snapshot else url
+        answer, filled = self._exchange("GET", target, {"x-ms-range": self._span(offset, len(buffer))}, into=buffer)
+        if answer.status >= 400:
+            raise self._raw_error(answer)
         return filled
 
     def iter_read(self, url: str, offset: int, length: int, snapshot: str | None = None, piece: int = READ_PIECE):
