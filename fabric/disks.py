@@ -138,7 +138,7 @@ class Blob:
                 if os.pwrite(fd, memoryview(buffer)[:len(data)], pos) == len(data):
                     return
             except OSError:  # EINVAL: this filesystem or device wants another alignment
-                self._direct = -1
+                self._no_direct()
         os.pwrite(self.data_fd, data, pos)
 
     def pread(self, length: int, pos: int) -> bytes:
@@ -149,8 +149,14 @@ class Blob:
                 got = os.preadv(fd, [memoryview(buffer)[:length]], pos)
                 return buffer[:got]
             except OSError:
-                self._direct = -1
+                self._no_direct()
         return os.pread(self.data_fd, length, pos)
+
+    def _no_direct(self) -> None:
+        """Direct I/O failed here: use the page cache from now on."""
+        fd, self._direct = self._direct, -1
+        if fd is not None and fd >= 0:
+            os.close(fd)
 
     def log(self, record: list) -> None:
         if self.replaying:

@@ -33,6 +33,18 @@ class PageBlobError(Exception):
         return self.status == 0 or self.status >= 500
 
 
+def storage_error(status: int, reason: str | None, code: str, body: bytes) -> PageBlobError:
+    """The storage service's ``<Error><Code/><Message/></Error>`` (or just the status line) as a PageBlobError."""
+    message = reason or ""
+    try:
+        root = ElementTree.fromstring(body)  # noqa: S314 - Expat refuses entity bombs
+        code = root.findtext("Code") or code
+        message = (root.findtext("Message") or message).split("\n", 1)[0]
+    except ElementTree.ParseError:
+        pass
+    return PageBlobError(status, code or "Unknown", message)
+
+
 class PageBlobClient:
     """Page-blob calls over one ``requests.Session`` (injectable: certificates, CA, adapters).
 
@@ -115,15 +127,7 @@ class PageBlobClient:
 
     @staticmethod
     def _raw_error(answer: http.client.HTTPResponse) -> PageBlobError:
-        code = answer.getheader("x-ms-error-code", "")
-        message = answer.reason or ""
-        try:
-            root = ElementTree.fromstring(answer.error_body)  # noqa: S314 - Expat refuses entity bombs
-            code = root.findtext("Code") or code
-            message = (root.findtext("Message") or message).split("\n", 1)[0]
-        except ElementTree.ParseError:
-            pass
-        return PageBlobError(answer.status, code or "Unknown", message)
+        return storage_error(answer.status, answer.reason, answer.getheader("x-ms-error-code", ""), answer.error_body)
 
     # --- plumbing ----------------------------------------------------------
 
@@ -140,15 +144,7 @@ class PageBlobClient:
 
     @staticmethod
     def _error(answer: requests.Response) -> PageBlobError:
-        code = answer.headers.get("x-ms-error-code", "")
-        message = answer.reason or ""
-        try:
-            root = ElementTree.fromstring(answer.content)  # noqa: S314 - Expat refuses entity bombs
-            code = root.findtext("Code") or code
-            message = (root.findtext("Message") or message).split("\n", 1)[0]
-        except ElementTree.ParseError:
-            pass
-        return PageBlobError(answer.status_code, code or "Unknown", message)
+        return storage_error(answer.status_code, answer.reason, answer.headers.get("x-ms-error-code", ""), answer.content)
 
     @staticmethod
     def _span(offset: int, length: int) -> str:
