@@ -137,3 +137,19 @@ def test_protected_items_sort_by_header_and_filter_as_the_user_types(page, sign_
     page.go_back()
     expect(page).to_have_url(f"{portal_server}/vaults/{vault.pk}/protected-items/?sort=points")
     expect(first_cells(page, "protected-table")).to_have_text(["web02", "web01", "sql01"])
+
+
+def test_an_item_in_protection_error_says_so_in_the_list_and_on_its_page(page, sign_in, member, subscription,
+                                                                           portal_server, screenshot_dir):
+    vault = Vault.objects.create(subscription=subscription, name="contoso-east", region="East US", status="active")
+    item = protected(vault, create_default_policy(vault), "web01", "contoso-web")
+    item.status, item.last_backup_status = "error", "Failed"
+    item.error_message = "Snapshot VM sub task timed out."
+    item.save()
+    sign_in(page, member)
+    page.goto(f"{portal_server}/vaults/{vault.pk}/protected-items/")
+    expect(page.locator("#protected-table tbody tr", has_text="web01")).to_contain_text("Protection Error")
+    page.locator("#protected-table a", has_text="web01").click()
+    expect(page.locator("#protection-status .status.error")).to_have_text("Protection Error")
+    expect(page.locator("#protection-status")).to_contain_text("Snapshot VM sub task timed out.")
+    page.screenshot(path=screenshot_dir / "protected-item-error.png")
