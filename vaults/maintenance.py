@@ -149,6 +149,8 @@ def gc_job(ctx: JobContext) -> None:
                            "it to finish.", ["Run garbage collection again later."], retryable=True) from error
         ctx.set_property("Chunks deleted", report.chunks_deleted)
         ctx.set_property("Bytes freed", report.bytes_freed)
+        if report.dead_waiting:
+            ctx.set_property("Chunks left for a later run", report.dead_waiting)  # their packs are still mostly live
     ctx.progress(100)
 
 

@@ -154,3 +154,25 @@ def test_gc_racing_backups_in_threads_and_another_process_never_loses_a_chunk(va
     report = vault_store.verify()
     assert report.ok, report.summary()
     assert len(vault_store.point_ids()) == 2
+
+
+def test_gc_rewrites_a_pack_only_once_enough_of_it_is_dead(vault_store):
+    """One dead chunk among ten is not worth copying nine live ones for; past the threshold it is."""
+    doomed = vault_store.back_up([("os", MemorySource(os.urandom(TEST_CHUNK)))])
+    vault_store.delete_points([doomed.id])
+    report = vault_store.collect_garbage(grace_seconds=0)
+    assert report.packs_deleted == 1 and report.dead_waiting == 0  # a pack that is all dead simply goes
+
+    chunks = [os.urandom(TEST_CHUNK) for _ in range(10)]
+    base = vault_store.back_up([("os", MemorySource(b"".join(chunks)))])  # one pack of ten chunks
+    survivor = vault_store.back_up([("os", MemorySource(b"".join(chunks[1:])))])  # nine of them, deduplicated
+    vault_store.delete_points([base.id])
+    report = vault_store.collect_garbage(grace_seconds=0)
+    assert report.dead_waiting == 1 and report.chunks_deleted == 0 and report.packs_rewritten == 0  # 10% < 20%
+    assert restores_to(vault_store, survivor, b"".join(chunks[1:]))
+
+    report = vault_store.collect_garbage(grace_seconds=0, repack_threshold=0.05)
+    assert report.packs_rewritten == 1 and report.chunks_deleted == 1 and report.bytes_freed > 0
+    assert set(chunk_files(vault_store)) == survivor.referenced()
+    assert restores_to(vault_store, survivor, b"".join(chunks[1:]))
+    assert vault_store.verify().ok

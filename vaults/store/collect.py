@@ -1,9 +1,13 @@
 """Garbage collection: remove chunks no recovery point names, pack by pack.
 
 A pack none of whose chunks is named any more is deleted. A pack that still
-holds named chunks next to dead or damaged ones is rewritten: its live frames
-are copied, as stored, into a new pack, which is published before the old
-one is deleted, so at every moment each live chunk has a durable copy.
+holds named chunks is rewritten once at least ``repack_threshold`` of its
+bytes are dead (or as soon as it holds a damaged chunk): its live frames are
+copied, as stored, into a new pack, which is published before the old one is
+deleted, so at every moment each live chunk has a durable copy. Below the
+threshold the dead chunks wait: a daily retention run frees a few chunks in
+many packs, and copying every live neighbour to free them would cost far
+more I/O than the space is worth.
 
 It never races a backup: it holds the store's exclusive lease, which waits for
 every running backup, restore, verify and replication (they hold it shared)
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from vaults.store.store import VaultStore
 
 DEFAULT_GRACE_SECONDS = 3600.0
+DEFAULT_REPACK_THRESHOLD = 0.2
 
 
 @dataclass
@@ -41,13 +46,15 @@ class GcReport:
     chunks_deleted: int = 0
     bytes_freed: int = 0
     unreferenced_kept: int = 0       # too recent to delete (grace period)
+    dead_waiting: int = 0            # dead chunks in packs not yet worth rewriting (repack threshold)
     temp_files_removed: int = 0
     pending_records_removed: int = 0
     packs_deleted: int = 0
     packs_rewritten: int = 0
 
 
-def collect_garbage(store: VaultStore, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0) -> GcReport:
+def collect_garbage(store: VaultStore, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0,
+                    repack_threshold: float = DEFAULT_REPACK_THRESHOLD) -> GcReport:
     report = GcReport()
     with lease(store.lock_path, exclusive=True, timeout=timeout):
         store.chunks.refresh()
@@ -64,6 +71,10 @@ def collect_garbage(store: VaultStore, *, grace_seconds: float = DEFAULT_GRACE_S
                 report.unreferenced_kept += sum(1 for name in dead if name not in bad)
                 continue
             live = [(name, where) for name, where in pack.entries if name in referenced and name not in bad]
+            dead_bytes = sum(where.length for name, where in pack.entries if name not in referenced or name in bad)
+            if live and not bad and dead_bytes < repack_threshold * sum(where.length for _, where in pack.entries):
+                report.dead_waiting += len(dead)
+                continue
             if live:
                 report.bytes_freed += pack.size - _rewrite(store, pack, live)
                 report.packs_rewritten += 1

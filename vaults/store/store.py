@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vaults.store.chunks import HASH_NAME, ChunkStore
-from vaults.store.collect import DEFAULT_GRACE_SECONDS, GcReport, collect_garbage
+from vaults.store.collect import DEFAULT_GRACE_SECONDS, DEFAULT_REPACK_THRESHOLD, GcReport, collect_garbage
 from vaults.store.durable import atomic_write, full_disk_as_store_error, unlink_durably
 from vaults.store.errors import CorruptManifestError, PointNotFoundError, StoreError
 from vaults.store.manifest import POINT_ID, DiskManifest, RecoveryPoint
@@ -193,8 +193,9 @@ class VaultStore:
         """Copy the named chunks (e.g. ``verify().bad_chunks``) back from a sound secondary copy; returns those repaired."""
         return repair_chunks(self, secondary, sorted(chunks))
 
-    def collect_garbage(self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0) -> GcReport:
-        return collect_garbage(self, grace_seconds=grace_seconds, timeout=timeout)
+    def collect_garbage(self, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0,
+                        repack_threshold: float = DEFAULT_REPACK_THRESHOLD) -> GcReport:
+        return collect_garbage(self, grace_seconds=grace_seconds, timeout=timeout, repack_threshold=repack_threshold)
 
     def replicate_to(self, secondary: VaultStore, *, prune: bool = True, progress: ProgressFn | None = None,
                      cancel: CancelFn | None = None) -> ReplicationReport:
