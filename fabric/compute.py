@@ -88,6 +88,18 @@ async def create_service(request, fabric, compute: Compute, sub: str) -> Respons
 
 
 @endpoint
+async def delete_service(request, fabric, compute: Compute, sub: str) -> Response:
+    """Delete Hosted Service: synchronous, and refused while the service still has a deployment."""
+    name = request.path_params["svc"]
+    if compute.service(sub, name)["deployments"]:
+        raise ServiceError(409, "ConflictError", f"The hosted service '{name}' has a deployment; delete the deployment "
+                           "first.")
+    del compute.subscription(sub)["services"][name]
+    compute.changed()
+    return Response(b"", status_code=200, headers={"x-ms-request-id": uuid.uuid4().hex})
+
+
+@endpoint
 async def get_service(request, fabric, compute: Compute, sub: str) -> Response:
     svc = compute.service(sub, request.path_params["svc"])
     detail = request.query_params.get("embed-detail", "false").lower() == "true"
@@ -246,6 +258,7 @@ routes = Router(routes=[
     Route("/{sub}/services/hostedservices", list_services, methods=["GET"]),
     Route("/{sub}/services/hostedservices", create_service, methods=["POST"]),
     Route(SVC, get_service, methods=["GET"]),
+    Route(SVC, delete_service, methods=["DELETE"]),
     Route(SVC + "/deployments", create_deployment, methods=["POST"]),
     Route(SVC + "/deploymentslots/{slot}", get_deployment, methods=["GET"]),
     Route(DEP, get_deployment, methods=["GET"]),

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from django.db import transaction
 
 from jobs.errors import JobError
@@ -190,10 +192,18 @@ def _undo_restore(job: Job, reason: str) -> None:
     if created:
         try:
             client = compute_client(endpoint)
-            client.perform_delete(f"/{endpoint.subscription_id}/services/hostedservices/{created['service']}/deployments/"
-                                  f"{created['deployment']}/roles/{created['role']}")
+            response = client.perform_delete(f"/{endpoint.subscription_id}/services/hostedservices/{created['service']}/"
+                                             f"deployments/{created['deployment']}/roles/{created['role']}")
+            _settle(client, _request_id(response))
         except Exception:
             log.warning("could not delete role %s", created, exc_info=True)
+    service = job.params.get("created_service")
+    if service:
+        # The cloud service this job created for the VM: empty again once the role is gone.
+        try:
+            compute_client(endpoint).delete_hosted_service(service)
+        except Exception:
+            log.warning("could not delete cloud service %s", service, exc_info=True)
     blobs = backup.blob_client(endpoint)
     for url in job.params.get("created_blobs") or []:
         try:
@@ -201,6 +211,15 @@ def _undo_restore(job: Job, reason: str) -> None:
         except Exception as error:
             if getattr(error, "status", None) != 404:
                 log.warning("could not delete restored blob %s: %s", url, error)
+
+
+def _settle(client, request_id: str | None, timeout: float = 60.0) -> None:
+    """Wait, without a job to report to, until an asynchronous operation is no longer in progress."""
+    deadline = time.monotonic() + timeout
+    while request_id and time.monotonic() < deadline:
+        if client.get_operation_status(request_id).status != "InProgress":
+            return
+        time.sleep(settings.FABRIC_POLL_SECONDS)
 
 
 def _media_base(point_row: RecoveryPoint) -> str:

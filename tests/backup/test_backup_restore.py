@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from jobs.errors import JobError
 from tests.fixtures.store import damage_chunk
 from vaults import restore as restore_module
 from vaults.backup_tasks import point_id_for
@@ -146,6 +147,26 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
     job = run(start_verify(east, member))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert any("web01" in name for name in job.properties["Affected recovery points"])
+
+
+def test_a_restore_that_fails_after_creating_its_cloud_service_removes_it_again(east, member, lab_subscription,
+                                                                                  monkeypatch):
+    item = protect(member, east, "contoso-web", "web01")
+    assert back_up(member, item).status == "completed"
+    point = item.recovery_points.get()
+
+    def refuse(*args, **kwargs):
+        raise JobError("RoleRefused", "The role could not be described.", ["Try again."])
+
+    monkeypatch.setattr(restore_module, "role_xml", refuse)  # fails after the new cloud service exists
+    job = restore_as(member, point, "rsnew", service="rs-new-svc", new_service=True)
+    assert job.status == "failed" and job.error_code == "RoleRefused", job.error_message
+    assert job.params.get("created_service") == "rs-new-svc"
+    services = compute_client(lab_subscription.endpoint).list_hosted_services()
+    assert "rs-new-svc" not in {service.service_name for service in services}  # nothing half-restored stays
+    for url in job.params.get("created_blobs", []):
+        with pytest.raises(PageBlobError):
+            restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
 
 
 def test_a_vm_that_no_longer_exists_fails_with_the_documented_error(lab_subscription, member):

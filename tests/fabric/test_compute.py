@@ -187,3 +187,14 @@ def test_shutdown_deallocated_reports_stopped_deallocated(sms):
     assert instance.findtext("a:InstanceStatus", namespaces=NS) == "StoppedDeallocated"
     wait_operation(sms, sms.start_role("northwind-eu", "northwind-eu", "web01").request_id)
     assert role_instance(sms, "northwind-eu", "web01").findtext("a:InstanceStatus", namespaces=NS) == "ReadyRole"
+
+
+def test_delete_hosted_service_refuses_one_with_a_deployment_and_removes_an_empty_one(sms):
+    sms.create_hosted_service("empty-svc", "empty-svc", location="West US")
+    sms.delete_hosted_service("empty-svc")
+    assert "empty-svc" not in {service.service_name for service in sms.list_hosted_services()}
+    with pytest.raises(AzureHttpError) as busy:
+        sms.delete_hosted_service("contoso-web")
+    assert busy.value.status_code == 409 and "has a deployment" in str(busy.value)
+    with pytest.raises(AzureMissingResourceHttpError):
+        sms.delete_hosted_service("no-such-svc")
