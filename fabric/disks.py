@@ -123,10 +123,10 @@ class Blob:
     def direct_fd(self) -> int | None:
         if self._direct is None:
             try:
-                self._direct = os.open(self.path / "data", os.O_RDWR | os.O_CREAT | getattr(os, "O_DIRECT", 0), 0o600)
-            except OSError:
+                self._direct = os.open(self.path / "data", os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o600)
+            except (OSError, AttributeError):  # refused by the filesystem, or no O_DIRECT on this system
                 self._direct = -1
-        return self._direct if self._direct >= 0 and hasattr(os, "O_DIRECT") else None
+        return self._direct if self._direct >= 0 else None
 
     def pwrite(self, data: bytes | memoryview, pos: int) -> None:
         """Write disk bytes at ``pos`` in ``data``: direct when aligned, else through the page cache."""

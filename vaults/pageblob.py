@@ -19,7 +19,6 @@ from xml.etree import ElementTree
 import requests
 
 PAGE = 512
-READ_PIECE = 4 * 1024 * 1024
 VERSION = "2015-04-05"
 
 
@@ -94,11 +93,11 @@ class PageBlobClient:
         return connection
 
     def _exchange(self, method: str, url: str, headers: dict[str, str], body: bytes | memoryview | None = None,
-                  into: memoryview | None = None) -> tuple[http.client.HTTPResponse, int]:
-        """One request on this thread's kept connection; the body goes into ``into`` when given.
+                  into: memoryview | None = None) -> int:
+        """One request on this thread's kept connection; the answer's body goes into ``into`` when given.
 
-        Returns the response (its body read) and how many bytes went into ``into``. A kept connection the
-        server has closed meanwhile is replaced once; the calls made this way are idempotent.
+        Returns how many bytes went into ``into``; an error answer raises its PageBlobError. A kept connection
+        the server has closed meanwhile is replaced once; the calls made this way are idempotent.
         """
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -115,19 +114,18 @@ class PageBlobClient:
                         if not got:
                             break
                         filled += got
-                answer.error_body = answer.read()  # the rest (an error document), so the connection can be reused
-                return answer, filled
+                rest = answer.read()  # an error document, if any: read, so the connection can be reused
             except (OSError, http.client.HTTPException) as problem:
                 connection.close()
                 self._local.connections.pop((parts.scheme, parts.netloc), None)
                 stale = isinstance(problem, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
                 if attempt == 2 or not stale:
                     raise PageBlobError(0, "ConnectionError", str(problem)) from problem
+                continue
+            if answer.status >= 400:
+                raise storage_error(answer.status, answer.reason, answer.getheader("x-ms-error-code", ""), rest)
+            return filled
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _raw_error(answer: http.client.HTTPResponse) -> PageBlobError:
-        return storage_error(answer.status, answer.reason, answer.getheader("x-ms-error-code", ""), answer.error_body)
 
     # --- plumbing ----------------------------------------------------------
 
@@ -158,11 +156,9 @@ class PageBlobClient:
                                         "Content-Length": "0"})
 
     def write_pages(self, url: str, offset: int, data: bytes | memoryview) -> None:
-        answer, _ = self._exchange("PUT", f"{url}?comp=page", {
+        self._exchange("PUT", f"{url}?comp=page", {
             "x-ms-range": self._span(offset, len(data)), "x-ms-page-write": "update", "Content-Length": str(len(data)),
             "Content-Type": "application/octet-stream"}, body=data)
-        if answer.status >= 400:
-            raise self._raw_error(answer)
 
     def clear_pages(self, url: str, offset: int, length: int) -> None:
         self._call("PUT", url, params={"comp": "page"},
@@ -202,20 +198,7 @@ class PageBlobClient:
     def read_into(self, url: str, offset: int, buffer: memoryview, snapshot: str | None = None) -> int:
         """Fill ``buffer`` with the bytes at ``offset``; returns how many arrived (fewer only at the blob's end)."""
         target = f"{url}?snapshot={quote(snapshot)}" if snapshot else url
-        answer, filled = self._exchange("GET", target, {"x-ms-range": self._span(offset, len(buffer))}, into=buffer)
-        if answer.status >= 400:
-            raise self._raw_error(answer)
-        return filled
-
-    def iter_read(self, url: str, offset: int, length: int, snapshot: str | None = None, piece: int = READ_PIECE):
-        """The bytes of [offset, offset+length) as pieces of ``piece`` bytes (the last may be shorter)."""
-        end = offset + length
-        while offset < end:
-            data = self.read(url, offset, min(piece, end - offset), snapshot)
-            if not data:
-                return
-            yield data
-            offset += len(data)
+        return self._exchange("GET", target, {"x-ms-range": self._span(offset, len(buffer))}, into=buffer)
 
     def delete_snapshot(self, url: str, snapshot: str) -> None:
         self._call("DELETE", url, params={"snapshot": snapshot})

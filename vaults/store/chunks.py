@@ -228,11 +228,6 @@ class ChunkStore:
             atomic_write(self.damaged_path, json.dumps({key: sorted(value) for key, value in self._damaged.items()
                                                         if value}).encode())
 
-    def forget_pack(self, pack_id: str) -> None:
-        with self._lock:
-            self._loaded().pop(pack_id, None)
-            self._rebuild()
-
     # --- codecs, one per thread (zstd contexts are not thread-safe) ---
 
     def _compressor(self) -> zstandard.ZstdCompressor:
