@@ -33,6 +33,7 @@ from pathlib import Path
 import blake3
 import zstandard
 
+from vaults.store.direct import read_uncached
 from vaults.store.durable import atomic_write
 from vaults.store.errors import CorruptChunkError, MissingChunkError
 
@@ -264,19 +265,10 @@ class ChunkStore:
 
     def read_at(self, where: Location, name: str) -> bytes:
         try:
-            fd = os.open(self.pack_path(where.pack), os.O_RDONLY | os.O_CLOEXEC)
+            return read_uncached(self.pack_path(where.pack), where.offset, where.length)
         except FileNotFoundError:
             raise MissingChunkError(name, f"Chunk {name} is missing from the vault store at {self.root.parent}: "
                                           f"its pack {where.pack} is gone.") from None
-        try:
-            frame = os.pread(fd, where.length, where.offset)
-            if hasattr(os, "posix_fadvise"):
-                # Read once per restore or verify: let the pages go at once, so the next read recycles them
-                # instead of growing the page cache (new pages cost ~1.5 s of kernel CPU per GiB on this VM).
-                os.posix_fadvise(fd, where.offset, where.length, os.POSIX_FADV_DONTNEED)
-            return frame
-        finally:
-            os.close(fd)
 
     def get(self, name: str, expected_size: int | None = None) -> bytes:
         """The chunk's bytes, decompressed and proven to hash to ``name``."""
