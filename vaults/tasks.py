@@ -72,9 +72,19 @@ def discover(ctx: JobContext) -> None:
 
 # --- Register ----------------------------------------------------------------
 
+def poll_delays() -> Iterator[float]:
+    """Pauses between polls: a short first one, doubling up to ``FABRIC_POLL_SECONDS``. An operation that is over
+    in a moment is seen at once, and one that takes minutes is not asked about more often than the setting."""
+    delay = min(0.02, settings.FABRIC_POLL_SECONDS)
+    while True:
+        yield delay
+        delay = min(delay * 2, settings.FABRIC_POLL_SECONDS)
+
+
 def wait_for_operation(ctx: JobContext, client, request_id: str, *, timeout: float, what: str) -> None:
     """Poll an asynchronous compute operation ourselves (the SDK's waiter prints to stdout)."""
     deadline = time.monotonic() + timeout
+    delays = poll_delays()
     while True:
         status = client.get_operation_status(request_id)
         if status.status == "Succeeded":
@@ -86,15 +96,16 @@ def wait_for_operation(ctx: JobContext, client, request_id: str, *, timeout: flo
         if time.monotonic() > deadline:
             raise JobError("OperationTimedOut", f"{what} did not finish within {timeout:.0f} seconds.",
                            ["Try again; if it keeps happening, check the subscription's endpoint."], retryable=True)
-        ctx.sleep(settings.FABRIC_POLL_SECONDS)
+        ctx.sleep(next(delays))
 
 
 def wait_until(ctx: JobContext, check: Callable[[], bool], *, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
+    delays = poll_delays()
     while not check():
         if time.monotonic() > deadline:
             return False
-        ctx.sleep(settings.FABRIC_POLL_SECONDS)
+        ctx.sleep(next(delays))
     return True
 
 
