@@ -24,10 +24,11 @@ import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from fabric.disks import DiskError, DiskStore
+from fabric.disks import Blob, DiskError, DiskStore
 
 RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 SMALL_READ = 256 * 1024
@@ -159,13 +160,20 @@ def get(request: Request, store: DiskStore, name: str) -> Response:
                              headers=answer_headers)
 
 
+async def release_later(store: DiskStore, name: str, blob: Blob, extents: dict[int, int]) -> None:
+    """Give a deleted snapshot's slots back, on the event loop, once the answer is on its way."""
+    if store.blobs.get(name) is blob:  # not if the blob itself was deleted meanwhile (that released everything)
+        blob.release(extents)
+
+
 def delete(request: Request, store: DiskStore, name: str) -> Response:
     snapshot = request.query_params.get("snapshot")
     blob = store.get(name)
     if snapshot is not None:
-        blob.delete_snapshot(snapshot)
-    else:
-        if blob.snapshots and request.headers.get("x-ms-delete-snapshots") != "include":
-            raise DiskError(409, "SnapshotsPresent", "This operation is not permitted because the blob has snapshots.")
-        store.delete(name)
+        extents = blob.detach_snapshot(snapshot)
+        return Response(status_code=202, headers=headers(),
+                        background=BackgroundTask(release_later, store, name, blob, extents))
+    if blob.snapshots and request.headers.get("x-ms-delete-snapshots") != "include":
+        raise DiskError(409, "SnapshotsPresent", "This operation is not permitted because the blob has snapshots.")
+    store.delete(name)
     return Response(status_code=202, headers=headers())

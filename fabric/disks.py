@@ -292,11 +292,23 @@ class Blob:
         self.log(["s", snapshot_id])
 
     def delete_snapshot(self, snapshot_id: str) -> None:
+        self.release(self.detach_snapshot(snapshot_id))
+
+    def detach_snapshot(self, snapshot_id: str) -> dict[int, int]:
+        """Forget the snapshot (reads of it now answer 404) and return its extent map, for ``release``.
+
+        Until released its slots keep one reference too many, so a write to one of them copies it first: safe,
+        only slower. Giving back a big disk's slots is one step per extent, so the page-blob endpoint answers
+        first and releases after, as the storage service deletes snapshots in the background.
+        """
         _, extents = self.version(snapshot_id)
-        for slot_id in extents.values():
-            self._release(slot_id)
         del self.snapshots[snapshot_id]
         self.log(["d", snapshot_id])
+        return extents
+
+    def release(self, extents: dict[int, int]) -> None:
+        for slot_id in extents.values():
+            self._release(slot_id)
 
     def delete(self) -> None:
         for snapshot_id in list(self.snapshots):

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fabric.disks import EXTENT, PAGE, DiskStore
+from fabric.disks import EXTENT, PAGE, DiskError, DiskStore
 from vaults.pageblob import PageBlobClient
 
 SIZE = 4 * EXTENT  # small, but four extents: writes straddle extent boundaries
@@ -166,3 +166,18 @@ def test_disk_bytes_fall_back_to_the_page_cache_when_direct_io_is_refused(tmp_pa
     assert b"".join(blob.read_chunks(EXTENT, 2 * EXTENT)) == data
     assert b"".join(blob.read_chunks(PAGE, PAGE)) == b"\x07" * PAGE
     store.close()
+
+
+def test_a_deleted_snapshot_is_gone_at_once_and_its_slots_come_back_when_released(tmp_path):
+    blob = DiskStore(tmp_path).create("store/vhds/detach.vhd", SIZE)
+    blob.write(0, b"1" * EXTENT)
+    blob.snapshot("old")
+    extents = blob.detach_snapshot("old")  # what the endpoint does before it answers
+    with pytest.raises(DiskError):
+        blob.version("old")
+    blob.write(0, b"2" * EXTENT)  # the slot still counts the snapshot's reference: the write copies it first
+    assert b"".join(blob.read_chunks(0, EXTENT)) == b"2" * EXTENT
+    assert blob.free_pos == []
+    blob.release(extents)  # what it does after
+    assert len(blob.free_pos) == 1  # the snapshot's copy of the extent is given back
+    assert b"".join(blob.read_chunks(0, EXTENT)) == b"2" * EXTENT
