@@ -179,3 +179,25 @@ def test_incremental_over_a_damaged_base_chunk_reads_that_chunk_whole(vault_stor
     assert (TEST_CHUNK, 2 * TEST_CHUNK) in source.read_log
     assert restore_bytes(vault_store, point) == disk.snapshots[second].data
     assert list(vault_store.verify().affected_points) == [base.id]
+
+
+def test_a_restore_reads_a_batch_of_chunks_stored_together_with_one_disk_read(vault_store, monkeypatch):
+    """A backup writes each batch's new chunks side by side; a restore reads them back in one request."""
+    import vaults.store.chunks as chunks_module
+
+    data = os.urandom(16 * TEST_CHUNK)
+    point = vault_store.back_up([("os", MemorySource(data))])
+    reads = []
+    real_read = chunks_module.read_uncached
+
+    def counted(path, offset, length):
+        reads.append(length)
+        return real_read(path, offset, length)
+
+    monkeypatch.setattr(chunks_module, "read_uncached", counted)
+    sink = MemorySink()
+    vault_store.restore_disk(point.disks[0], sink)
+    assert bytes(sink.data) == data
+    batches = -(-16 * TEST_CHUNK // vault_store.read_batch)
+    assert len(reads) == batches  # not one read per chunk
+    assert sum(reads) == sum(len(vault_store.chunks.read_frame(name)) for name in point.disks[0].chunks)

@@ -99,11 +99,12 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store
 
 
 class DiskFull:
-    """os.write and os.pwrite that fail with ENOSPC once ``budget`` bytes have been written (a tiny filesystem)."""
+    """os.write, os.pwrite and os.pwritev that fail with ENOSPC once ``budget`` bytes have been written (a tiny
+    filesystem)."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self.real_write, self.real_pwrite = os.write, os.pwrite
+        self.real_write, self.real_pwrite, self.real_pwritev = os.write, os.pwrite, os.pwritev
 
     def spend(self, data) -> None:
         if len(data) > self.budget:
@@ -118,9 +119,14 @@ class DiskFull:
         self.spend(data)
         return self.real_pwrite(fd, data, offset)
 
+    def pwritev(self, fd: int, buffers, offset: int) -> int:
+        self.spend(b"".join(buffers))
+        return self.real_pwritev(fd, buffers, offset)
+
     def install(self, monkeypatch) -> None:
         monkeypatch.setattr(os, "write", self.write)
         monkeypatch.setattr(os, "pwrite", self.pwrite)
+        monkeypatch.setattr(os, "pwritev", self.pwritev)
 
 
 # 0: fails at once; 40 chunks: mid-transfer; 64 chunks and a bit: every chunk written, the publish fails.

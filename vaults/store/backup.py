@@ -94,7 +94,7 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
             pieces.append((start, piece))
             used += end - start
         starts = [start for start, _ in pieces]
-        done = []
+        done, frames = [], []
         for index in batch:
             data = chunk_bytes(index, pieces, starts)
             read = total(plan.spans[index])
@@ -102,8 +102,13 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
                 done.append((index, None, 0, read))  # all-zero: recorded in the manifest, never stored
                 continue
             name = chunk_hash(data)
-            written = writer.write(name, data) if writer.claim(name) else 0
+            written = 0
+            if writer.claim(name):
+                frame = chunks.compress(data)
+                frames.append((name, frame, len(data)))
+                written = len(frame)
             done.append((index, name, written, read))
+        writer.write_frames(frames)  # the batch's new chunks side by side in the pack
         return done
 
     batches = runs(plan.spans.keys(), max(1, read_batch // chunk_size))

@@ -57,11 +57,18 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
                 raise type(primary_error)(name, f"{primary_error} The secondary copy is unusable too: {secondary_error}") \
                     from secondary_error
 
+    def fetch_all(batch: list[int]) -> list[tuple[bytes, bool]]:
+        try:
+            datas = store.chunks.get_many([disk.chunks[index] for index in batch],
+                                          [chunk_length(index, size, chunk_size) for index in batch])
+            return [(data, False) for data in datas]
+        except ChunkError:
+            return [fetch(index) for index in batch]  # one at a time, to find the bad one and use the secondary
+
     def work(batch: list[int]) -> tuple[list[int], list[str], int, int]:
         buffer = thread_buffer(len(batch) * chunk_size)
         names, used_secondary, used = [], 0, 0
-        for index in batch:
-            data, from_secondary = fetch(index)
+        for index, (data, from_secondary) in zip(batch, fetch_all(batch), strict=True):
             used_secondary += from_secondary
             # get() hashed these very bytes and proved the hash equals the name, so the name is the hash of what
             # is written: the digest below is rebuilt from the written bytes without hashing them twice.
