@@ -1,4 +1,4 @@
-"""Service Management endpoints of the lab: hosted services, deployments, roles, disks, operations.
+"""Service Management endpoints of the lab: hosted services, deployments, roles, disks, virtual networks, operations.
 
 Every request must carry ``x-ms-version``; every answer carries
 ``x-ms-request-id``. Asynchronous calls answer 202 at once and complete after
@@ -17,7 +17,7 @@ from starlette.routing import Route, Router
 
 from fabric import shapes
 from fabric.disks import DiskError
-from fabric.state import Compute, ServiceError, not_found, now_iso
+from fabric.state import Compute, ServiceError, not_found, now_iso, subnet_address
 
 VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 XML = "application/xml; charset=utf-8"
@@ -64,6 +64,44 @@ async def list_locations(request, fabric, compute: Compute, sub: str) -> Respons
 @endpoint
 async def list_services(request, fabric, compute: Compute, sub: str) -> Response:
     return xml(shapes.hosted_services(base_url(request), sub, compute.subscription(sub)["services"]))
+
+
+@endpoint
+async def list_networks(request, fabric, compute: Compute, sub: str) -> Response:
+    return xml(shapes.virtual_network_sites(compute.networks(sub)))
+
+
+def network_of(compute: Compute, sub: str, svc: dict, network_name: str | None, parsed: dict) -> dict | None:
+    """The virtual network a new role joins (its deployment's), checked before anything is built.
+
+    The network must be in the cloud service's region, and the role's subnet (one at most) must be one of its
+    subnets; a role of a deployment outside any network names no subnet.
+    """
+    subnets = parsed["subnets"] or []
+    if len(subnets) > 1:
+        raise ServiceError(400, "BadRequest", f"The role {parsed['name']} names {len(subnets)} subnets; a virtual machine "
+                           "is in one subnet.")
+    if not network_name:
+        if subnets:
+            raise ServiceError(400, "BadRequest", f"The subnet {subnets[0]} was given for role {parsed['name']}, but the "
+                               "deployment is not in a virtual network.")
+        return None
+    network = compute.network(sub, network_name)
+    if network["location"] != svc["location"]:
+        raise ServiceError(400, "BadRequest", f"The virtual network {network_name} is in {network['location']}, not in the "
+                           f"location of hosted service '{svc['name']}' ({svc['location']}).")
+    for subnet in subnets:
+        if subnet not in {known["name"] for known in network["subnets"]}:
+            raise ServiceError(400, "BadRequest", f"The subnet {subnet} does not exist in virtual network {network_name}.")
+    return network
+
+
+def place(compute: Compute, sub: str, vm: dict, network: dict | None, subnets: list[str] | None) -> None:
+    """A role in a subnet takes the subnet's first free address, as its DHCP lease would be."""
+    vm["subnets"] = list(subnets or [])
+    if network is not None and vm["subnets"]:
+        prefix = next(known["prefix"] for known in network["subnets"] if known["name"] == vm["subnets"][0])
+        vm["ip"] = subnet_address(prefix, {role["ip"] for _, _, role in compute.all_roles(sub)})
 
 
 @endpoint
@@ -185,10 +223,14 @@ async def create_deployment(request, fabric, compute: Compute, sub: str) -> Resp
     roles = [shapes.parse_role(role) for role in node.findall("a:RoleList/a:Role", shapes.NS)]
     if len(roles) != 1:
         raise ServiceError(400, "BadRequest", "A virtual machine deployment holds exactly one role when it is created.")
+    network_name = shapes.text(node, "VirtualNetworkName")
+    network = network_of(compute, sub, svc, network_name, roles[0])
     vm = fabric.build_vm(sub, svc, roles[0])
+    place(compute, sub, vm, network, roles[0]["subnets"])
     stamp = now_iso()
     svc["deployments"][name] = {"name": name, "slot": slot, "label": shapes.text(node, "Label", name),
-                                "private_id": uuid.uuid4().hex, "created": stamp, "roles": {vm["name"]: vm}}
+                                "private_id": uuid.uuid4().hex, "created": stamp, "roles": {vm["name"]: vm},
+                                "virtual_network": network_name or None}
     compute.changed()
     op = compute.start_operation(fabric.op_delay, role=(svc["name"], name, vm["name"]))
     return accepted(op.id)
@@ -202,7 +244,9 @@ async def add_role(request, fabric, compute: Compute, sub: str) -> Response:
     parsed = shapes.parse_role(shapes.parse(await request.body()))
     if parsed["name"] in dep["roles"]:
         raise ServiceError(409, "ConflictError", f"A role named '{parsed['name']}' already exists in the deployment.")
+    network = network_of(compute, sub, svc, dep.get("virtual_network"), parsed)
     vm = fabric.build_vm(sub, svc, parsed)
+    place(compute, sub, vm, network, parsed["subnets"])
     dep["roles"][vm["name"]] = vm
     compute.changed()
     op = compute.start_operation(fabric.op_delay, role=(svc["name"], dep["name"], vm["name"]))
@@ -256,6 +300,7 @@ DEP = SVC + "/deployments/{dep}"
 routes = Router(routes=[
     Route("/{sub}/locations", list_locations, methods=["GET"]),
     Route("/{sub}/services/hostedservices", list_services, methods=["GET"]),
+    Route("/{sub}/services/networking/virtualnetwork", list_networks, methods=["GET"]),
     Route("/{sub}/services/hostedservices", create_service, methods=["POST"]),
     Route(SVC, get_service, methods=["GET"]),
     Route(SVC, delete_service, methods=["DELETE"]),

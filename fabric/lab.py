@@ -1,4 +1,4 @@
-"""The lab a new user finds: regions, storage accounts, cloud services and VMs with real disk bytes.
+"""The lab a new user finds: regions, storage accounts, virtual networks, cloud services and VMs with real disk bytes.
 
 Seeding writes the state directory directly (compute.json and the blobs), so
 it runs while no fabric serves that directory: ``make run`` seeds before it
@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from fabric.disks import DiskStore
-from fabric.state import DEFAULT_SUBSCRIPTION, Compute, now_iso
+from fabric.state import DEFAULT_SUBSCRIPTION, Compute, now_iso, subnet_address
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -41,6 +41,18 @@ LAB = [
     ("northwind-dev", "North Europe", [("dev01", "Linux", True, "Started", 0, None),
                                        ("dev02", "Linux", True, "Started", 1, None)]),
 ]
+# Regional virtual networks: (name, region, address space, [(subnet, prefix)]).
+NETWORKS = [
+    ("contoso-vnet", "East US", "10.1.0.0/16", [("frontend", "10.1.1.0/24"), ("backend", "10.1.2.0/24"),
+                                                ("management", "10.1.3.0/24")]),
+    ("tailspin-vnet", "East US", "10.2.0.0/16", [("Subnet-1", "10.2.0.0/24"), ("Subnet-2", "10.2.1.0/24")]),
+    ("fabrikam-vnet", "West US", "10.3.0.0/16", [("app", "10.3.1.0/24"), ("batch", "10.3.2.0/24")]),
+    ("northwind-vnet", "North Europe", "10.4.0.0/16", [("web", "10.4.1.0/24"), ("files", "10.4.2.0/24"),
+                                                       ("dev", "10.4.3.0/24")]),
+]
+# Cloud services whose deployment is in a virtual network, and the subnet of their VMs; the others are in none.
+SERVICE_NETWORKS = {"contoso-web": ("contoso-vnet", "frontend"), "contoso-sql": ("contoso-vnet", "backend"),
+                    "fabrikam-app": ("fabrikam-vnet", "app"), "northwind-eu": ("northwind-vnet", "web")}
 WORDS = ("backup", "vault", "restore", "snapshot", "page", "blob", "region", "replica", "policy", "retention", "daily",
          "weekly", "monthly", "yearly", "agent", "extension", "disk", "volume", "journal", "checkpoint", "index",
          "table", "row", "column", "service", "deployment", "role", "instance")
@@ -74,6 +86,11 @@ class LabBuilder:
         self.compute = Compute(path=state_dir / "compute.json")
         self.disks = DiskStore(state_dir / "blobs")
         self.services: dict[str, dict] = {}
+        self.networks = {name: {"name": name, "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{subscription_id}/{name}")),
+                                "location": region, "address_prefixes": [space],
+                                "subnets": [{"name": subnet, "prefix": prefix} for subnet, prefix in subnets]}
+                         for name, region, space, subnets in NETWORKS}
+        self.subnet_ips: set[str] = set()
         self.ips = 4
 
     def make_disk(self, blob: str, size: int, rng: random.Random, small: bool) -> None:
@@ -106,9 +123,18 @@ class LabBuilder:
             data.append({"name": f"{service}-{vm}-{lun + 1}-{stamp}", "label": f"data{lun}", "lun": lun, "blob": blob,
                          "size_gb": size_gb, "host_caching": "None", "io_type": io_type})
         self.ips += 1
+        ip = f"10.{self.ips // 250 % 250}.{self.ips % 250}.{self.ips // 62500 + 4}"
+        subnets = []
+        if service in SERVICE_NETWORKS:
+            network, subnet = SERVICE_NETWORKS[service]
+            dep["virtual_network"] = network
+            prefix = next(s["prefix"] for s in self.networks[network]["subnets"] if s["name"] == subnet)
+            ip = subnet_address(prefix, self.subnet_ips)
+            self.subnet_ips.add(ip)
+            subnets = [subnet]
         dep["roles"][vm] = {
-            "name": vm, "size": "Medium" if not small else "Small", "os": os_name,
-            "ip": f"10.{self.ips // 250 % 250}.{self.ips % 250}.{self.ips // 62500 + 4}", "power": power,
+            "name": vm, "size": "Medium" if not small else "Small", "os": os_name, "ip": ip, "subnets": subnets,
+            "power": power,
             "agent": agent, "provision_guest_agent": agent, "agent_seen": now_iso(), "deallocated": False,
             "os_disk": {"name": f"{service}-{vm}-0-{stamp}", "label": f"{vm} OS disk", "blob": os_blob,
                         "size_gb": os_size // GIB, "host_caching": "ReadWrite", "os": os_name, "io_type": io_type,
@@ -129,7 +155,7 @@ class LabBuilder:
             self.add_vm(service, regions[(index // 10) % 3], f"vm{index % 10:02d}", "Linux", True, "Started", 0, None,
                         small=True)
         self.compute.doc = {"subscriptions": {self.sub_id: {
-            "accounts": ACCOUNTS, "services": self.services, "disks": {}}}}
+            "accounts": ACCOUNTS, "services": self.services, "disks": {}, "networks": self.networks}}}
         self.compute.save()
 
 

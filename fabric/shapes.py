@@ -2,7 +2,8 @@
 
 Rendering follows the published reference ("List Hosted Services", "Get
 Hosted Service Properties" with embed-detail, "Get Deployment", "Get Role",
-"List Locations", "List Disks", "Get Operation Status"): every element in the
+"List Locations", "List Disks", "List Virtual Network Sites", "Get Operation
+Status"): every element in the
 namespace ``http://schemas.microsoft.com/windowsazure``, labels base64, roles
 typed ``PersistentVMRole`` through ``i:type``, disks with ``IOType``
 (``Provisioned`` on premium storage, ``Standard`` elsewhere).
@@ -80,7 +81,8 @@ def deployment(base: str, svc: dict, dep: dict, root: bool = False) -> str:
              + "<RoleList>" + "".join(f'<Role i:type="PersistentVMRole">{role_body(base, role)}</Role>' for role in roles)
              + "</RoleList>"
              + el("SdkVersion", "") + el("Locked", False) + el("RollbackAllowed", False)
-             + el("CreatedTime", dep["created"]) + el("LastModifiedTime", dep["created"]))
+             + el("CreatedTime", dep["created"]) + el("LastModifiedTime", dep["created"])
+             + el("VirtualNetworkName", dep.get("virtual_network")))
     return document("Deployment", inner) if root else f"<Deployment>{inner}</Deployment>"
 
 
@@ -138,8 +140,9 @@ def extension_status(handler: str, status: dict, role: dict) -> str:
 def role_body(base: str, role: dict) -> str:
     os_disk = role["os_disk"]
     inner = el("RoleName", role["name"]) + el("OsVersion", "") + el("RoleType", "PersistentVMRole")
+    subnets = "".join(el("SubnetName", subnet) for subnet in role.get("subnets", []))
     inner += ("<ConfigurationSets><ConfigurationSet>" + el("ConfigurationSetType", "NetworkConfiguration")
-              + "<InputEndpoints/><SubnetNames/></ConfigurationSet></ConfigurationSets>")
+              + f"<InputEndpoints/><SubnetNames>{subnets}</SubnetNames></ConfigurationSet></ConfigurationSets>")
     if role.get("extensions"):
         inner += "<ResourceExtensionReferences>" + "".join(extension_reference(ext) for ext in role["extensions"])
         inner += "</ResourceExtensionReferences>"
@@ -182,6 +185,19 @@ def disks(base: str, rows: list[dict]) -> str:
     return document("Disks", body)
 
 
+def virtual_network_sites(networks: dict) -> str:
+    """Regional virtual networks: a Location and no AffinityGroup, as networks created since 2014 were listed."""
+    body = "".join(
+        "<VirtualNetworkSite>" + el("Name", net["name"]) + el("Id", net["id"])
+        + el("Location", net["location"]) + el("State", "Created")
+        + "<AddressSpace><AddressPrefixes>" + "".join(el("AddressPrefix", prefix) for prefix in net["address_prefixes"])
+        + "</AddressPrefixes></AddressSpace><Subnets>"
+        + "".join(f"<Subnet>{el('Name', subnet['name'])}{el('AddressPrefix', subnet['prefix'])}</Subnet>"
+                  for subnet in net["subnets"])
+        + "</Subnets></VirtualNetworkSite>" for net in networks.values())
+    return document("VirtualNetworkSites", body)
+
+
 def operation(op) -> str:
     inner = el("ID", op.id) + el("Status", op.status) + el("HttpStatusCode", op.http_status)
     if op.error:
@@ -210,6 +226,11 @@ def text(node: ElementTree.Element | None, name: str, default: str | None = None
 def parse_role(node: ElementTree.Element) -> dict:
     """The parts of a PersistentVMRole (Update Role, Add Role, a deployment's Role) that the lab acts on."""
     parsed: dict = {"name": text(node, "RoleName"), "size": text(node, "RoleSize")}
+    sets = node.find("a:ConfigurationSets", NS)
+    parsed["subnets"] = None if sets is None else [
+        name.text or "" for config in sets.findall("a:ConfigurationSet", NS)
+        if text(config, "ConfigurationSetType") == "NetworkConfiguration"
+        for name in config.findall("a:SubnetNames/a:SubnetName", NS)]
     agent = text(node, "ProvisionGuestAgent")
     parsed["provision_guest_agent"] = None if agent is None else agent.lower() == "true"
     refs = node.find("a:ResourceExtensionReferences", NS)

@@ -10,6 +10,7 @@ A VM (a *role* in Service Management terms) looks like::
     {"name", "size", "os", "ip", "power": "Started"|"Stopped",
      "agent": bool,                      # a VM agent is installed in the guest
      "provision_guest_agent": bool,
+     "subnets": [name],                  # in its deployment's virtual network (``virtual_network`` of the deployment)
      "os_disk": {"name", "label", "blob", "size_gb", "host_caching", "os", "source_image"},
      "data_disks": [{"name", "label", "lun", "blob", "size_gb", "host_caching"}],
      "extensions": [{"reference_name", "publisher", "name", "version", "state", "parameters": [...]}],
@@ -17,10 +18,17 @@ A VM (a *role* in Service Management terms) looks like::
 
 ``blob`` is ``<account>/<container>/<name>``; the MediaLink shown to clients
 is the fabric's own URL followed by that path.
+
+A virtual network (``networks`` of a subscription) looks like::
+
+    {"name", "id", "location", "address_prefixes": ["10.1.0.0/16"],
+     "subnets": [{"name", "prefix": "10.1.1.0/24"}]}
 """
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
 import json
 import os
 import tempfile
@@ -50,6 +58,14 @@ def not_found(message: str) -> ServiceError:
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subnet_address(prefix: str, taken: set[str]) -> str:
+    """The first free address of a subnet; Azure keeps its first four (network, gateway, DNS) for itself."""
+    for host in itertools.islice(ipaddress.ip_network(prefix).hosts(), 3, None):
+        if str(host) not in taken:
+            return str(host)
+    raise ServiceError(409, "ConflictError", f"The subnet {prefix} has no free address left.")
 
 
 @dataclass
@@ -117,6 +133,15 @@ class Compute:
             return self.deployment(sub, service, deployment)["roles"][name]
         except KeyError:
             raise not_found(f"The role '{name}' does not exist in deployment '{deployment}'.") from None
+
+    def networks(self, sub: str) -> dict[str, dict]:
+        return self.subscription(sub).get("networks", {})  # labs seeded before virtual networks have none
+
+    def network(self, sub: str, name: str) -> dict:
+        try:
+            return self.networks(sub)[name]
+        except KeyError:
+            raise ServiceError(400, "BadRequest", f"The virtual network {name} does not exist.") from None
 
     def accounts(self) -> dict[str, dict]:
         return {name: account for sub in self.doc["subscriptions"].values() for name, account in sub["accounts"].items()}
