@@ -99,6 +99,45 @@ def list_regions(endpoint: Endpoint, *, timeout: float = 10) -> list[str]:
         raise describe_failure(endpoint, error) from error
 
 
+@dataclass(frozen=True)
+class Subnet:
+    name: str
+    address_prefix: str
+
+
+@dataclass(frozen=True)
+class VirtualNetwork:
+    name: str
+    location: str
+    address_prefixes: tuple[str, ...]
+    subnets: tuple[Subnet, ...]
+
+    def has_subnet(self, name: str) -> bool:
+        return any(subnet.name == name for subnet in self.subnets)
+
+
+def list_virtual_networks(endpoint: Endpoint, *, timeout: float = 10) -> list[VirtualNetwork]:
+    """List Virtual Network Sites, read as raw XML: the SDK's model drops a regional network's ``Location``.
+
+    A network defined by affinity group has no Location; it is listed with an empty one.
+    """
+    try:
+        root = raw_xml(compute_client(endpoint, timeout=timeout),
+                       f"/{endpoint.subscription_id}/services/networking/virtualnetwork")
+    except Exception as error:  # noqa: BLE001 - every failure becomes a sentence for the user
+        raise describe_failure(endpoint, error) from error
+
+    def text(element: Element, path: str) -> str:
+        return element.findtext(path, default="", namespaces=NS)
+
+    return [VirtualNetwork(name=text(site, "wa:Name"), location=text(site, "wa:Location"),
+                           address_prefixes=tuple(prefix.text or "" for prefix in
+                                                  site.iterfind("wa:AddressSpace/wa:AddressPrefixes/wa:AddressPrefix", NS)),
+                           subnets=tuple(Subnet(text(subnet, "wa:Name"), text(subnet, "wa:AddressPrefix"))
+                                         for subnet in site.iterfind("wa:Subnets/wa:Subnet", NS)))
+            for site in root.iterfind("wa:VirtualNetworkSite", NS)]
+
+
 def raw_xml(client: ServiceManagementService, path: str) -> Element:
     """GET ``path`` and parse the body, for the elements the SDK's models drop."""
     response = client.perform_get(path)

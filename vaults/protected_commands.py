@@ -19,9 +19,17 @@ from jobs.errors import OperationInProgress
 from portal.access import can_administer, can_operate
 from vaults import maintenance
 from vaults.backup import BackupRefused, start_backup
+from vaults.compute import FabricError, VirtualNetwork
 from vaults.models import ProtectedItem, RecoveryPoint
 from vaults.policy_forms import user_zone
-from vaults.restore import RestoreRefused, RestoreRequest, cloud_services, start_restore, storage_accounts
+from vaults.restore import (
+    RestoreRefused,
+    RestoreRequest,
+    cloud_services,
+    start_restore,
+    storage_accounts,
+    virtual_networks,
+)
 from vaults.views import ids_from, notice, vault_or_404
 
 
@@ -151,11 +159,19 @@ def _restore_context(request: HttpRequest, vault, item: ProtectedItem, values: d
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     day_points = [p for p in points if p.created.astimezone(zone).date() == day]
     accounts = {name: region for name, region in storage_accounts(vault.subscription).items()}
+    page = int(values.get("page") or 1)
+    networks: dict[str, VirtualNetwork] = {}
+    if page == 2:  # page 1 does not wait for the fabric
+        try:
+            networks = virtual_networks(vault.subscription, vault.region)
+        except FabricError as failure:
+            errors.setdefault("virtual_network", [f"The virtual networks could not be listed. {failure}"])
     return {"vault": vault, "item": item, "points": points, "chosen": chosen, "day": day, "month": month,
             "prev_month": prev_month, "next_month": next_month, "weeks": _calendar(points, month, zone),
             "day_points": [(p, p.created.astimezone(zone)) for p in day_points], "values": values, "errors": errors,
-            "page": int(values.get("page") or 1), "services": cloud_services(vault.subscription, vault.region),
-            "accounts": accounts, "zone": zone}
+            "page": page, "services": cloud_services(vault.subscription, vault.region),
+            "accounts": accounts, "zone": zone, "networks": networks,
+            "subnets": networks[values["virtual_network"]].subnets if values.get("virtual_network") in networks else ()}
 
 
 def restore_dialog(request: HttpRequest, pk: int) -> HttpResponse:
@@ -167,7 +183,8 @@ def restore_dialog(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
-    """Wizard navigation (a calendar day or month, next, back) and finish, which starts the Restore job."""
+    """Wizard navigation (a calendar day or month, next, back, a virtual network chosen) and finish, which starts the
+    Restore job."""
     vault = vault_or_404(request, pk)
     item = _one_item(request, vault)
     if not can_operate(request.user):
@@ -189,6 +206,8 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
             values["page"] = "2"
     elif nav == "back":
         values["page"] = "1"
+    elif nav == "network":  # page 2 again, with the subnets of the chosen network
+        values["subnet"] = ""
     elif nav == "finish":
         point = item.recovery_points.filter(pk=values.get("point") or 0).first()
         new = values["service_choice"] == "new"
@@ -204,6 +223,8 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
                 errors[refusal.field or "form"] = [str(refusal)]
             except OperationInProgress as refusal:
                 errors["form"] = [f"{refusal}."]
+            except FabricError as failure:
+                errors["form"] = [f"The restore target could not be checked. {failure}"]
             else:
                 return _notice(f"Restore of '{item.item.vm.name}' as '{values['vm_name']}' started. Follow it on the "
                                "Jobs tab.", state="succeeded")

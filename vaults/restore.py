@@ -28,7 +28,7 @@ from jobs.services import start_job
 from portal.access import can_operate
 from portal.events import publish
 from vaults import backup
-from vaults.compute import compute_client, describe_failure, raw_xml
+from vaults.compute import VirtualNetwork, compute_client, describe_failure, list_virtual_networks, raw_xml
 from vaults.models import VirtualMachine
 from vaults.protection_models import RecoveryPoint
 from vaults.store import (
@@ -90,9 +90,11 @@ def cloud_services(subscription, region: str) -> list[str]:
                       .values_list("cloud_service", flat=True)))
 
 
-def virtual_networks(subscription) -> dict[str, list[str]]:
-    """Virtual networks and their subnets known for the subscription (the lab defines none)."""
-    return {}
+def virtual_networks(subscription, region: str) -> dict[str, VirtualNetwork]:
+    """The subscription's virtual networks in ``region``, by name; FabricError when they cannot be listed."""
+    return {network.name: network
+            for network in sorted(list_virtual_networks(subscription.endpoint), key=lambda network: network.name.lower())
+            if network.location == region}
 
 
 def _service_detail(client, subscription_id: str, service: str) -> dict:
@@ -103,14 +105,35 @@ def _service_detail(client, subscription_id: str, service: str) -> dict:
     deployment = root.find("wa:Deployments/wa:Deployment", NS)
     roles = set()
     name = None
+    network = ""
     if deployment is not None:
         name = deployment.findtext("wa:Name", default="", namespaces=NS)
         roles = {r.findtext("wa:RoleName", default="", namespaces=NS) for r in deployment.iterfind("wa:RoleList/wa:Role", NS)}
-    return {"location": location, "deployment": name, "roles": roles}
+        network = deployment.findtext("wa:VirtualNetworkName", default="", namespaces=NS)
+    return {"location": location, "deployment": name, "roles": roles, "virtual_network": network}
+
+
+def _check_network(vault, request: RestoreRequest) -> None:
+    """The network and subnet go together: both empty, or a subnet of a network in the vault's region."""
+    if not request.virtual_network:
+        raise RestoreRefused(f"Choose the virtual network of subnet '{request.subnet}', or no subnet.", "virtual_network")
+    networks = virtual_networks(vault.subscription, vault.region)
+    if request.virtual_network not in networks:
+        raise RestoreRefused(f"The virtual network '{request.virtual_network}' does not exist in {vault.region}. Choose "
+                             "a virtual network in the vault's region, or none.", "virtual_network")
+    if not request.subnet:
+        raise RestoreRefused(f"Choose a subnet of virtual network '{request.virtual_network}'.", "subnet")
+    if not networks[request.virtual_network].has_subnet(request.subnet):
+        raise RestoreRefused(f"The subnet '{request.subnet}' does not exist in virtual network "
+                             f"'{request.virtual_network}'.", "subnet")
 
 
 def check_request(vault, request: RestoreRequest, *, ask_fabric: bool = True) -> None:
-    """Every documented refusal of page 2, in the order the wizard shows them."""
+    """Every documented refusal of page 2, in the order the wizard shows them.
+
+    Without ``ask_fabric`` only what the portal's database knows is checked (no network, no cloud service). A
+    fabric that cannot answer raises FabricError.
+    """
     if not VM_NAME.fullmatch(request.vm_name or ""):
         raise RestoreRefused("Enter a VM name of 1 to 15 letters, digits and hyphens.", "vm_name")
     if not NAME.fullmatch(request.cloud_service or ""):
@@ -122,11 +145,8 @@ def check_request(vault, request: RestoreRequest, *, ask_fabric: bool = True) ->
         raise RestoreRefused(f"The storage account '{request.storage_account}' is in "
                              f"{accounts[request.storage_account]}, but the vault is in {vault.region}. Choose a storage "
                              "account in the same region as the vault.", "storage_account")
-    if request.subnet or request.virtual_network:
-        networks = virtual_networks(vault.subscription)
-        if request.subnet not in networks.get(request.virtual_network, []):
-            raise RestoreRefused(f"The subnet '{request.subnet}' does not exist in virtual network "
-                                 f"'{request.virtual_network}'.", "subnet")
+    if ask_fabric and (request.subnet or request.virtual_network):
+        _check_network(vault, request)
     if VirtualMachine.objects.filter(subscription=vault.subscription, cloud_service__iexact=request.cloud_service,
                                      name__iexact=request.vm_name, gone=False).exists():
         raise RestoreRefused(f"A virtual machine named '{request.vm_name}' already exists in cloud service "
@@ -138,8 +158,9 @@ def check_request(vault, request: RestoreRequest, *, ask_fabric: bool = True) ->
     try:
         detail = _service_detail(client, endpoint.subscription_id, request.cloud_service)
     except Exception as error:
-        if describe_failure(endpoint, error).status != 404:
-            raise
+        failure = describe_failure(endpoint, error)
+        if failure.status != 404:
+            raise failure from error
         detail = None
     if request.new_service and detail is not None:
         raise RestoreRefused(f"The cloud service name '{request.cloud_service}' is already taken. Cloud service names "
@@ -154,6 +175,14 @@ def check_request(vault, request: RestoreRequest, *, ask_fabric: bool = True) ->
             raise RestoreRefused(f"A virtual machine named '{request.vm_name}' already exists in cloud service "
                                  f"'{request.cloud_service}'. Restore does not overwrite a VM; choose another name.",
                                  "vm_name")
+        # A VM added to a deployment joins the deployment's network, if it has one.
+        joined = detail["virtual_network"]
+        if detail["deployment"] is not None and request.virtual_network and request.virtual_network != joined:
+            raise RestoreRefused(
+                f"The cloud service '{request.cloud_service}' is in virtual network '{joined}': a VM added to it joins "
+                f"that network. Choose '{joined}', or another cloud service." if joined else
+                f"The cloud service '{request.cloud_service}' is not in a virtual network: a VM added to it cannot join "
+                f"'{request.virtual_network}'. Choose no virtual network, or another cloud service.", "virtual_network")
 
 
 def start_restore(user, point: RecoveryPoint, request: RestoreRequest, *, ask_fabric: bool = True) -> Job:
@@ -350,8 +379,10 @@ def run_restore(ctx: JobContext) -> None:
         detail = _service_detail(client, sub, service)
         body = role_xml(name, targets, os_type, request.subnet)
         if detail["deployment"] is None:
+            network = (f"<VirtualNetworkName>{escape(request.virtual_network)}</VirtualNetworkName>"
+                       if request.virtual_network else "")
             xml = (f"<Deployment {WA}><Name>{escape(service)}</Name><DeploymentSlot>Production</DeploymentSlot>"
-                   f"<Label>{escape(service)}</Label><RoleList><Role>{body}</Role></RoleList></Deployment>")
+                   f"<Label>{escape(service)}</Label><RoleList><Role>{body}</Role></RoleList>{network}</Deployment>")
             response = client.perform_post(f"/{sub}/services/hostedservices/{service}/deployments", xml)
             deployment = service
         else:

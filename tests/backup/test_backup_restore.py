@@ -79,7 +79,8 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     with pytest.raises(RestoreRefused, match="same region"):
         start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstorewestus"))
     with pytest.raises(RestoreRefused, match="subnet 'back' does not exist"):
-        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstoreeastus", "vnet1", "back"))
+        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstoreeastus", "contoso-vnet",
+                                                     "back"))
     with pytest.raises(RestoreRefused, match="already taken"):
         start_restore(member, point1, RestoreRequest("rsfull3", "contoso-sql", True, "labstoreeastus"))
 

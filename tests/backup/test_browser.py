@@ -81,6 +81,12 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     wizard.locator("#restore-finish").click()
     expect(wizard.locator("#err-vm_name")).to_contain_text("already exists")
     wizard.locator("#restore-vm-name").fill("rsbrowser")
+    # contoso-web is in contoso-vnet: choosing the network brings its subnets.
+    expect(wizard.locator("#restore-subnet")).to_be_disabled()
+    wizard.locator("#restore-vnet").select_option("contoso-vnet")
+    expect(wizard.locator("#restore-subnet")).to_be_enabled()
+    expect(wizard.locator("#restore-vm-name")).to_have_value("rsbrowser")
+    wizard.locator("#restore-subnet").select_option("backend")
     page.screenshot(path=screenshot_dir / "restore-wizard-target.png")
     wizard.locator("#restore-finish").click()
     expect(wizard).to_be_hidden()
@@ -89,7 +95,8 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     jobs_tab.screenshot(path=screenshot_dir / "restore-completed.png")
     client = compute_client(lab_subscription.endpoint)
     detail = client.get_hosted_service_properties("contoso-web", embed_detail=True)
-    assert "rsbrowser" in {role.role_name for dep in detail.deployments for role in dep.role_list}
+    role = next(role for dep in detail.deployments for role in dep.role_list if role.role_name == "rsbrowser")
+    assert [name for config in role.configuration_sets for name in config.subnet_names] == ["backend"]
 
     # Stop protection, keeping the data: the row says so and keeps its point.
     page.locator("#cmd-stop-protection").click()

@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from jobs.models import Job, Operation
 from tests.protection.helpers import protected
+from vaults import restore as restore_module
+from vaults.compute import FabricError, Subnet, VirtualNetwork
 from vaults.models import RecoveryPoint
 from vaults.protection import create_default_policy
 
@@ -74,6 +76,76 @@ def test_restore_wizard_shades_days_with_points_and_lists_that_days_points(clien
                              "service_choice": "existing", "existing_service": "svc-a",
                              "storage_account": "nowhere"}).content.decode()
     assert "already exists in cloud service" in page or "does not exist" in page
+    assert not Job.objects.filter(operation=Operation.RESTORE).exists()
+
+
+@pytest.fixture
+def networks(monkeypatch):
+    """The subscription's networks as the fabric would list them: two in the vault's region, one elsewhere."""
+    listed = [VirtualNetwork("contoso-vnet", "East US", ("10.1.0.0/16",),
+                             (Subnet("frontend", "10.1.1.0/24"), Subnet("backend", "10.1.2.0/24"))),
+              VirtualNetwork("tailspin-vnet", "East US", ("10.2.0.0/16",), (Subnet("Subnet-1", "10.2.0.0/24"),)),
+              VirtualNetwork("fabrikam-vnet", "West US", ("10.3.0.0/16",), (Subnet("app", "10.3.1.0/24"),))]
+    monkeypatch.setattr(restore_module, "list_virtual_networks", lambda endpoint: listed)
+    return listed
+
+
+def finish(client, vault, item, **values):
+    """FINISH on page 2, with a storage account of the vault's region (the one the item's disk is in)."""
+    vm = item.item.vm
+    vm.disks = [{"name": "os", "lun": None, "media_link": "http://127.0.0.1:8100/labstoreeastus/vhds/web01-os.vhd"}]
+    vm.save()
+    newest = item.recovery_points.order_by("-created").first()
+    return client.post(reverse("vaults:restore", args=[vault.pk]), {
+        "item": item.pk, "nav": "finish", "page": "2", "point": newest.pk, "vm_name": "web01r", "service_choice": "existing",
+        "existing_service": "svc-a", "storage_account": "labstoreeastus", **values}).content.decode()
+
+
+def test_restore_wizard_offers_the_regions_networks_and_the_chosen_networks_subnets(client, member, vault, item, networks):
+    newest = point(item, datetime(2026, 3, 9, 3, 0, tzinfo=UTC))
+    client.force_login(member)
+    url = reverse("vaults:restore", args=[vault.pk])
+    page = client.post(url, {"item": item.pk, "nav": "next", "point": newest.pk}).content.decode()
+    assert '<option value="contoso-vnet" >contoso-vnet (10.1.0.0/16)</option>' in page
+    assert '<option value="tailspin-vnet" >' in page
+    assert "fabrikam-vnet" not in page  # another region than the vault's
+    assert 'id="restore-subnet" disabled' in page and 'hx-vals=\'{"nav": "network"}\'' in page
+    page = client.post(url, {"item": item.pk, "nav": "network", "page": "2", "point": newest.pk,
+                             "virtual_network": "contoso-vnet", "subnet": "stale"}).content.decode()
+    assert '<option value="contoso-vnet" selected>' in page and "Step 2 of 2" in page
+    assert '<option value="frontend" >frontend (10.1.1.0/24)</option>' in page and '<option value="backend" >' in page
+    assert "Subnet-1" not in page
+    assert not Job.objects.exists()
+
+
+def test_restore_wizard_refuses_a_subnet_or_network_that_does_not_exist(client, member, vault, item, networks):
+    point(item, datetime(2026, 3, 9, 3, 0, tzinfo=UTC))
+    client.force_login(member)
+    page = finish(client, vault, item, virtual_network="contoso-vnet", subnet="Subnet-1")
+    assert "The subnet &#x27;Subnet-1&#x27; does not exist in virtual network &#x27;contoso-vnet&#x27;." in page
+    assert 'id="err-subnet"><span>' in page
+    page = finish(client, vault, item, virtual_network="fabrikam-vnet", subnet="app")
+    assert "The virtual network &#x27;fabrikam-vnet&#x27; does not exist in East US." in page
+    page = finish(client, vault, item, virtual_network="contoso-vnet")
+    assert "Choose a subnet of virtual network &#x27;contoso-vnet&#x27;." in page
+    page = finish(client, vault, item, subnet="frontend")
+    assert "Choose the virtual network of subnet &#x27;frontend&#x27;" in page
+    assert not Job.objects.filter(operation=Operation.RESTORE).exists()
+
+
+def test_restore_wizard_says_so_when_the_networks_cannot_be_listed(client, member, vault, item, monkeypatch):
+    def down(endpoint):
+        raise FabricError("Could not connect to the endpoint at 127.0.0.1:8100. Check that it is running and that the "
+                          "subscription's host is right.", transient=True)
+
+    monkeypatch.setattr(restore_module, "list_virtual_networks", down)
+    newest = point(item, datetime(2026, 3, 9, 3, 0, tzinfo=UTC))
+    client.force_login(member)
+    answer = client.post(reverse("vaults:restore", args=[vault.pk]), {"item": item.pk, "nav": "next", "point": newest.pk})
+    assert answer.status_code == 200
+    assert "The virtual networks could not be listed. Could not connect to the endpoint" in answer.content.decode()
+    page = finish(client, vault, item, virtual_network="contoso-vnet", subnet="frontend")
+    assert "The restore target could not be checked. Could not connect to the endpoint" in page
     assert not Job.objects.filter(operation=Operation.RESTORE).exists()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs.errors import OperationInProgress
+from vaults.compute import FabricError
 from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
 from vaults.restore import RestoreRefused, RestoreRequest, start_restore
 
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                                  o["subnet"])
         try:
             job = start_restore(None, point, request)
-        except (RestoreRefused, OperationInProgress) as refusal:
+        except (RestoreRefused, OperationInProgress, FabricError) as refusal:
             raise CommandError(str(refusal)) from refusal
         if o["wait"]:
             wait_for_job(self, job, o["timeout"])
