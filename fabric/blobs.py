@@ -24,6 +24,7 @@ import uuid
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
+import anyio
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -110,7 +111,10 @@ async def put(request: Request, store: DiskStore, name: str) -> Response:
             if len(body) != length:
                 raise DiskError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct "
                                 "format.", ("Content-Length", str(len(body))))
-            blob.write(offset, body)
+            # The maps change here, on the event loop; a thread gives the disk the bytes, so the loop goes on
+            # receiving other requests meanwhile (direct writes block for as long as the device takes).
+            runs = blob.stage_write(offset, body)
+            await anyio.to_thread.run_sync(blob.land, runs, body)
         else:
             raise DiskError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
                             ("x-ms-page-write", action))

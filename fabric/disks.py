@@ -46,6 +46,7 @@ ZERO_VIEW = memoryview(ZEROS)  # slices of it cost nothing: unwritten extents ar
 # the two coherent.
 DIRECT_ALIGN = 4096
 DIRECT_BUFFER = 4 * 1024 * 1024
+GROW_STEP = 256 * 1024 * 1024
 _buffers = threading.local()
 
 
@@ -97,6 +98,14 @@ def bit_runs(bits: int) -> Iterator[tuple[int, int]]:
 
 
 @dataclass
+class WriteRuns:
+    """Where a staged write's bytes go (``Blob.stage_write``), and the extents it holds in flight."""
+
+    pieces: list[list[int]]
+    extents: range
+
+
+@dataclass
 class Blob:
     path: Path
     size: int = 0
@@ -109,7 +118,11 @@ class Blob:
     replaying: bool = False
     _data: int | None = None
     _direct: int | None = None  # -1: the filesystem refuses O_DIRECT
+    _length: int | None = None  # of the data file, once known
     _journal: object = None
+    # Bytes of staged writes still on their way to ``data`` (a thread writes them): extent index -> writes.
+    _landing: dict[int, int] = field(default_factory=dict)
+    _landed: threading.Condition = field(default_factory=threading.Condition)
 
     # --- files -----------------------------------------------------------
 
@@ -167,6 +180,7 @@ class Blob:
         self._journal.flush()
 
     def close(self) -> None:
+        self.settle()  # no thread may still write through the descriptors closed here
         if self._data is not None:
             os.close(self._data)
             self._data = None
@@ -191,9 +205,14 @@ class Blob:
         pos = self.next_pos
         self.next_pos += EXTENT
         if not self.replaying:
-            # Keep the file as long as its slots, so a read of a partly written
-            # slot never comes back short.
-            os.ftruncate(self.data_fd, self.next_pos)
+            # Keep the file at least as long as its slots, so a read of a partly written slot never comes back
+            # short. It grows (sparse) by GROW_STEP at a time: a truncate per slot waited for every direct write
+            # in flight on the file.
+            if self._length is None:
+                self._length = os.fstat(self.data_fd).st_size
+            if self.next_pos > self._length:
+                self._length = self.next_pos + GROW_STEP
+                os.ftruncate(self.data_fd, self._length)
         return pos
 
     def _release(self, slot_id: int) -> None:
@@ -236,23 +255,67 @@ class Blob:
             raise DiskError(416, "InvalidPageRange", "The page range specified is invalid.")
 
     def write(self, offset: int, data: bytes | memoryview) -> None:
+        self.land(self.stage_write(offset, data), data)
+
+    def stage_write(self, offset: int, data: bytes | memoryview) -> WriteRuns:
+        """The map half of a write (slots, bitmaps, journal), made on the thread that owns the maps.
+
+        The bytes follow with ``land``, which may run in another thread, so the
+        event loop goes on with other requests while the disk takes them. Until
+        they have landed, their extents count as in flight: a later write or
+        clear touching them first waits (``settle``), so writes land in order,
+        and a snapshot waits for all, so neither it nor the copy a fork makes
+        of a shared extent ever misses bytes.
+        """
         self.check_range(offset, len(data))
-        self._apply(offset, len(data), memoryview(data))
+        extents = range(offset // EXTENT, (offset + len(data) - 1) // EXTENT + 1)
+        self.settle(extents)
+        runs = WriteRuns(self._apply(offset, len(data), memoryview(data)), extents)
         self.log(["w", offset, len(data)])
+        with self._landed:
+            for index in extents:
+                self._landing[index] = self._landing.get(index, 0) + 1
+        return runs
+
+    def land(self, runs: WriteRuns, data: bytes | memoryview) -> None:
+        """Write a staged write's bytes (any thread)."""
+        try:
+            view = memoryview(data)
+            for pos, start, count in runs.pieces:
+                self.pwrite(view[start:start + count], pos)
+        finally:
+            with self._landed:
+                for index in runs.extents:
+                    if self._landing[index] == 1:
+                        del self._landing[index]
+                    else:
+                        self._landing[index] -= 1
+                self._landed.notify_all()
+
+    def settle(self, extents: range | None = None) -> None:
+        """Wait until no staged bytes of these extents (of any, when None) are still to land."""
+        with self._landed:
+            if extents is None:
+                self._landed.wait_for(lambda: not self._landing)
+            else:
+                self._landed.wait_for(lambda: not any(index in self._landing for index in extents))
 
     def clear(self, offset: int, length: int) -> None:
         self.check_range(offset, length)
+        self.settle(range(offset // EXTENT, (offset + length - 1) // EXTENT + 1))
         self._apply(offset, length, None)
         self.log(["c", offset, length])
 
-    def _apply(self, offset: int, length: int, data: memoryview | None) -> None:
+    def _apply(self, offset: int, length: int, data: memoryview | None) -> list[list[int]]:
+        """Update the maps for a write (``data``) or clear (None); a clear also zeroes its pages. Returns where a
+        write's bytes go: [position in ``data``, start in the request, length] pieces."""
         end = offset + length
         if data is None and length > 64 * EXTENT:
             # A large clear visits only the extents that exist, not every extent of the range.
             for index in sorted(i for i in self.head if offset // EXTENT <= i <= (end - 1) // EXTENT):
                 start = max(offset, index * EXTENT)
                 self._apply(start, min(end, (index + 1) * EXTENT) - start, None)
-            return
+            return []
         runs: list[list[int]] = []  # [position in data, start in the request, length]: writes to make
         while offset < end:
             index, within = divmod(offset, EXTENT)
@@ -281,11 +344,10 @@ class Blob:
             slot.valid = slot.valid | mask if data is not None else slot.valid & ~mask
             slot.written |= mask
             offset += chunk
-        if data is not None:
-            for pos, start, count in runs:
-                self.pwrite(data[start:start + count], pos)
+        return runs
 
     def snapshot(self, snapshot_id: str) -> None:
+        self.settle()
         for slot_id in self.head.values():
             self.slots[slot_id].refs += 1
         self.snapshots[snapshot_id] = (self.size, dict(self.head))
@@ -311,6 +373,7 @@ class Blob:
             self._release(slot_id)
 
     def delete(self) -> None:
+        self.settle()
         for snapshot_id in list(self.snapshots):
             self.delete_snapshot(snapshot_id)
         self.close()

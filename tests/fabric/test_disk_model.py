@@ -181,3 +181,32 @@ def test_a_deleted_snapshot_is_gone_at_once_and_its_slots_come_back_when_release
     blob.release(extents)  # what it does after
     assert len(blob.free_pos) == 1  # the snapshot's copy of the extent is given back
     assert b"".join(blob.read_chunks(0, EXTENT)) == b"2" * EXTENT
+
+
+def test_writes_landing_in_threads_keep_their_order_and_snapshots_wait_for_them(tmp_path):
+    """The endpoint stages a write on the event loop and lands its bytes in a thread. A later write to the same
+    extent, and a snapshot, wait until the bytes in flight have landed."""
+    import threading
+    import time
+
+    blob = DiskStore(tmp_path).create("store/vhds/landing.vhd", SIZE)
+    first = blob.stage_write(0, b"1" * EXTENT)
+    landed = []
+
+    def land_late() -> None:
+        time.sleep(0.2)
+        landed.append(time.monotonic())
+        blob.land(first, b"1" * EXTENT)
+
+    threading.Thread(target=land_late).start()
+    blob.snapshot("with-first")  # waits for the first write's bytes
+    assert landed and time.monotonic() >= landed[0]
+    second = blob.stage_write(EXTENT // 2, b"2" * 512)  # same extent, now shared with the snapshot: forks a copy
+    blob.land(second, b"2" * 512)
+    assert b"".join(blob.read_chunks(0, EXTENT, "with-first")) == b"1" * EXTENT
+    assert b"".join(blob.read_chunks(0, EXTENT)) == b"1" * (EXTENT // 2) + b"2" * 512 + b"1" * (EXTENT // 2 - 512)
+    other = blob.stage_write(EXTENT, b"3" * EXTENT)  # another extent in flight does not hold up this one
+    third = blob.stage_write(0, b"4" * 512)
+    blob.land(third, b"4" * 512)
+    blob.land(other, b"3" * EXTENT)
+    assert b"".join(blob.read_chunks(EXTENT, EXTENT)) == b"3" * EXTENT
