@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 
 import pytest
+from azure.common import AzureHttpError
 from django.urls import reverse
 
 from vaults.compute import FabricError, compute_client
@@ -38,10 +40,18 @@ def test_restore_places_the_new_vm_in_the_chosen_subnet(west, member, lab_subscr
     # A new cloud service: Create Deployment in the network, the VM in the subnet.
     job = run(start_restore(member, point, RestoreRequest("rsvnet1", "rs-vnet-svc", True, "labstorewestus",
                                                           "fabrikam-vnet", "batch")))
-    assert job.status == "completed", job.error_message
-    network, subnets, address = placement(lab_subscription, "rs-vnet-svc", "rsvnet1")
-    assert (network, subnets) == ("fabrikam-vnet", ["batch"])
-    assert ipaddress.ip_address(address) in ipaddress.ip_network("10.3.2.0/24")
+    try:
+        assert job.status == "completed", job.error_message
+        network, subnets, address = placement(lab_subscription, "rs-vnet-svc", "rsvnet1")
+        assert (network, subnets) == ("fabrikam-vnet", ["batch"])
+        assert ipaddress.ip_address(address) in ipaddress.ip_network("10.3.2.0/24")
+    finally:
+        # The shared lab keeps its own cloud services only (other suites count them).
+        client = compute_client(lab_subscription.endpoint)
+        with contextlib.suppress(AzureHttpError):
+            client.delete_role("rs-vnet-svc", "rs-vnet-svc", "rsvnet1")
+        with contextlib.suppress(AzureHttpError):
+            client.delete_hosted_service("rs-vnet-svc")
 
     # An existing cloud service in that network: Add Role, the VM in another of its subnets.
     job = run(start_restore(member, point, RestoreRequest("rsvnet2", "fabrikam-app", False, "labstorewestus",
