@@ -488,8 +488,10 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True
 class DiskStore:
     """All page blobs under one directory, loaded on first use.
 
-    Not thread-safe by itself: the server calls it from its one event-loop
-    thread, so each request's change is applied whole before the next starts.
+    Not thread-safe by itself: the server changes the maps from its one
+    event-loop thread, so each request's change is applied whole before the
+    next starts; only the bytes are read and written in other threads
+    (``read_pieces``, ``land``).
     Command-line tools that write directly (seed) run while no server does.
     """
 
