@@ -41,7 +41,8 @@ def protect(user, vault: Vault, service: str, name: str, *, runner=run) -> Prote
     vm = VirtualMachine.objects.get(subscription=vault.subscription, cloud_service=service, name=name)
     [outcome] = register_vms(user, vault, [vm.pk])
     assert outcome.refusal == "", outcome.refusal
-    job = runner(Job.objects.get(item_key=outcome.item.item_key, operation=Operation.REGISTER, status="not_started"))
+    # Not filtered by status: a running worker may have started the job already.
+    job = runner(Job.objects.filter(item_key=outcome.item.item_key, operation=Operation.REGISTER).latest("pk"))
     assert job.status == "completed", job.error_message
     registered = RegisteredItem.objects.get(vm=vm)
     policy = vault.policies.first() or create_default_policy(vault)
