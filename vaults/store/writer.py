@@ -12,19 +12,25 @@ the directories: only then do its chunks exist. The engine commits every
 packs, which GC removes.
 
 Pack bytes are written once and read rarely (a restore, a verify), so they
-are dropped from the page cache as they go: every ``DROP_EVERY`` bytes the
-writer asks the kernel to write the pack back and forget its clean pages.
-Filling the page cache with new pages instead cost ~2.8 s of kernel CPU per
-GiB here (first touches of memory the host had not backed yet), against
-~0.4 s when the same few pages are recycled.
+bypass the page cache: frames are gathered in a page-aligned buffer and
+written ``STAGE`` bytes at a time with ``O_DIRECT`` by a background thread,
+which also seals and syncs, in order; only a pack's last partial page, its
+index and footer go through the page cache. Filling the page cache instead
+cost ~2.8 s of kernel CPU per GiB here (first touches of memory the host had
+not backed yet), ~0.4 s when its pages were dropped and recycled as they
+went, and direct writes ~0.1 s. Filesystems that refuse ``O_DIRECT`` (tmpfs)
+get ordinary writes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import mmap
 import os
 import secrets
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +40,9 @@ from vaults.store.durable import fsync_dirs, full_disk_as_store_error
 
 DEFAULT_COMMIT_BYTES = 512 << 20
 PACK_TARGET = 64 << 20
-DROP_EVERY = 16 << 20
+STAGE = 4 << 20  # frames gathered before they are written to the pack, in one direct write
+ALIGN = 4096
+MAX_WRITES_IN_FLIGHT = 4  # staged buffers waiting for the background thread; then writers wait
 
 
 def drop_cached(fd: int) -> None:
@@ -44,15 +52,24 @@ def drop_cached(fd: int) -> None:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
+def _aligned_buffer(size: int) -> mmap.mmap:
+    """A page-aligned buffer (anonymous mappings start on a page), as direct I/O wants."""
+    return mmap.mmap(-1, max(2 * STAGE, -(-size // ALIGN) * ALIGN))
+
+
 @dataclass
 class _OpenPack:
     id: str
     final: Path
     temp: Path
     fd: int
-    size: int = 0
-    undropped: int = 0
+    direct: int | None  # the same file opened with O_DIRECT, where the filesystem allows it
+    stage: mmap.mmap    # frames not written yet: the pack's bytes from ``written`` on
+    staged: int = 0
+    written: int = 0    # bytes handed to the background thread (a multiple of ALIGN until sealed)
+    size: int = 0       # bytes of frames appended
     entries: list[tuple[str, Location]] = field(default_factory=list)
+    writes: list[Future] = field(default_factory=list)
     synced: Future | None = None
 
 
@@ -63,12 +80,40 @@ def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
         view, offset = view[written:], offset + written
 
 
-def _sync_and_close(fd: int) -> None:
+def _write_out(pack: _OpenPack, piece: memoryview, offset: int) -> None:
+    """Write one staged piece of the pack (background thread): directly when possible."""
     try:
-        os.fdatasync(fd)
-        drop_cached(fd)
+        rest = piece
+        if pack.direct is not None:
+            try:
+                written = os.pwrite(pack.direct, piece, offset)
+                rest, offset = piece[written:], offset + written
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # EINVAL: this device wants another alignment; write it as below
+                    raise
+        if rest:
+            _pwrite_all(pack.fd, rest, offset)
+            drop_cached(pack.fd)  # through the page cache after all: let those pages go
     finally:
-        os.close(fd)
+        piece.release()
+
+
+def _finish(pack: _OpenPack, tail: bytes, offset: int) -> None:
+    """Write the pack's last bytes (its last partial page, index and footer), sync it and close it."""
+    try:
+        _pwrite_all(pack.fd, tail, offset)
+        os.fdatasync(pack.fd)
+        drop_cached(pack.fd)
+    finally:
+        _close(pack)
+
+
+def _close(pack: _OpenPack) -> None:
+    for fd in (pack.fd, pack.direct):
+        if fd is not None and fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    pack.fd, pack.direct = -1, None
 
 
 class ChunkWriter:
@@ -79,18 +124,22 @@ class ChunkWriter:
         self.chunks = chunks
         self.commit_bytes = commit_bytes
         self.pack_target = pack_target
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the open pack and the list of sealed ones
+        self._claim_lock = threading.Lock()
         self._claimed: set[str] = set()
         self._open: _OpenPack | None = None
         self._sealed: list[_OpenPack] = []
         self._staged_bytes = 0
-        self._syncer: ThreadPoolExecutor | None = None
+        self._syncer: ThreadPoolExecutor | None = None  # one thread: a pack's writes, then its seal, in order
+        self._in_flight: deque[Future] = deque()
+        self._free: list[mmap.mmap] = []  # stage buffers the background thread is done with
+        self._free_lock = threading.Lock()
 
     def claim(self, name: str) -> bool:
         """True when the caller must write the chunk: neither the store nor this session has it."""
         if self.chunks.has(name):
             return False
-        with self._lock:
+        with self._claim_lock:
             if name in self._claimed:
                 return False
             self._claimed.add(name)
@@ -105,24 +154,25 @@ class ChunkWriter:
         return len(frame)
 
     def write_frames(self, frames: list[tuple[str, bytes, int]]) -> None:
-        """Append (name, frame, raw length) frames side by side, in one write: a restore that reads these chunks
-        together (they were backed up together) then reads them with one request to the disk."""
+        """Append (name, frame, raw length) frames side by side: a restore that reads these chunks together (they
+        were backed up together) then reads them with one request to the disk."""
         if not frames:
             return
         with self._lock, full_disk_as_store_error(self.chunks.root.parent):
             pack = self._open or self._new_pack()
-            views = [memoryview(frame) for _, frame, _ in frames]
-            written = os.pwritev(pack.fd, views, pack.size)
-            if written < sum(len(view) for view in views):  # short write: finish it piece by piece
-                _pwrite_all(pack.fd, b"".join(views)[written:], pack.size + written)
             for name, frame, raw_length in frames:
+                end = pack.staged + len(frame)
+                if end > len(pack.stage):  # a frame larger than the stage buffer
+                    bigger = _aligned_buffer(end)
+                    bigger[:pack.staged] = pack.stage[:pack.staged]
+                    pack.stage = bigger
+                pack.stage[pack.staged:end] = frame
+                pack.staged = end
                 pack.entries.append((name, Location(pack.id, pack.size, len(frame), raw_length)))
                 pack.size += len(frame)
-                pack.undropped += len(frame)
                 self._staged_bytes += len(frame)
-            if pack.undropped >= DROP_EVERY:
-                drop_cached(pack.fd)  # the pages written back since the last call go; the newest start writeback
-                pack.undropped = 0
+            if pack.staged >= STAGE:
+                self._write_staged(pack)
             if pack.size >= self.pack_target:
                 self._seal(pack)
 
@@ -132,16 +182,53 @@ class ChunkWriter:
         temp = final.with_name(f".{pack_id}{PACK_SUFFIX}.{os.getpid()}.tmp")
         final.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
-        self._open = _OpenPack(pack_id, final, temp, fd)
+        direct = None
+        with contextlib.suppress(OSError, AttributeError):  # refused by the filesystem, or no O_DIRECT here
+            direct = os.open(temp, os.O_WRONLY | os.O_CLOEXEC | os.O_DIRECT)
+        self._open = _OpenPack(pack_id, final, temp, fd, direct, self._take_buffer())
         return self._open
 
-    def _seal(self, pack: _OpenPack) -> None:
-        """Append index and footer, and start syncing the pack in the background (caller holds the lock)."""
-        index = pack_index(pack.entries)
-        _pwrite_all(pack.fd, index + pack_footer(index, pack.size, len(pack.entries)), pack.size)
+    def _take_buffer(self) -> mmap.mmap:
+        with self._free_lock:
+            if self._free:
+                return self._free.pop()
+        return _aligned_buffer(0)
+
+    def _give_back(self, buffer: mmap.mmap) -> None:
+        with self._free_lock:
+            if len(buffer) == 2 * STAGE and len(self._free) < MAX_WRITES_IN_FLIGHT + 1:
+                self._free.append(buffer)
+
+    def _background(self, fn, *args) -> Future:
+        """Run ``fn`` on the writer's one background thread, after what was handed to it before."""
+        while self._in_flight and self._in_flight[0].done():
+            self._in_flight.popleft().result()  # a failed write fails the session here, at once
+        if len(self._in_flight) >= MAX_WRITES_IN_FLIGHT:
+            self._in_flight.popleft().result()  # the disk is behind: wait for it rather than gather more
         if self._syncer is None:
-            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-sync")
-        pack.synced = self._syncer.submit(_sync_and_close, pack.fd)
+            self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pack-write")
+        future = self._syncer.submit(fn, *args)
+        self._in_flight.append(future)
+        return future
+
+    def _write_staged(self, pack: _OpenPack) -> None:
+        """Hand the whole pages gathered so far to the background thread (caller holds the lock)."""
+        whole = pack.staged - pack.staged % ALIGN
+        buffer, rest = pack.stage, pack.staged - whole
+        pack.stage = self._take_buffer()
+        pack.stage[:rest] = buffer[whole:pack.staged]
+        pack.staged = rest
+        write = self._background(_write_out, pack, memoryview(buffer)[:whole], pack.written)
+        write.add_done_callback(lambda _done, buffer=buffer: self._give_back(buffer))
+        pack.writes.append(write)
+        pack.written += whole
+
+    def _seal(self, pack: _OpenPack) -> None:
+        """Append index and footer, and sync the pack, in the background (caller holds the lock)."""
+        index = pack_index(pack.entries)
+        tail = bytes(pack.stage[:pack.staged]) + index + pack_footer(index, pack.size, len(pack.entries))
+        self._give_back(pack.stage)
+        pack.synced = self._background(_finish, pack, tail, pack.written)
         self._sealed.append(pack)
         self._open = None
 
@@ -159,6 +246,8 @@ class ChunkWriter:
                         self._seal(self._open)
                     sealed, self._sealed, self._staged_bytes = self._sealed, [], 0
                     for pack in sealed:
+                        for write in pack.writes:
+                            write.result()
                         pack.synced.result()  # type: ignore[union-attr]
                     for pack in sealed:
                         os.rename(pack.temp, pack.final)
@@ -175,18 +264,18 @@ class ChunkWriter:
         """Drop chunks not yet committed (the session failed): their temp packs go now rather than at the next GC."""
         with self._lock:
             packs = self._sealed + ([self._open] if self._open is not None else [])
-            if self._open is not None:
-                os.close(self._open.fd)
             self._open, self._sealed, self._staged_bytes = None, [], 0
         self._discard(packs)
         if self._syncer is not None:
             self._syncer.shutdown(wait=True)
             self._syncer = None
+        self._in_flight.clear()
 
     @staticmethod
     def _discard(packs: list[_OpenPack]) -> None:
         for pack in packs:
-            if pack.synced is not None:
+            for pending in [*pack.writes, *([pack.synced] if pack.synced is not None else [])]:
                 with contextlib.suppress(OSError):
-                    pack.synced.result()
+                    pending.result()
+            _close(pack)
             pack.temp.unlink(missing_ok=True)
