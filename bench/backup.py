@@ -236,9 +236,10 @@ def table(results: dict) -> str:
     lim = results["limits"]
     rows.append(f"limits: read {lim['read_s']:.2f} s, sha256 {lim['sha256_s']:.2f} s, zstd -1 -T2 {lim['zstd_s']:.2f} s")
     p, rs, b = results["project"], results["restic"], results["borg"]
-    rows.append(f"ratios: full vs borg {b['full_s'] / p['full_s']:.1f}x, vs restic {rs['full_s'] / p['full_s']:.1f}x; "
-                f"incremental vs borg {b['incremental_s'] / p['incremental_s']:.1f}x, vs restic "
-                f"{rs['incremental_s'] / p['incremental_s']:.1f}x; restore vs restic {rs['restore_s'] / p['restore_s']:.1f}x; "
+    # Two decimals: a target of 2x is not met by 1.96x, however it rounds.
+    rows.append(f"ratios: full vs borg {b['full_s'] / p['full_s']:.2f}x, vs restic {rs['full_s'] / p['full_s']:.2f}x; "
+                f"incremental vs borg {b['incremental_s'] / p['incremental_s']:.2f}x, vs restic "
+                f"{rs['incremental_s'] / p['incremental_s']:.2f}x; restore vs restic {rs['restore_s'] / p['restore_s']:.2f}x; "
                 f"stored vs borg {p['stored_bytes'] / b['stored_bytes']:.2f}")
     return "\n".join(rows)
 
