@@ -64,9 +64,8 @@ class _OpenPack:
     temp: Path
     fd: int
     direct: int | None  # the same file opened with O_DIRECT, where the filesystem allows it
-    stage: mmap.mmap    # frames not written yet: the pack's bytes from ``written`` on
+    stage: mmap.mmap    # the last ``staged`` bytes of the pack, not handed to the background thread yet
     staged: int = 0
-    written: int = 0    # bytes handed to the background thread (a multiple of ALIGN until sealed)
     size: int = 0       # bytes of frames appended
     entries: list[tuple[str, Location]] = field(default_factory=list)
     writes: list[Future] = field(default_factory=list)
@@ -213,22 +212,21 @@ class ChunkWriter:
 
     def _write_staged(self, pack: _OpenPack) -> None:
         """Hand the whole pages gathered so far to the background thread (caller holds the lock)."""
-        whole = pack.staged - pack.staged % ALIGN
+        whole, offset = pack.staged - pack.staged % ALIGN, pack.size - pack.staged
         buffer, rest = pack.stage, pack.staged - whole
         pack.stage = self._take_buffer()
         pack.stage[:rest] = buffer[whole:pack.staged]
         pack.staged = rest
-        write = self._background(_write_out, pack, memoryview(buffer)[:whole], pack.written)
+        write = self._background(_write_out, pack, memoryview(buffer)[:whole], offset)
         write.add_done_callback(lambda _done, buffer=buffer: self._give_back(buffer))
         pack.writes.append(write)
-        pack.written += whole
 
     def _seal(self, pack: _OpenPack) -> None:
         """Append index and footer, and sync the pack, in the background (caller holds the lock)."""
         index = pack_index(pack.entries)
         tail = bytes(pack.stage[:pack.staged]) + index + pack_footer(index, pack.size, len(pack.entries))
         self._give_back(pack.stage)
-        pack.synced = self._background(_finish, pack, tail, pack.written)
+        pack.synced = self._background(_finish, pack, tail, pack.size - pack.staged)
         self._sealed.append(pack)
         self._open = None
 
