@@ -102,7 +102,7 @@ def read_pack(path: Path) -> Pack | None:
 
 
 READ_GAP = 256 << 10   # frames at most this far apart are read together (reading a gap beats a second request)
-READ_SPAN = 16 << 20   # and no read is longer than this
+READ_SPAN = 8 << 20    # and no read is longer than this
 
 
 def _close_together(wheres: list[Location]) -> Iterator[list[int]]:

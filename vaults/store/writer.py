@@ -42,6 +42,7 @@ DEFAULT_COMMIT_BYTES = 512 << 20
 PACK_TARGET = 64 << 20
 STAGE = 4 << 20  # frames gathered before they are written to the pack, in one direct write
 ALIGN = 4096
+STAGE_BUFFER = STAGE + (1 << 20)
 MAX_WRITES_IN_FLIGHT = 4  # staged buffers waiting for the background thread; then writers wait
 
 
@@ -53,8 +54,9 @@ def drop_cached(fd: int) -> None:
 
 
 def _aligned_buffer(size: int) -> mmap.mmap:
-    """A page-aligned buffer (anonymous mappings start on a page), as direct I/O wants."""
-    return mmap.mmap(-1, max(2 * STAGE, -(-size // ALIGN) * ALIGN))
+    """A page-aligned buffer (anonymous mappings start on a page), as direct I/O wants: a stage and room for
+    the frame that fills it (a larger frame gets a buffer of its own)."""
+    return mmap.mmap(-1, max(STAGE_BUFFER, -(-size // ALIGN) * ALIGN))
 
 
 @dataclass
@@ -170,8 +172,8 @@ class ChunkWriter:
                 pack.entries.append((name, Location(pack.id, pack.size, len(frame), raw_length)))
                 pack.size += len(frame)
                 self._staged_bytes += len(frame)
-            if pack.staged >= STAGE:
-                self._write_staged(pack)
+                if pack.staged >= STAGE:  # so the next frame still fits the buffer
+                    self._write_staged(pack)
             if pack.size >= self.pack_target:
                 self._seal(pack)
 
@@ -195,7 +197,7 @@ class ChunkWriter:
 
     def _give_back(self, buffer: mmap.mmap) -> None:
         with self._free_lock:
-            if len(buffer) == 2 * STAGE and len(self._free) < MAX_WRITES_IN_FLIGHT + 1:
+            if len(buffer) == STAGE_BUFFER and len(self._free) < MAX_WRITES_IN_FLIGHT + 1:
                 self._free.append(buffer)
 
     def _background(self, fn, *args) -> Future:
