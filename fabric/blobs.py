@@ -155,15 +155,15 @@ async def get(request: Request, store: DiskStore, name: str) -> Response:
         common["Content-Range"] = f"bytes {offset}-{offset + length - 1}/{size}"
     plan = blob.read_plan(offset, length, snapshot)  # made here, on the event loop that owns the maps
     answer_headers = headers(**common, **{"Content-Length": str(length)})
-    if length <= SMALL_READ:
-        # A small range (an incremental backup reads thousands of 64 KiB ones) is read at once: a hop to a
-        # thread would cost more than the read.
-        return Response(b"".join(blob.read_pieces(plan)), status_code=status, media_type="application/octet-stream",
-                        headers=answer_headers)
     if length <= WHOLE_READ:
-        # The preads run in a thread, several requests' at once, and the range is sent as one body: one hop to
-        # the thread and back, where streaming took two per piece plus a task watching for the client leaving.
-        body = await anyio.to_thread.run_sync(lambda: b"".join(blob.read_pieces(plan)))
+        def read() -> bytes:
+            return b"".join(blob.read_pieces(plan))
+
+        # A small range (an incremental backup reads thousands of 64 KiB ones) is read at once: a hop to a thread
+        # would cost more than the read. A larger one is read in a thread, several requests' at once, and sent as
+        # one body: one hop to the thread and back, where streaming took two per piece plus a task watching for
+        # the client leaving.
+        body = read() if length <= SMALL_READ else await anyio.to_thread.run_sync(read)
         return Response(body, status_code=status, media_type="application/octet-stream", headers=answer_headers)
     # A longer range streams, so memory stays bounded whatever a client asks for.
     return StreamingResponse(blob.read_pieces(plan), status_code=status, media_type="application/octet-stream",

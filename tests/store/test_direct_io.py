@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from vaults.store import MemorySink, MemorySource
+from tests.fixtures.store import TEST_CHUNK, restored
+from vaults.store import MemorySource
 from vaults.store.writer import STAGE
 
 
@@ -20,9 +21,7 @@ def back_up_and_restore(store, size: int) -> None:
     data = os.urandom(size // 2) + bytes(size // 4) + b"text " * (size // 20)
     data += os.urandom(size - len(data))
     point = store.back_up([("os", MemorySource(data))])
-    sink = MemorySink()
-    store.restore_disk(point.disks[0], sink)
-    assert bytes(sink.data) == data
+    assert restored(store, point.disks[0]) == data
     assert store.verify().ok
 
 
@@ -63,3 +62,23 @@ def test_frames_larger_than_the_stage_are_written_whole(tmp_path, chunk_factor):
 
     store = VaultStore.create(tmp_path / "vault", chunk_size=chunk_factor * 2 * STAGE, workers=2)
     back_up_and_restore(store, 2 * chunk_factor * 2 * STAGE)
+
+
+def test_a_device_that_refuses_a_direct_read_gets_an_ordinary_one(vault_store, monkeypatch):
+    def refusing(fd, buffers, offset):
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    monkeypatch.setattr(os, "preadv", refusing)  # direct reads use preadv; ordinary ones pread
+    back_up_and_restore(vault_store, 3 * STAGE)
+
+
+def test_a_failing_disk_read_is_not_hidden_by_a_second_try(vault_store, monkeypatch):
+    point = vault_store.back_up([("os", MemorySource(os.urandom(4 * TEST_CHUNK)))])
+
+    def broken(fd, buffers, offset):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "preadv", broken)
+    with pytest.raises(OSError) as caught:
+        restored(vault_store, point.disks[0])
+    assert caught.value.errno == errno.EIO

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.fixtures.store import TEST_CHUNK, chunk_files, leftover_temp_files
+from tests.fixtures.store import TEST_CHUNK, chunk_files, leftover_temp_files, restored
 from vaults.store import MemorySink, MemorySource, StoreFullError, VaultStore
 from vaults.store import session as session_module
 
@@ -36,9 +36,7 @@ def test_exception_after_some_chunks_leaves_no_point_and_next_backup_works(vault
     assert leftover_temp_files(vault_store) == [] and chunk_files(vault_store) == []  # its staged chunks were dropped
     assert list(vault_store.pending_dir.iterdir()) == []
     point = vault_store.back_up([("os", MemorySource(data))])
-    sink = MemorySink()
-    vault_store.restore_disk(point.disks[0], sink)
-    assert bytes(sink.data) == data
+    assert restored(vault_store, point.disks[0]) == data
     assert vault_store.verify().ok
 
 

@@ -286,11 +286,15 @@ class ChunkStore:
         return self.read_at(self.locate(name), name)
 
     def read_at(self, where: Location, name: str) -> bytes:
+        return self._read_pack(where.pack, where.offset, where.length, name)
+
+    def _read_pack(self, pack_id: str, offset: int, length: int, name: str) -> bytes:
+        """Bytes of a pack; its chunk ``name`` is missing if the pack is gone."""
         try:
-            return read_uncached(self.pack_path(where.pack), where.offset, where.length)
+            return read_uncached(self.pack_path(pack_id), offset, length)
         except FileNotFoundError:
             raise MissingChunkError(name, f"Chunk {name} is missing from the vault store at {self.root.parent}: "
-                                          f"its pack {where.pack} is gone.") from None
+                                          f"its pack {pack_id} is gone.") from None
 
     def get(self, name: str, expected_size: int | None = None) -> bytes:
         """The chunk's bytes, decompressed and proven to hash to ``name``."""
@@ -304,12 +308,8 @@ class ChunkStore:
         frames: list[bytes | memoryview] = [b""] * len(names)
         for span in _close_together(wheres):
             first, last = wheres[span[0]], max((wheres[i] for i in span), key=lambda w: w.offset + w.length)
-            try:
-                data = memoryview(read_uncached(self.pack_path(first.pack), first.offset,
-                                                last.offset + last.length - first.offset))
-            except FileNotFoundError:
-                raise MissingChunkError(names[span[0]], f"Chunk {names[span[0]]} is missing from the vault store at "
-                                                        f"{self.root.parent}: its pack {first.pack} is gone.") from None
+            data = memoryview(self._read_pack(first.pack, first.offset, last.offset + last.length - first.offset,
+                                              names[span[0]]))
             for i in span:
                 frames[i] = data[wheres[i].offset - first.offset:wheres[i].offset - first.offset + wheres[i].length]
         return [self.decode(name, frame, size) for name, frame, size in zip(names, frames, sizes, strict=True)]

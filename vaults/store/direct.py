@@ -12,7 +12,6 @@ systems without it, get an ordinary read.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import mmap
 import os
@@ -55,9 +54,12 @@ def read_uncached(path: Path, offset: int, length: int) -> bytes:
             start = offset - offset % ALIGN
             span = -(-(offset + length - start) // ALIGN) * ALIGN
             buffer = _aligned_buffer(span)
-            with contextlib.suppress(OSError):  # EINVAL: this device wants another alignment; read it below
+            try:
                 got = os.preadv(fd, [memoryview(buffer)[:span]], start)
                 return buffer[offset - start:min(offset - start + length, got)]
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # EINVAL: this device wants another alignment; read it below
+                    raise
         finally:
             os.close(fd)
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)

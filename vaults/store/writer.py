@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaults.store.chunks import PACK_SUFFIX, ChunkStore, Location, Pack, pack_footer, pack_index
+from vaults.store.direct import ALIGN
 from vaults.store.durable import fsync_dirs, full_disk_as_store_error
 
 DEFAULT_COMMIT_BYTES = 512 << 20
 PACK_TARGET = 64 << 20
 STAGE = 4 << 20  # frames gathered before they are written to the pack, in one direct write
-ALIGN = 4096
 STAGE_BUFFER = STAGE + (1 << 20)
 MAX_WRITES_IN_FLIGHT = 4  # staged buffers waiting for the background thread; then writers wait
 
