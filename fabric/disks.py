@@ -62,6 +62,36 @@ def direct_ok(pos: int, length: int) -> bool:
     return pos % DIRECT_ALIGN == 0 and length % DIRECT_ALIGN == 0 and 0 < length <= DIRECT_BUFFER
 
 
+class Body:
+    """Bytes to write, kept in the pieces they arrived in (a request body): each byte is copied once, straight
+    into the buffer the disk takes it from. Joining a 4 MiB body first cost another copy on the event loop."""
+
+    def __init__(self, pieces: list[bytes | memoryview] | tuple[bytes | memoryview, ...]) -> None:
+        self.pieces = [memoryview(piece).cast("B") for piece in pieces if len(piece)]
+        self.length = sum(len(piece) for piece in self.pieces)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def copy_into(self, target: memoryview | mmap.mmap, start: int, count: int) -> None:
+        """``target[:count] = self[start:start + count]``."""
+        filled = 0
+        for piece in self.pieces:
+            if start >= len(piece):
+                start -= len(piece)
+                continue
+            part = piece[start:start + count - filled]
+            target[filled:filled + len(part)] = part
+            filled, start = filled + len(part), 0
+            if filled == count:
+                return
+
+    def read(self, start: int, count: int) -> bytes:
+        target = bytearray(count)
+        self.copy_into(memoryview(target), start, count)
+        return bytes(target)
+
+
 class DiskError(Exception):
     """A refused page-blob request, carrying the storage service's status and code."""
 
@@ -141,18 +171,21 @@ class Blob:
                 self._direct = -1
         return self._direct if self._direct >= 0 else None
 
-    def pwrite(self, data: bytes | memoryview, pos: int) -> None:
-        """Write disk bytes at ``pos`` in ``data``: direct when aligned, else through the page cache."""
+    def pwrite(self, data: bytes | memoryview | Body, pos: int, start: int = 0, count: int | None = None) -> None:
+        """Write ``data[start:start + count]`` (all of it by default) at ``pos``: direct when aligned, else
+        through the page cache."""
+        body = data if isinstance(data, Body) else Body((data,))
+        count = len(body) - start if count is None else count
         fd = self.direct_fd
-        if fd is not None and direct_ok(pos, len(data)):
+        if fd is not None and direct_ok(pos, count):
             buffer = aligned_buffer()
-            buffer[:len(data)] = data
+            body.copy_into(buffer, start, count)
             try:
-                if os.pwrite(fd, memoryview(buffer)[:len(data)], pos) == len(data):
+                if os.pwrite(fd, memoryview(buffer)[:count], pos) == count:
                     return
             except OSError:  # EINVAL: this filesystem or device wants another alignment
                 self._no_direct()
-        os.pwrite(self.data_fd, data, pos)
+        os.pwrite(self.data_fd, body.read(start, count), pos)
 
     def pread(self, length: int, pos: int) -> bytes:
         fd = self.direct_fd
@@ -254,10 +287,10 @@ class Blob:
         if offset + length > self.size:
             raise DiskError(416, "InvalidPageRange", "The page range specified is invalid.")
 
-    def write(self, offset: int, data: bytes | memoryview) -> None:
+    def write(self, offset: int, data: bytes | memoryview | Body) -> None:
         self.land(self.stage_write(offset, data), data)
 
-    def stage_write(self, offset: int, data: bytes | memoryview) -> WriteRuns:
+    def stage_write(self, offset: int, data: bytes | memoryview | Body) -> WriteRuns:
         """The map half of a write (slots, bitmaps, journal), made on the thread that owns the maps.
 
         The bytes follow with ``land``, which may run in another thread, so the
@@ -270,19 +303,19 @@ class Blob:
         self.check_range(offset, len(data))
         extents = range(offset // EXTENT, (offset + len(data) - 1) // EXTENT + 1)
         self.settle(extents)
-        runs = WriteRuns(self._apply(offset, len(data), memoryview(data)), extents)
+        runs = WriteRuns(self._apply(offset, len(data), True), extents)
         self.log(["w", offset, len(data)])
         with self._landed:
             for index in extents:
                 self._landing[index] = self._landing.get(index, 0) + 1
         return runs
 
-    def land(self, runs: WriteRuns, data: bytes | memoryview) -> None:
+    def land(self, runs: WriteRuns, data: bytes | memoryview | Body) -> None:
         """Write a staged write's bytes (any thread)."""
         try:
-            view = memoryview(data)
+            body = data if isinstance(data, Body) else Body((data,))
             for pos, start, count in runs.pieces:
-                self.pwrite(view[start:start + count], pos)
+                self.pwrite(body, pos, start, count)
         finally:
             with self._landed:
                 for index in runs.extents:
@@ -303,18 +336,18 @@ class Blob:
     def clear(self, offset: int, length: int) -> None:
         self.check_range(offset, length)
         self.settle(range(offset // EXTENT, (offset + length - 1) // EXTENT + 1))
-        self._apply(offset, length, None)
+        self._apply(offset, length, False)
         self.log(["c", offset, length])
 
-    def _apply(self, offset: int, length: int, data: memoryview | None) -> list[list[int]]:
-        """Update the maps for a write (``data``) or clear (None); a clear also zeroes its pages. Returns where a
-        write's bytes go: [position in ``data``, start in the request, length] pieces."""
+    def _apply(self, offset: int, length: int, write: bool) -> list[list[int]]:
+        """Update the maps for a write or a clear (``write`` False); a clear also zeroes its pages. Returns where
+        a write's bytes go: [position in ``data``, start in the request, length] pieces."""
         end = offset + length
-        if data is None and length > 64 * EXTENT:
+        if not write and length > 64 * EXTENT:
             # A large clear visits only the extents that exist, not every extent of the range.
             for index in sorted(i for i in self.head if offset // EXTENT <= i <= (end - 1) // EXTENT):
                 start = max(offset, index * EXTENT)
-                self._apply(start, min(end, (index + 1) * EXTENT) - start, None)
+                self._apply(start, min(end, (index + 1) * EXTENT) - start, False)
             return []
         runs: list[list[int]] = []  # [position in data, start in the request, length]: writes to make
         while offset < end:
@@ -322,7 +355,7 @@ class Blob:
             chunk = min(EXTENT - within, end - offset)
             first, last = within // PAGE, (within + chunk) // PAGE - 1
             mask = page_mask(first, last)
-            if data is None:
+            if not write:
                 # Clearing pages that hold no data changes nothing: no fork, and
                 # they do not show up in a diff.
                 current = self.head.get(index)
@@ -332,7 +365,7 @@ class Blob:
                     continue
             slot = self._writable(index)
             if not self.replaying:
-                if data is None:
+                if not write:
                     os.pwrite(self.data_fd, ZEROS[:chunk], slot.pos + within)
                 else:
                     start = offset - (end - length)
@@ -341,7 +374,7 @@ class Blob:
                         runs[-1][2] += chunk  # this extent's slot follows the previous one's: one write for both
                     else:
                         runs.append([slot.pos + within, start, chunk])
-            slot.valid = slot.valid | mask if data is not None else slot.valid & ~mask
+            slot.valid = slot.valid | mask if write else slot.valid & ~mask
             slot.written |= mask
             offset += chunk
         return runs
@@ -557,9 +590,9 @@ def replay(blob: Blob, record: list) -> None:
     if kind == "n":
         blob.size = record[1]
     elif kind == "w":
-        blob._apply(record[1], record[2], memoryview(b""))
+        blob._apply(record[1], record[2], True)
     elif kind == "c":
-        blob._apply(record[1], record[2], None)
+        blob._apply(record[1], record[2], False)
     elif kind == "s":
         blob.snapshot(record[1])
     elif kind == "d":

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fabric.disks import EXTENT, PAGE, DiskError, DiskStore
+from fabric.disks import EXTENT, PAGE, Body, DiskError, DiskStore
 from vaults.pageblob import PageBlobClient
 
 SIZE = 4 * EXTENT  # small, but four extents: writes straddle extent boundaries
@@ -166,6 +166,23 @@ def test_disk_bytes_fall_back_to_the_page_cache_when_direct_io_is_refused(tmp_pa
     assert b"".join(blob.read_chunks(EXTENT, 2 * EXTENT)) == data
     assert b"".join(blob.read_chunks(PAGE, PAGE)) == b"\x07" * PAGE
     store.close()
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_body_in_uneven_pieces_lands_byte_for_byte(tmp_path, direct):
+    """A Put Page body is written from the pieces it arrived in, across extents and slot runs, direct or not."""
+    blob = DiskStore(tmp_path).create("acct/vhds/pieces.vhd", SIZE)
+    if not direct:
+        blob._direct = -1
+    blob.write(2 * EXTENT, b"x" * PAGE)  # the middle extent gets the first slot: the write below lands in three runs
+    data = bytes(range(251)) * (3 * EXTENT // 251 + 1)
+    data = data[:3 * EXTENT]
+    cuts = [0, 1, 700, 4096, 4097, EXTENT - 3, EXTENT + 5000, 2 * EXTENT, 3 * EXTENT - 1, 3 * EXTENT]
+    body = Body([data[a:b] for a, b in itertools.pairwise(cuts)])
+    assert len(body) == len(data)
+    blob.write(EXTENT, body)
+    assert b"".join(blob.read_chunks(EXTENT, 3 * EXTENT)) == data
+    assert body.read(EXTENT - 10, 20) == data[EXTENT - 10:EXTENT + 10]
 
 
 def test_a_deleted_snapshot_is_gone_at_once_and_its_slots_come_back_when_released(tmp_path):
