@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import ssl
 import threading
+from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree
 
@@ -92,8 +93,8 @@ class PageBlobClient:
             connections[(scheme, netloc)] = connection
         return connection
 
-    def _exchange(self, method: str, url: str, headers: dict[str, str], body: bytes | memoryview | None = None,
-                  into: memoryview | None = None) -> int:
+    def _exchange(self, method: str, url: str, headers: dict[str, str],
+                  body: bytes | memoryview | list[bytes | memoryview] | None = None, into: memoryview | None = None) -> int:
         """One request on this thread's kept connection; the answer's body goes into ``into`` when given.
 
         Returns how many bytes went into ``into``; an error answer raises its PageBlobError. A kept connection
@@ -155,10 +156,13 @@ class PageBlobClient:
         self._call("PUT", url, headers={"x-ms-blob-type": "PageBlob", "x-ms-blob-content-length": str(size),
                                         "Content-Length": "0"})
 
-    def write_pages(self, url: str, offset: int, data: bytes | memoryview) -> None:
+    def write_pages(self, url: str, offset: int, data: bytes | memoryview | Sequence[bytes | memoryview]) -> None:
+        """Write pages at ``offset``: ``data`` is one buffer, or several sent one after the other as one body."""
+        pieces = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
+        length = sum(len(piece) for piece in pieces)
         self._exchange("PUT", f"{url}?comp=page", {
-            "x-ms-range": self._span(offset, len(data)), "x-ms-page-write": "update", "Content-Length": str(len(data)),
-            "Content-Type": "application/octet-stream"}, body=data)
+            "x-ms-range": self._span(offset, length), "x-ms-page-write": "update", "Content-Length": str(length),
+            "Content-Type": "application/octet-stream"}, body=pieces[0] if len(pieces) == 1 else pieces)
 
     def clear_pages(self, url: str, offset: int, length: int) -> None:
         self._call("PUT", url, params={"comp": "page"},

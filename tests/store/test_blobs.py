@@ -21,7 +21,8 @@ class FakePageBlobs:
         self.calls.append(("create", url, size))
         self.blobs[url] = MemoryDisk(size)
 
-    def write_pages(self, url: str, offset: int, data: bytes) -> None:
+    def write_pages(self, url: str, offset: int, data) -> None:
+        data = b"".join(data) if isinstance(data, list) else data
         self.calls.append(("write_pages", url, offset, len(data)))
         self.blobs[url].write(offset, data)
 

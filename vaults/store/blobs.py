@@ -11,10 +11,11 @@ fabric should not fail a backup of many GiB.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, TypeVar
 
 from vaults.store.ranges import Range, normalize
+from vaults.store.sinks import Buffer
 
 PAGE = 512
 MAX_PUT_PAGE = 4 << 20  # the page-blob API accepts at most 4 MiB per Put Page
@@ -36,7 +37,7 @@ def with_retries(call: Callable[[], T], delays: tuple[float, ...] = RETRY_DELAYS
 class PageBlobApi(Protocol):
     def create(self, url: str, size: int) -> None: ...
 
-    def write_pages(self, url: str, offset: int, data: bytes) -> None: ...
+    def write_pages(self, url: str, offset: int, data: Buffer | Sequence[Buffer]) -> None: ...
 
     def page_ranges(self, url: str, snapshot: str | None = None, prev_snapshot: str | None = None) -> list[Range]: ...
 
@@ -86,6 +87,24 @@ class PageBlobSource:
             raise OSError(f"{self.url}: short read at {offset} ({got} of {len(buffer)} bytes)")
 
 
+def put_pages(offset: int, pieces: Sequence[Buffer]) -> Iterator[tuple[int, list[memoryview]]]:
+    """The pieces regrouped into Put Page requests of at most MAX_PUT_PAGE bytes: (offset, the request's pieces)."""
+    request: list[memoryview] = []
+    size = 0
+    for piece in pieces:
+        view = memoryview(piece).cast("B")
+        while view:
+            part = view[:MAX_PUT_PAGE - size]
+            request.append(part)
+            size += len(part)
+            view = view[len(part):]
+            if size == MAX_PUT_PAGE:
+                yield offset, request
+                offset, request, size = offset + size, [], 0
+    if request:
+        yield offset, request
+
+
 class PageBlobSink:
     """A new page blob: created at ``begin``, written in aligned pieces of at most 4 MiB; zeros are never sent."""
 
@@ -98,13 +117,13 @@ class PageBlobSink:
             raise ValueError(f"a page blob's size must be a multiple of {PAGE} bytes, not {size}")
         with_retries(lambda: self.client.create(self.url, size))
 
-    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
-        if offset % PAGE or len(data) % PAGE:
-            raise ValueError(f"page writes must be {PAGE}-byte aligned (offset {offset}, length {len(data)})")
-        view = memoryview(data)
-        for start in range(0, len(view), MAX_PUT_PAGE):
-            piece = view[start:start + MAX_PUT_PAGE]  # sent as it is: the caller's buffer stays put until we return
-            with_retries(lambda piece=piece, at=offset + start: self.client.write_pages(self.url, at, piece))
+    def write(self, offset: int, pieces: Sequence[Buffer]) -> None:
+        length = sum(len(piece) for piece in pieces)
+        if offset % PAGE or length % PAGE:
+            raise ValueError(f"page writes must be {PAGE}-byte aligned (offset {offset}, length {length})")
+        for at, request in put_pages(offset, pieces):
+            # Sent as they are, one after the other: the caller's buffers stay put until we return.
+            with_retries(lambda request=request, at=at: self.client.write_pages(self.url, at, request))
 
     def finish(self) -> None:
         pass

@@ -2,7 +2,7 @@
 
 Zero chunks are skipped (a new page blob or sparse file is already zero);
 non-zero chunks are decompressed and re-hashed (a corrupt chunk raises
-``CorruptChunkError``), consecutive ones written as one aligned piece. When a
+``CorruptChunkError``), consecutive ones written as one run. When a
 chunk in the primary store is missing or corrupt and a secondary copy (GRS) is
 given, the chunk is read from there. The digest is rebuilt from the hashes of
 the bytes actually written and must equal the one recorded at backup time.
@@ -66,17 +66,14 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
             return [fetch(index) for index in batch]  # one at a time, to find the bad one and use the secondary
 
     def work(batch: list[int]) -> tuple[list[int], list[str], int, int]:
-        buffer = thread_buffer(len(batch) * chunk_size)
-        names, used_secondary, used = [], 0, 0
-        for index, (data, from_secondary) in zip(batch, fetch_all(batch), strict=True):
-            used_secondary += from_secondary
-            # get() hashed these very bytes and proved the hash equals the name, so the name is the hash of what
-            # is written: the digest below is rebuilt from the written bytes without hashing them twice.
-            names.append(disk.chunks[index])
-            buffer[used:used + len(data)] = data
-            used += len(data)
-        sink.write(batch[0] * chunk_size, buffer[:used])
-        return batch, names, used, used_secondary
+        fetched = fetch_all(batch)
+        pieces = [data for data, _ in fetched]
+        # The run goes to the sink as the chunks it is made of, copied at most once on the way.
+        sink.write(batch[0] * chunk_size, pieces)
+        # get() hashed these very bytes and proved the hash equals the name, so the name is the hash of what is
+        # written: the digest below is rebuilt from the written bytes without hashing them twice.
+        names = [disk.chunks[index] for index in batch]
+        return batch, names, sum(len(data) for data in pieces), sum(from_secondary for _, from_secondary in fetched)
 
     def collect(result: tuple[list[int], list[str], int, int]) -> None:
         nonlocal written, fallbacks

@@ -1,8 +1,11 @@
 """What restore writes into: the ``DiskSink`` protocol and its file and in-memory adapters.
 
-Restore calls ``begin(size)`` once, then ``write(offset, data)`` from worker
+Restore calls ``begin(size)`` once, then ``write(offset, pieces)`` from worker
 threads for non-zero runs only (a sink starts all-zero: a new page blob or a
 new sparse file), then ``finish()``. On failure the caller discards the target.
+``pieces`` are the consecutive chunks of one run, as they were decompressed:
+a sink copies them at most once, to where they go, instead of the caller
+joining them first.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import mmap
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -19,11 +23,23 @@ TARGET_FULL = ("The restore target", "Free space on the volume that holds the re
                                      "disk, then restore again.")
 
 
+Buffer = bytes | bytearray | memoryview
+
+
+def gather(pieces: Sequence[Buffer], target: memoryview | mmap.mmap) -> int:
+    """Copy the pieces one after another into ``target``; returns how many bytes that was."""
+    used = 0
+    for piece in pieces:
+        target[used:used + len(piece)] = piece
+        used += len(piece)
+    return used
+
+
 @runtime_checkable
 class DiskSink(Protocol):
     def begin(self, size: int) -> None: ...
 
-    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None: ...
+    def write(self, offset: int, pieces: Sequence[Buffer]) -> None: ...
 
     def finish(self) -> None: ...
 
@@ -64,17 +80,18 @@ class FileSink:
             buffer = self._buffers.buffer = mmap.mmap(-1, max(length, 4 << 20))
         return buffer
 
-    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
+    def write(self, offset: int, pieces: Sequence[Buffer]) -> None:
         assert self._fd is not None, "begin() first"
-        view = memoryview(data)
+        length = sum(len(piece) for piece in pieces)
         with full_disk_as_store_error(self.path.parent, *TARGET_FULL):
-            if self._direct_fd is not None and offset % self.ALIGN == 0 and len(view) >= self.ALIGN:
-                aligned = len(view) - len(view) % self.ALIGN
-                buffer = self._aligned_buffer(aligned)
-                buffer[:aligned] = view[:aligned]
+            if self._direct_fd is not None and offset % self.ALIGN == 0 and length >= self.ALIGN:
+                buffer = self._aligned_buffer(length)
+                gather(pieces, buffer)
+                aligned = length - length % self.ALIGN
                 self._pwrite(self._direct_fd, memoryview(buffer)[:aligned], offset)
-                view, offset = view[aligned:], offset + aligned
-            self._pwrite(self._fd, view, offset)
+                self._pwrite(self._fd, memoryview(buffer)[aligned:length], offset + aligned)
+            else:
+                self._pwrite(self._fd, memoryview(b"".join(pieces)), offset)
 
     @staticmethod
     def _pwrite(fd: int, view: memoryview, offset: int) -> None:
@@ -108,9 +125,9 @@ class MemorySink:
     def begin(self, size: int) -> None:
         self.data = bytearray(size)
 
-    def write(self, offset: int, data: bytes | bytearray | memoryview) -> None:
-        self.data[offset:offset + len(data)] = data
-        self.writes.append((offset, offset + len(data)))
+    def write(self, offset: int, pieces: Sequence[Buffer]) -> None:
+        length = gather(pieces, memoryview(self.data)[offset:])
+        self.writes.append((offset, offset + length))
 
     def finish(self) -> None:
         self.finished = True
