@@ -73,6 +73,21 @@ def test_back_up_a_page_blob_and_restore_it_into_a_new_one(vault_store):
     assert sum(length for *_, length in writes) == (5 << 20) + TEST_CHUNK
 
 
+def test_a_run_of_pieces_is_regrouped_into_put_pages_of_at_most_4_mib():
+    client = FakePageBlobs()
+    url = "http://fabric/vhds/pieces.vhd"
+    sink = PageBlobSink(client, url)
+    sink.begin(16 << 20)
+    pieces = [os.urandom(size) for size in (3 << 20, 3 << 20, 512, (2 << 20) - 512, 5 << 20)]
+    client.calls.clear()
+    sink.write(1 << 20, pieces)
+    writes = [(offset, length) for _, _, offset, length in client.calls]
+    assert writes == [(1 << 20, 4 << 20), (5 << 20, 4 << 20), (9 << 20, 4 << 20), (13 << 20, 1 << 20)]
+    assert client.blobs[url].data[1 << 20:14 << 20] == b"".join(pieces)
+    with pytest.raises(ValueError, match="aligned"):
+        sink.write(0, [b"x" * 100])
+
+
 class Busy(Exception):
     transient = True
 
