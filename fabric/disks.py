@@ -36,6 +36,7 @@ from pathlib import Path
 PAGE = 512
 EXTENT = 64 * 1024
 PAGES_PER_EXTENT = EXTENT // PAGE
+FULL_EXTENT = (1 << PAGES_PER_EXTENT) - 1  # the valid bitmap of an extent whose every page holds data
 FULL = (1 << PAGES_PER_EXTENT) - 1
 ZEROS = bytes(4 * 1024 * 1024)
 ZERO_VIEW = memoryview(ZEROS)  # slices of it cost nothing: unwritten extents are served from here
@@ -475,18 +476,20 @@ class Blob:
         else:
             _, before = self.version(previous)
             changes = self._changes(extents, before)
-        runs: list[tuple[int, int, bool]] = []
-        for index, changed, valid in changes:
-            base = index * EXTENT
-            for kind, bits in ((True, changed & valid), (False, changed & ~valid)):
-                runs.extend((base + first * PAGE, base + (last + 1) * PAGE, kind) for first, last in bit_runs(bits))
-        runs.sort()
         ranges: list[tuple[int, int, bool]] = []
-        for start, stop, kind in runs:
-            if ranges and ranges[-1][1] == start and ranges[-1][2] == kind:
-                ranges[-1] = (ranges[-1][0], stop, kind)
+        for index, changed, valid in sorted(changes):
+            base = index * EXTENT
+            if changed == FULL_EXTENT and valid in (0, FULL_EXTENT):  # most extents: one run, no bit walking
+                runs = [(base, base + EXTENT, valid != 0)]
             else:
-                ranges.append((start, stop, kind))
+                runs = sorted((base + first * PAGE, base + (last + 1) * PAGE, kind)
+                              for kind, bits in ((True, changed & valid), (False, changed & ~valid))
+                              for first, last in bit_runs(bits))
+            for start, stop, kind in runs:
+                if ranges and ranges[-1][1] == start and ranges[-1][2] == kind:
+                    ranges[-1] = (ranges[-1][0], stop, kind)
+                else:
+                    ranges.append((start, stop, kind))
         return ranges
 
     def _changes(self, after: dict[int, int], before: dict[int, int]) -> Iterator[tuple[int, int, int]]:
