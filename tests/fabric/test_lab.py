@@ -65,15 +65,19 @@ def test_churn_writes_through_the_page_api(own_fabric, sms):
 @pytest.mark.integration
 def test_import_disk_loads_an_image_sparsely(own_fabric, sms, tmp_path):
     image = tmp_path / "disk.raw"
-    content = b"boot" * 1024 + bytes(12 * MIB - 4096) + b"tail" * 256
+    # A boot block, 12 MiB never written, a tail; and inside one 4 MiB stretch, data with a zero hole in between.
+    content = (b"boot" * 1024 + bytes(12 * MIB - 4096) + b"tail" * 256 + bytes(MIB - 1024)
+               + b"a" * 65536 + bytes(2 * 65536) + b"b" * 4096)
     image.write_bytes(content)
     run("import-disk", "northwind-eu/files01", "1", str(image), "--url", own_fabric.base_url,
         "--subscription-id", own_fabric.subscription_id)
     url = sms.get_role("northwind-eu", "northwind-eu", "files01").data_virtual_hard_disks[1].media_link
     disks = PageBlobClient()
     assert disks.read(url, 0, len(content)) == content
-    # Chunks of zeros are cleared, not written, and the rest of the disk is cleared too.
-    assert disks.page_ranges(url) == [(0, 4 * MIB), (12 * MIB, 12 * MIB + 1024)]
+    # Zero stretches (per 64 KiB) are cleared, not written, and the rest of the disk is cleared too: the disk's
+    # page ranges are the image's data, not the 4 MiB pieces it was read in.
+    assert disks.page_ranges(url) == [(0, 65536), (12 * MIB, 12 * MIB + 65536),
+                                      (13 * MIB, 13 * MIB + 65536), (13 * MIB + 3 * 65536, 13 * MIB + 3 * 65536 + 4096)]
 
 
 @pytest.mark.integration
