@@ -50,7 +50,7 @@ class Command(BaseCommand):
         seed.add_argument("--if-empty", action="store_true", help="do nothing when a lab already exists")
 
         for name, helptext in (("churn", "write to a VM's disks as its workload would"),
-                               ("import-disk", "load a raw image into a VM's disk (its all-zero 64 KiB stretches stay unwritten)"),
+                               ("import-disk", "load a raw image into a VM's disk (all-zero 64 KiB stretches stay unwritten)"),
                                ("fault", "switch faults of a running fabric")):
             sub = actions.add_parser(name, help=helptext)
             sub.add_argument("--url", default=None)
