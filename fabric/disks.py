@@ -29,14 +29,13 @@ import json
 import mmap
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE = 512
 EXTENT = 64 * 1024
 PAGES_PER_EXTENT = EXTENT // PAGE
-FULL_EXTENT = (1 << PAGES_PER_EXTENT) - 1  # the valid bitmap of an extent whose every page holds data
 FULL = (1 << PAGES_PER_EXTENT) - 1
 ZEROS = bytes(4 * 1024 * 1024)
 ZERO_VIEW = memoryview(ZEROS)  # slices of it cost nothing: unwritten extents are served from here
@@ -67,7 +66,7 @@ class Body:
     """Bytes to write, kept in the pieces they arrived in (a request body): each byte is copied once, straight
     into the buffer the disk takes it from. Joining a 4 MiB body first cost another copy on the event loop."""
 
-    def __init__(self, pieces: list[bytes | memoryview] | tuple[bytes | memoryview, ...]) -> None:
+    def __init__(self, pieces: Sequence[bytes | memoryview]) -> None:
         self.pieces = [memoryview(piece).cast("B") for piece in pieces if len(piece)]
         self.length = sum(len(piece) for piece in self.pieces)
 
@@ -479,7 +478,7 @@ class Blob:
         ranges: list[tuple[int, int, bool]] = []
         for index, changed, valid in sorted(changes):
             base = index * EXTENT
-            if changed == FULL_EXTENT and valid in (0, FULL_EXTENT):  # most extents: one run, no bit walking
+            if changed == FULL and valid in (0, FULL):  # most extents: one run, no bit walking
                 runs = [(base, base + EXTENT, valid != 0)]
             else:
                 runs = sorted((base + first * PAGE, base + (last + 1) * PAGE, kind)
