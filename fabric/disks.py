@@ -86,10 +86,14 @@ class Body:
             if filled == count:
                 return
 
-    def read(self, start: int, count: int) -> bytes:
+    @classmethod
+    def of(cls, data: bytes | memoryview | Body) -> Body:
+        return data if isinstance(data, Body) else cls((data,))
+
+    def read(self, start: int, count: int) -> bytearray:
         target = bytearray(count)
         self.copy_into(memoryview(target), start, count)
-        return bytes(target)
+        return target
 
 
 class DiskError(Exception):
@@ -174,7 +178,7 @@ class Blob:
     def pwrite(self, data: bytes | memoryview | Body, pos: int, start: int = 0, count: int | None = None) -> None:
         """Write ``data[start:start + count]`` (all of it by default) at ``pos``: direct when aligned, else
         through the page cache."""
-        body = data if isinstance(data, Body) else Body((data,))
+        body = Body.of(data)
         count = len(body) - start if count is None else count
         fd = self.direct_fd
         if fd is not None and direct_ok(pos, count):
@@ -313,7 +317,7 @@ class Blob:
     def land(self, runs: WriteRuns, data: bytes | memoryview | Body) -> None:
         """Write a staged write's bytes (any thread)."""
         try:
-            body = data if isinstance(data, Body) else Body((data,))
+            body = Body.of(data)
             for pos, start, count in runs.pieces:
                 self.pwrite(body, pos, start, count)
         finally:
