@@ -22,6 +22,12 @@ def created(operation: str) -> Job:
     return Job.objects.get(operation=operation)
 
 
+def settled(wizard) -> None:
+    """Wait until htmx has processed the wizard it just swapped in (its hx- attributes are bound only then, a
+    moment after the new form shows): a change made sooner would send no request."""
+    expect(wizard.locator("#restore-form.htmx-added")).to_have_count(0)
+
+
 def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab_subscription, celery_worker_process,
                                             portal_server, screenshot_dir, fabric_faults):
     vault = lab_vault(lab_subscription, name="contoso-east")
@@ -80,11 +86,13 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab
     wizard.locator("#restore-storage").select_option("labstoreeastus")
     wizard.locator("#restore-finish").click()
     expect(wizard.locator("#err-vm_name")).to_contain_text("already exists")
+    settled(wizard)
     wizard.locator("#restore-vm-name").fill("rsbrowser")
     # contoso-web is in contoso-vnet: choosing the network brings its subnets.
     expect(wizard.locator("#restore-subnet")).to_be_disabled()
     wizard.locator("#restore-vnet").select_option("contoso-vnet")
     expect(wizard.locator("#restore-subnet")).to_be_enabled()
+    settled(wizard)
     expect(wizard.locator("#restore-vm-name")).to_have_value("rsbrowser")
     wizard.locator("#restore-subnet").select_option("backend")
     page.screenshot(path=screenshot_dir / "restore-wizard-target.png")
