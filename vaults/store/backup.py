@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from vaults.store.chunks import ChunkStore, chunk_hash
 from vaults.store.errors import ChunkError
-from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_digest
+from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, data_length, disk_digest
 from vaults.store.pool import CancelFn, ProgressFn, is_zero, run_bounded, thread_buffer
 from vaults.store.ranges import Range, coalesce, normalize, runs, split_by_chunk, total
 from vaults.store.sources import DiskSource, read_into
@@ -129,8 +129,7 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
     if progress is not None and not batches:
         progress(0, 0)
 
-    data_bytes = sum(chunk_length(index, size, chunk_size) for index, name in enumerate(entries) if name is not None)
     return DiskManifest(name=plan.name, size=size, chunk_size=chunk_size, chunks=entries,
                         digest=disk_digest(size, chunk_size, entries), source_snapshot=plan.source.snapshot_id,
-                        data_bytes=data_bytes, stored_bytes=stored, read_bytes=plan.read_total,
+                        data_bytes=data_length(size, chunk_size, entries), stored_bytes=stored, read_bytes=plan.read_total,
                         incremental=previous is not None)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from vaults.store.chunks import chunk_hash
 from vaults.store.errors import ChunkError, DigestMismatchError
 from vaults.store.locks import lease
-from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, disk_digest
+from vaults.store.manifest import DiskManifest, chunk_count, chunk_length, data_length, disk_digest
 from vaults.store.pool import CancelFn, ProgressFn, is_zero, run_bounded, thread_buffer
 from vaults.store.ranges import runs, split_by_chunk
 from vaults.store.sinks import DiskSink
@@ -39,7 +39,7 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> RestoreResult:
     size, chunk_size = disk.size, disk.chunk_size
     nonzero = [index for index, name in enumerate(disk.chunks) if name is not None]
-    write_total = sum(chunk_length(index, size, chunk_size) for index in nonzero)
+    write_total = data_length(size, chunk_size, disk.chunks)
     verified: list[str | None] = [None] * chunk_count(size, chunk_size)
     written = fallbacks = 0
 
