@@ -201,3 +201,36 @@ def test_a_restore_reads_a_batch_of_chunks_stored_together_with_one_disk_read(va
     batches = -(-16 * TEST_CHUNK // vault_store.read_batch)
     assert len(reads) == batches  # not one read per chunk
     assert sum(reads) == sum(len(vault_store.chunks.read_frame(name)) for name in point.disks[0].chunks)
+
+
+def test_a_new_store_object_reads_only_the_packs_it_has_not_seen(vault_store, lab_disk, monkeypatch):
+    """Each job opens its store anew; the index of the packs this process already read is not read again."""
+    from vaults.store import chunks
+
+    disk = lab_disk(1 << 20)
+    first = disk.snapshot()
+    base = vault_store.back_up([("os", disk.source(first))])
+    read: list[str] = []
+    real_read_pack = chunks.read_pack
+    monkeypatch.setattr(chunks, "read_pack", lambda path: read.append(path.name) or real_read_pack(path))
+
+    again = VaultStore(vault_store.path)
+    assert again.chunks.names() == vault_store.chunks.names()
+    assert read == []
+
+    disk.write(9 * TEST_CHUNK, os.urandom(TEST_CHUNK))
+    second = disk.snapshot()
+    with monkeypatch.context() as elsewhere:  # as if another process published the next pack
+        elsewhere.setattr(chunks._last_packs, "add", lambda root, pack: None)
+        point = vault_store.back_up([("os", disk.source(second, first))], previous=base)
+    [new_pack] = {pack.id for pack in vault_store.chunks.packs()} - {pack.id for pack in again.chunks.packs()}
+    read.clear()
+    third = VaultStore(vault_store.path)
+    assert restore_bytes(third, point) == disk.snapshots[second].data
+    assert read == [f"{new_pack}.pack"]
+
+    # A pack file that changed under its name (here: truncated) is read again, and its chunks count as missing.
+    path = third.chunks.pack_path(new_pack)
+    os.truncate(path, path.stat().st_size - 1)
+    fourth = VaultStore(vault_store.path)
+    assert chunk_hash(disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK]) not in fourth.chunks.names()

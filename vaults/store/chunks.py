@@ -104,6 +104,38 @@ def read_pack(path: Path) -> Pack | None:
     return Pack(pack_id, path, stat.st_size, stat.st_mtime, entries)
 
 
+class _LastPacks:
+    """The packs of the store this process indexed last, kept after its ChunkStore is gone.
+
+    Every job opens its vault store anew; with these, a job after another on
+    the same vault reads only the packs published since, not every pack's
+    index again (a pack's file never changes once it has its name, and names
+    are random, so a recreated store shares none). One store's packs only, and
+    the same objects its index holds, so this costs no memory while the store is open.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._root: Path | None = None
+        self._packs: dict[str, Pack] = {}
+
+    def get(self, root: Path) -> dict[str, Pack]:
+        with self._lock:
+            return dict(self._packs) if root == self._root else {}
+
+    def put(self, root: Path, packs: dict[str, Pack]) -> None:
+        with self._lock:
+            self._root, self._packs = root, dict(packs)
+
+    def add(self, root: Path, pack: Pack) -> None:
+        with self._lock:
+            if root == self._root:
+                self._packs[pack.id] = pack
+
+
+_last_packs = _LastPacks()
+
+
 READ_GAP = 256 << 10   # frames at most this far apart are read together (reading a gap beats a second request)
 READ_SPAN = 8 << 20    # and no read is longer than this
 
@@ -124,6 +156,14 @@ def _close_together(wheres: list[Location]) -> Iterator[list[int]]:
         end = max(end, where.offset + where.length)
     if span:
         yield span
+
+
+def _unchanged(pack: Pack, path: Path) -> bool:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return False
+    return stat.st_size == pack.size and stat.st_mtime == pack.mtime
 
 
 class ChunkStore:
@@ -165,11 +205,13 @@ class ChunkStore:
     def refresh(self) -> None:
         """Load packs published since the last look, drop those that are gone, re-read the damage list."""
         with self._lock:
-            known = self._packs or {}
+            known = self._packs if self._packs is not None else _last_packs.get(self.root)
             current: dict[str, Pack] = {}
             for path in self._pack_files():
                 pack_id = path.name[:-len(PACK_SUFFIX)]
-                pack = known.get(pack_id) or read_pack(path)
+                pack = known.get(pack_id)
+                if pack is None or not _unchanged(pack, path):
+                    pack = read_pack(path)
                 if pack is not None:
                     current[pack_id] = pack
             try:
@@ -179,6 +221,7 @@ class ChunkStore:
                 self._damaged = {}
             self._packs = current
             self._rebuild()
+            _last_packs.put(self.root, current)
 
     def _rebuild(self) -> None:
         index: dict[str, Location] = {}
@@ -200,6 +243,7 @@ class ChunkStore:
             self._loaded()[pack.id] = pack
             for name, where in pack.entries:
                 self._index[name] = where
+            _last_packs.add(self.root, pack)
 
     def packs(self) -> list[Pack]:
         with self._lock:
