@@ -110,8 +110,9 @@ class _LastPacks:
     Every job opens its vault store anew; with these, a job after another on
     the same vault reads only the packs published since, not every pack's
     index again (a pack's file never changes once it has its name, and names
-    are random, so a recreated store shares none). One store's packs only, and
-    the same objects its index holds, so this costs no memory while the store is open.
+    are random, so a recreated store shares none). One store's packs only, the
+    same objects its index holds: nothing more while that store is open, and
+    between jobs about what opening it again would load (~340 bytes a chunk).
     """
 
     def __init__(self) -> None:
