@@ -40,7 +40,7 @@ from vaults.store import (
     StoreError,
     measure_digest,
 )
-from vaults.tasks import fabric_errors, wait_for_operation
+from vaults.tasks import fabric_errors, poll_delays, wait_for_operation
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +221,11 @@ def _undo_restore(job: Job, reason: str) -> None:
     if created:
         try:
             client = compute_client(endpoint)
-            response = client.perform_delete(f"/{endpoint.subscription_id}/services/hostedservices/{created['service']}/"
-                                             f"deployments/{created['deployment']}/roles/{created['role']}")
+            # The role's creation may still be under way (the job timed out or lost track of it): until it ends,
+            # the deployment refuses a delete.
+            _settle(client, created.get("request_id"))
+            response = _delete_role(client, endpoint, f"/{endpoint.subscription_id}/services/hostedservices/"
+                                    f"{created['service']}/deployments/{created['deployment']}/roles/{created['role']}")
             _settle(client, _request_id(response))
         except Exception:
             log.warning("could not delete role %s", created, exc_info=True)
@@ -242,13 +245,27 @@ def _undo_restore(job: Job, reason: str) -> None:
                 log.warning("could not delete restored blob %s: %s", url, error)
 
 
+def _delete_role(client, endpoint, path: str, timeout: float = 60.0):
+    """DELETE a role, waiting while another operation holds its deployment (answered 409 Conflict meanwhile)."""
+    deadline = time.monotonic() + timeout
+    delays = poll_delays()
+    while True:
+        try:
+            return client.perform_delete(path)
+        except Exception as error:
+            if describe_failure(endpoint, error).status != 409 or time.monotonic() > deadline:
+                raise
+        time.sleep(next(delays))
+
+
 def _settle(client, request_id: str | None, timeout: float = 60.0) -> None:
     """Wait, without a job to report to, until an asynchronous operation is no longer in progress."""
     deadline = time.monotonic() + timeout
+    delays = poll_delays()
     while request_id and time.monotonic() < deadline:
         if client.get_operation_status(request_id).status != "InProgress":
             return
-        time.sleep(settings.FABRIC_POLL_SECONDS)
+        time.sleep(next(delays))
 
 
 def _media_base(point_row: RecoveryPoint) -> str:
@@ -390,11 +407,10 @@ def run_restore(ctx: JobContext) -> None:
             xml = f"<PersistentVMRole {WA}>{body}</PersistentVMRole>"
             response = client.perform_post(f"/{sub}/services/hostedservices/{service}/deployments/{deployment}/roles",
                                            xml)
-        _remember(ctx, created_role={"service": service, "deployment": deployment, "role": name})
         request_id = _request_id(response)
+        _remember(ctx, created_role={"service": service, "deployment": deployment, "role": name,
+                                     "request_id": request_id})
         if request_id:
-            from django.conf import settings
-
             wait_for_operation(ctx, client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
                                what="Creating the virtual machine")
     ctx.progress(100)

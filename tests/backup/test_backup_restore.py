@@ -170,6 +170,28 @@ def test_a_restore_that_fails_after_creating_its_cloud_service_removes_it_again(
             restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
 
 
+def test_a_restore_that_fails_after_creating_its_vm_removes_the_vm_and_its_disks(east, member, lab_subscription,
+                                                                                   monkeypatch):
+    item = protect(member, east, "contoso-web", "web01")
+    assert back_up(member, item).status == "completed"
+    point = item.recovery_points.get()
+
+    def lost(ctx, client, request_id, **kwargs):
+        raise JobError("OperationFailed", "Creating the virtual machine failed: the host went away.", ["Try again."])
+
+    monkeypatch.setattr(restore_module, "wait_for_operation", lost)  # the role exists; its creation never reports
+    started = time.monotonic()
+    job = restore_as(member, point, "rsgone")
+    assert job.status == "failed" and job.error_code == "OperationFailed", job.error_message
+    assert job.params.get("created_role", {}).get("role") == "rsgone"
+    assert "rsgone" not in role_names(lab_subscription, "contoso-web")  # the cleanup deleted it and waited for that
+    assert job.params.get("created_blobs")
+    for url in job.params["created_blobs"]:
+        with pytest.raises(PageBlobError):
+            restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
+    assert time.monotonic() - started < 30
+
+
 def test_a_vm_that_no_longer_exists_fails_with_the_documented_error(lab_subscription, member):
     west = lab_vault(lab_subscription, "West US", "west")
     item = protect(member, west, "fabrikam-app", "app02")
