@@ -74,7 +74,8 @@ NEVER_PICKED_UP = JobError(
 def transient_exhausted(attempts: int, last: BaseException) -> JobError:
     return JobError(
         "TransientFailure",
-        f"The operation failed {attempts} times with a temporary error and was stopped: {last}",
+        f"The operation failed {'once' if attempts == 1 else f'{attempts} times'} with a temporary error and was "
+        f"stopped: {last}",
         ["Check that the subscription's endpoint is reachable, then run the operation again."],
         retryable=True,
     )

@@ -25,12 +25,25 @@ VERSION = "2015-04-05"
 
 class PageBlobError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
+        # An answer's error reads "503 ServerBusy: ..."; no answer at all reads as its sentence alone.
+        super().__init__(f"{status} {code}: {message}" if status else message)
         self.status, self.code, self.message = status, code, message
 
     @property
     def transient(self) -> bool:
         return self.status == 0 or self.status >= 500
+
+
+def unreachable(netloc: str, problem: BaseException) -> PageBlobError:
+    """No answer from the storage endpoint, as a sentence a person can act on (``transient``: worth a retry)."""
+    if isinstance(problem, (TimeoutError, requests.Timeout)):
+        message = f"The disk storage at {netloc} did not answer in time."
+    elif isinstance(problem, (ConnectionResetError, BrokenPipeError, http.client.HTTPException,
+                              requests.exceptions.ChunkedEncodingError)):
+        message = f"The connection to the disk storage at {netloc} broke off ({problem.__class__.__name__})."
+    else:
+        message = f"Could not connect to the disk storage at {netloc}. Check that it is running and reachable."
+    return PageBlobError(0, "ConnectionError", message)
 
 
 def storage_error(status: int, reason: str | None, code: str, body: bytes) -> PageBlobError:
@@ -121,7 +134,7 @@ class PageBlobClient:
                 self._local.connections.pop((parts.scheme, parts.netloc), None)
                 stale = isinstance(problem, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
                 if attempt == 2 or not stale:
-                    raise PageBlobError(0, "ConnectionError", str(problem)) from problem
+                    raise unreachable(parts.netloc, problem) from problem
                 continue
             if answer.status >= 400:
                 raise storage_error(answer.status, answer.reason, answer.getheader("x-ms-error-code", ""), rest)
@@ -136,7 +149,7 @@ class PageBlobClient:
             answer = self.session.request(method, url, params=params, data=data, stream=stream, timeout=self.timeout,
                                           headers={"x-ms-version": VERSION, **(headers or {})})
         except requests.RequestException as problem:
-            raise PageBlobError(0, "ConnectionError", str(problem)) from problem
+            raise unreachable(urlsplit(url).netloc, problem) from problem
         if answer.status_code >= 400:
             raise self._error(answer)
         return answer

@@ -102,10 +102,26 @@ def test_lab_disks_hold_real_sparse_bytes(own_fabric, sms, disks):
     assert text.decode("ascii").count("\n") > 10
 
 
-def test_connection_failure_is_transient():
-    with pytest.raises(PageBlobError) as failed:
-        PageBlobClient(timeout=1).size("http://127.0.0.1:9/labstoreeastus/vhds/x.vhd")
-    assert failed.value.transient
+def test_connection_failure_is_transient_and_says_so_in_a_sentence():
+    client = PageBlobClient(timeout=1)
+    url = "http://127.0.0.1:9/labstoreeastus/vhds/x.vhd"
+    for call in (lambda: client.size(url), lambda: client.read(url, 0, 512)):  # through requests, and http.client
+        with pytest.raises(PageBlobError) as failed:
+            call()
+        assert failed.value.transient
+        assert str(failed.value) == ("Could not connect to the disk storage at 127.0.0.1:9. Check that it is running "
+                                     "and reachable.")
+
+
+def test_a_storage_endpoint_that_answers_too_late_or_hangs_up_is_named():
+    import http.client
+
+    from vaults.pageblob import unreachable
+
+    assert str(unreachable("host:1", TimeoutError("timed out"))) == "The disk storage at host:1 did not answer in time."
+    assert str(unreachable("host:1", requests.ReadTimeout())) == "The disk storage at host:1 did not answer in time."
+    assert str(unreachable("host:1", http.client.RemoteDisconnected("closed"))) == (
+        "The connection to the disk storage at host:1 broke off (RemoteDisconnected).")
 
 
 def test_clearing_a_large_range_visits_only_written_extents(disks, blob):

@@ -23,8 +23,8 @@ RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 T = TypeVar("T")
 
 
-def with_retries(call: Callable[[], T], delays: tuple[float, ...] = RETRY_DELAYS) -> T:
-    for delay in delays:
+def with_retries(call: Callable[[], T], delays: tuple[float, ...] | None = None) -> T:
+    for delay in RETRY_DELAYS if delays is None else delays:
         try:
             return call()
         except Exception as exc:

@@ -1,0 +1,58 @@
+"""A fabric that stops answering in the middle of a backup: the job fails with a sentence to act on, nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.models import Status
+from tests.fixtures.fabric import start_lab_fabric, stop_lab_fabric
+from vaults import backup_tasks
+from vaults.models import ProtectedItem
+from vaults.store import VaultStore
+
+from .helpers import back_up, lab_vault, protect
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture
+def own_fabric(tmp_path):
+    fabric = start_lab_fabric(tmp_path, vms=2, log_name="fabric-gone.log")
+    try:
+        yield fabric
+    finally:
+        stop_lab_fabric(fabric)
+
+
+def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clearly(own_fabric, subscription, member,
+                                                                                  monkeypatch):
+    from vaults.store import blobs
+
+    subscription.subscription_id, subscription.host = own_fabric.subscription_id, own_fabric.host
+    subscription.save()
+    item = protect(member, lab_vault(subscription), "contoso-web", "web01")
+    monkeypatch.setenv("JOBS_TRANSIENT_RETRIES", "0")
+    monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0,))
+    take_snapshot = backup_tasks.backup.take_snapshot
+
+    def then_the_fabric_goes(*args, **kwargs):
+        snapshot = take_snapshot(*args, **kwargs)
+        own_fabric.process.kill()
+        own_fabric.process.wait(10)
+        return snapshot
+
+    monkeypatch.setattr(backup_tasks.backup, "take_snapshot", then_the_fabric_goes)
+    job = back_up(member, item)
+
+    assert job.status == Status.FAILED and job.error_code == "TransientFailure", job.error_message
+    host = own_fabric.host
+    assert job.error_message == (f"The operation failed once with a temporary error and was stopped: Could not "
+                                 f"connect to the disk storage at {host}. Check that it is running and reachable.")
+    assert job.recommendations == ["Check that the subscription's endpoint is reachable, then run the operation again."]
+    assert [(step.name, step.status) for step in job.subtasks.all()] == [("Take Snapshot", "completed"),
+                                                                         ("Transfer data to vault", "failed")]
+    assert not item.recovery_points.exists()
+    store = VaultStore(item.vault.store_path)
+    assert store.point_ids() == [] and not list(store.pending_dir.glob("*.json"))
+    item.refresh_from_db()
+    assert item.status == ProtectedItem.Status.ERROR and item.error_message == job.error_message
