@@ -1,4 +1,4 @@
-"""A fabric that stops answering in the middle of a backup: the job fails with a sentence to act on, nothing half-written."""
+"""A fabric that stops answering in the middle of a backup or a restore: a sentence to act on, nothing half-written."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from vaults import backup_tasks
 from vaults.models import ProtectedItem
 from vaults.store import VaultStore
 
-from .helpers import back_up, lab_vault, protect
+from .helpers import back_up, lab_vault, protect, run
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -56,3 +56,34 @@ def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clear
     assert store.point_ids() == [] and not list(store.pending_dir.glob("*.json"))
     item.refresh_from_db()
     assert item.status == ProtectedItem.Status.ERROR and item.error_message == job.error_message
+
+
+def test_a_fabric_that_stops_answering_during_a_restore_fails_it_clearly_without_a_vm(own_fabric, subscription, member,
+                                                                                     monkeypatch):
+    from vaults import restore as restore_module
+    from vaults.restore import RestoreRequest, start_restore
+    from vaults.store import blobs
+
+    subscription.subscription_id, subscription.host = own_fabric.subscription_id, own_fabric.host
+    subscription.save()
+    item = protect(member, lab_vault(subscription), "contoso-web", "web01")
+    assert back_up(member, item).status == Status.COMPLETED
+    monkeypatch.setenv("JOBS_TRANSIENT_RETRIES", "0")
+    monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0,))
+    real_sink = restore_module.PageBlobSink
+
+    def then_the_fabric_goes(*args, **kwargs):  # the target was checked; the first disk is about to be written
+        own_fabric.process.kill()
+        own_fabric.process.wait(10)
+        return real_sink(*args, **kwargs)
+
+    monkeypatch.setattr(restore_module, "PageBlobSink", then_the_fabric_goes)
+    job = run(start_restore(member, item.recovery_points.get(), RestoreRequest("rsgone", "contoso-web", False,
+                                                                               "labstoreeastus")))
+
+    assert job.status == Status.FAILED and job.error_code == "TransientFailure", job.error_message
+    assert job.error_message.endswith(f"Could not connect to the disk storage at {own_fabric.host}. Check that it is "
+                                      "running and reachable.")
+    assert [(step.name, step.status) for step in job.subtasks.all()] == [("Check the restore target", "completed"),
+                                                                         ("Restore disks", "failed")]
+    assert not job.params.get("created_role")  # no VM was asked for
