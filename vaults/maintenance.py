@@ -159,22 +159,44 @@ def verify_job(ctx: JobContext) -> None:
     vault = Vault.objects.filter(pk=ctx.params["vault"]).first()
     if vault is None:
         return
+    store = backup.open_store(vault)
     with ctx.subtask("Verify recovery points"):
-        report = backup.open_store(vault).verify(
+        report = store.verify(
             progress=lambda done, total: ctx.progress(100 * done / max(total, 1)), cancel=ctx.check_cancelled)
         ctx.set_property("Recovery points checked", report.points_checked)
         ctx.set_property("Chunks checked", report.chunks_checked)
     if report.ok:
         ctx.progress(100)
         return
-    damaged = set(report.affected_points) | set(report.corrupt_manifests)
-    rows = (RecoveryPoint.objects.filter(protected_item__vault=vault, store_point_id__in=damaged)
-            .select_related("protected_item__item__vm"))
-    names = [f"{row.protected_item.item.vm.name} @ {row.created:%Y-%m-%d %H:%M:%S} UTC" for row in rows]
+    repaired: list[str] = []
+    secondary = backup.secondary_store(vault) if report.bad_chunks else None
+    if secondary is not None:
+        with ctx.subtask("Repair from the paired region"):
+            repaired = store.repair_from(secondary, report.bad_chunks)
+            ctx.set_property("Chunks repaired", len(repaired))
+    damaged = {point for point, chunks in report.affected_points.items() if set(chunks) - set(repaired)}
+    damaged |= set(report.corrupt_manifests)
+    if repaired:
+        fixed = _point_names(vault, set(report.affected_points) - damaged)
+        copied = "1 damaged chunk was" if len(repaired) == 1 else f"{len(repaired)} damaged chunks were"
+        ctx.warn(f"{copied} copied back from the paired region ({vault.paired_region}); these recovery points are "
+                 f"whole again: {'; '.join(fixed) or 'none'}.")
+    if not damaged:
+        ctx.progress(100)
+        return
+    names = _point_names(vault, damaged)
     ctx.set_property("Affected recovery points", names)
-    raise JobError("VaultDataCorrupted", f"{report.summary()} Affected: {'; '.join(names) or 'none listed'}.",
+    repair_note = f" {len(repaired)} of the damaged chunks were repaired from the paired region." if repaired else ""
+    label = "Still affected" if secondary is not None else "Affected"
+    raise JobError("VaultDataCorrupted", f"{report.summary()}{repair_note} {label}: {'; '.join(names) or 'none listed'}.",
                    ["Do not rely on the affected recovery points; take a new backup of the affected VMs.",
-                    "A GRS vault restores damaged chunks from its secondary copy."])
+                    "A GRS vault repairs damaged chunks from its paired region's copy, and restores read from it."])
+
+
+def _point_names(vault: Vault, point_ids: set[str]) -> list[str]:
+    rows = (RecoveryPoint.objects.filter(protected_item__vault=vault, store_point_id__in=point_ids)
+            .select_related("protected_item__item__vm").order_by("created"))
+    return [f"{row.protected_item.item.vm.name} @ {row.created:%Y-%m-%d %H:%M:%S} UTC" for row in rows]
 
 
 @job_task("vaults.replicate")

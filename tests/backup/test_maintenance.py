@@ -108,3 +108,33 @@ def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chu
     assert job.status == "completed"
     store = VaultStore(vault.store_path)
     assert store.point_ids() == ["job-in-flight"] and store.verify().ok
+
+
+def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab_subscription, member):
+    vault = lab_vault(lab_subscription, "North Europe", "eu", replication="GRS")
+    item = protect(member, vault, "northwind-dev", "dev01")
+    assert back_up(member, item).status == "completed"
+    for job in Job.objects.filter(operation=Operation.REPLICATE, status="not_started"):
+        assert run(job).status == "completed"
+    point = item.recovery_points.get()
+    store = VaultStore(vault.store_path)
+    chunks = [c for d in store.load_point(point.store_point_id).disks for c in d.chunks if c]
+    damage_chunk(store, chunks[0])
+
+    job = run(maintenance.start_verify(vault, member))
+    assert job.status == "completed_with_warnings", job.error_message
+    assert [step.name for step in job.subtasks.all()] == ["Verify recovery points", "Repair from the paired region"]
+    assert job.properties["Chunks repaired"] == 1
+    [warning] = job.properties["Warnings"]
+    assert warning.startswith("1 damaged chunk was copied back from the paired region (West Europe)")
+    assert "dev01 @ " in warning
+    assert VaultStore(vault.store_path).verify().ok  # the primary copy is whole again
+
+    # A chunk damaged in both copies cannot be repaired: verify fails and names the point.
+    damage_chunk(VaultStore(vault.store_path), chunks[1])
+    damage_chunk(backup.secondary_store(vault), chunks[1])
+    job = run(maintenance.start_verify(vault, member))
+    assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
+    assert job.properties["Chunks repaired"] == 0
+    assert "Still affected: dev01 @ " in job.error_message
+    assert [name.split(" @ ")[0] for name in job.properties["Affected recovery points"]] == ["dev01"]
