@@ -30,6 +30,7 @@ from portal.events import publish
 from vaults import backup
 from vaults.compute import VirtualNetwork, compute_client, describe_failure, list_virtual_networks, raw_xml
 from vaults.models import VirtualMachine
+from vaults.pageblob import PageBlobError
 from vaults.protection_models import RecoveryPoint
 from vaults.store import (
     ChunkError,
@@ -38,8 +39,10 @@ from vaults.store import (
     PageBlobSink,
     PageBlobSource,
     StoreError,
+    VaultStore,
     measure_digest,
 )
+from vaults.store import RecoveryPoint as StorePoint
 from vaults.tasks import fabric_errors, poll_delays, wait_for_operation
 
 log = logging.getLogger(__name__)
@@ -314,6 +317,12 @@ def damaged_point_error(point_row: RecoveryPoint, error: Exception) -> JobError:
 
 @job_task("vaults.restore", cleanup=_undo_restore)
 def run_restore(ctx: JobContext) -> None:
+    """Check the target, restore and prove the disks, create the VM.
+
+    A retry (after a temporary error) picks up where the earlier attempt got:
+    a VM already asked for is only waited for, and disks already proven whose
+    blobs are still there are not written again.
+    """
     point_row = (RecoveryPoint.objects.select_related("protected_item__item__vm", "protected_item__vault__subscription")
                  .filter(pk=ctx.params["point"]).first())
     if point_row is None:
@@ -329,6 +338,12 @@ def run_restore(ctx: JobContext) -> None:
     ctx.set_property("Storage account", account)
     request = RestoreRequest(name, service, bool(ctx.params.get("new_service")), account,
                              ctx.params.get("virtual_network", ""), ctx.params.get("subnet", ""))
+    created = ctx.params.get("created_role")
+    if created:
+        with ctx.subtask("Create the virtual machine"), fabric_errors(endpoint):
+            _wait_for_vm(ctx, compute_client(endpoint), created.get("request_id"))
+        _restored(ctx, vault, name)
+        return
     with ctx.subtask("Check the restore target"), fabric_errors(endpoint):
         if not ctx.params.get("created_service"):
             try:
@@ -342,8 +357,45 @@ def run_restore(ctx: JobContext) -> None:
         except StoreError as error:
             raise damaged_point_error(point_row, error) from error
     ctx.progress(5)
-
     blobs = backup.blob_client(endpoint)
+    targets = [(disk, url) for disk, url in ctx.params.get("proven") or []]
+    if not targets or not _still_there(blobs, targets):
+        targets = _restore_disks(ctx, point_row, store, point, blobs)
+        _remember(ctx, proven=[[disk, url] for disk, url in targets])
+    ctx.progress(90)
+    with ctx.subtask("Create the virtual machine"), fabric_errors(endpoint):
+        client = compute_client(endpoint)
+        sub = endpoint.subscription_id
+        os_type = "Windows"
+        if request.new_service and not ctx.params.get("created_service"):
+            client.create_hosted_service(service, label=service, location=vault.region)
+            _remember(ctx, created_service=service)
+        detail = _service_detail(client, sub, service)
+        body = role_xml(name, targets, os_type, request.subnet)
+        if detail["deployment"] is None:
+            network = (f"<VirtualNetworkName>{escape(request.virtual_network)}</VirtualNetworkName>"
+                       if request.virtual_network else "")
+            xml = (f"<Deployment {WA}><Name>{escape(service)}</Name><DeploymentSlot>Production</DeploymentSlot>"
+                   f"<Label>{escape(service)}</Label><RoleList><Role>{body}</Role></RoleList>{network}</Deployment>")
+            response = client.perform_post(f"/{sub}/services/hostedservices/{service}/deployments", xml)
+            deployment = service
+        else:
+            deployment = detail["deployment"]
+            xml = f"<PersistentVMRole {WA}>{body}</PersistentVMRole>"
+            response = client.perform_post(f"/{sub}/services/hostedservices/{service}/deployments/{deployment}/roles",
+                                           xml)
+        request_id = _request_id(response)
+        _remember(ctx, created_role={"service": service, "deployment": deployment, "role": name,
+                                     "request_id": request_id})
+        _wait_for_vm(ctx, client, request_id)
+    _restored(ctx, vault, name)
+
+
+def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore, point: StorePoint,
+                   blobs) -> list[tuple[dict, str]]:
+    """Write every disk of the point into a new page blob, then prove each blob's digest; (disk, blob url) pairs."""
+    vault = point_row.protected_item.vault
+    name, account = ctx.params["vm_name"], ctx.params["storage_account"]
     base = _media_base(point_row)
     stamp = f"{ctx.job.pk}"
     targets: list[tuple[dict, str]] = []
@@ -355,7 +407,8 @@ def run_restore(ctx: JobContext) -> None:
             recorded = next((d for d in point_row.disks if d["name"] == manifest.name), {"name": manifest.name,
                                                                                            "lun": None})
             url = f"{base}/{account}/vhds/{name}-{manifest.name}-{stamp}.vhd"
-            _remember(ctx, created_blobs=[*(ctx.params.get("created_blobs") or []), url])
+            if url not in (ctx.params.get("created_blobs") or []):
+                _remember(ctx, created_blobs=[*(ctx.params.get("created_blobs") or []), url])
 
             def progress(done: int, _total: int, before: int = done_before) -> None:
                 ctx.progress(5 + 80 * (before + done) / total, **{"Restored Bytes": backup.human_bytes(before + done)})
@@ -385,33 +438,23 @@ def run_restore(ctx: JobContext) -> None:
                                "bytes (digest mismatch). No virtual machine was created.",
                                ["Restore again; if it happens again, run VERIFY on the vault."])
         ctx.set_property("Digests verified", len(targets))
-    ctx.progress(90)
-    with ctx.subtask("Create the virtual machine"), fabric_errors(endpoint):
-        client = compute_client(endpoint)
-        sub = endpoint.subscription_id
-        os_type = "Windows"
-        if request.new_service and not ctx.params.get("created_service"):
-            client.create_hosted_service(service, label=service, location=vault.region)
-            _remember(ctx, created_service=service)
-        detail = _service_detail(client, sub, service)
-        body = role_xml(name, targets, os_type, request.subnet)
-        if detail["deployment"] is None:
-            network = (f"<VirtualNetworkName>{escape(request.virtual_network)}</VirtualNetworkName>"
-                       if request.virtual_network else "")
-            xml = (f"<Deployment {WA}><Name>{escape(service)}</Name><DeploymentSlot>Production</DeploymentSlot>"
-                   f"<Label>{escape(service)}</Label><RoleList><Role>{body}</Role></RoleList>{network}</Deployment>")
-            response = client.perform_post(f"/{sub}/services/hostedservices/{service}/deployments", xml)
-            deployment = service
-        else:
-            deployment = detail["deployment"]
-            xml = f"<PersistentVMRole {WA}>{body}</PersistentVMRole>"
-            response = client.perform_post(f"/{sub}/services/hostedservices/{service}/deployments/{deployment}/roles",
-                                           xml)
-        request_id = _request_id(response)
-        _remember(ctx, created_role={"service": service, "deployment": deployment, "role": name,
-                                     "request_id": request_id})
-        if request_id:
-            wait_for_operation(ctx, client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
-                               what="Creating the virtual machine")
+    return targets
+
+
+def _still_there(blobs, targets: list[tuple[dict, str]]) -> bool:
+    """Whether the blobs an earlier attempt proved are all still there, at their size."""
+    try:
+        return all(blobs.size(url) == disk["size"] for disk, url in targets)
+    except PageBlobError:
+        return False
+
+
+def _wait_for_vm(ctx: JobContext, client, request_id: str | None) -> None:
+    if request_id:
+        wait_for_operation(ctx, client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
+                           what="Creating the virtual machine")
+
+
+def _restored(ctx: JobContext, vault, name: str) -> None:
     ctx.progress(100)
     publish([f"vault:{vault.pk}"], "item", {"restored": name})

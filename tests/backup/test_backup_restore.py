@@ -192,6 +192,53 @@ def test_a_restore_that_fails_after_creating_its_vm_removes_the_vm_and_its_disks
     assert time.monotonic() - started < 30
 
 
+def test_a_restore_retried_after_its_vm_was_asked_for_finishes_that_vm(east, member, lab_subscription, monkeypatch):
+    from jobs.errors import TransientError
+
+    item = protect(member, east, "contoso-web", "web01")
+    assert back_up(member, item).status == "completed"
+    monkeypatch.setenv("JOBS_BACKOFF_BASE_MS", "0")
+    real_wait = restore_module.wait_for_operation
+    calls = []
+
+    def busy_once(ctx, client, request_id, **kwargs):
+        calls.append(request_id)
+        if len(calls) == 1:
+            raise TransientError("503 ServiceUnavailable while polling the operation")
+        return real_wait(ctx, client, request_id, **kwargs)
+
+    monkeypatch.setattr(restore_module, "wait_for_operation", busy_once)
+    job = restore_as(member, item.recovery_points.get(), "rsretry")
+    assert job.status == "completed", job.error_message
+    assert job.attempts == 1
+    assert "rsretry" in role_names(lab_subscription, "contoso-web")
+    assert calls[0] == calls[1]  # the retry waited for the VM it had asked for, and asked for no second one
+
+
+def test_a_restore_retried_before_its_vm_was_asked_for_keeps_the_disks_it_proved(east, member, lab_subscription,
+                                                                                  monkeypatch):
+    from jobs.errors import TransientError
+
+    item = protect(member, east, "contoso-web", "web01")
+    assert back_up(member, item).status == "completed"
+    monkeypatch.setenv("JOBS_BACKOFF_BASE_MS", "0")
+    real_detail, real_restore = restore_module._service_detail, restore_module._restore_disks
+    details, restores = [], []
+
+    def busy_once(*args):
+        details.append(args)
+        if len(details) == 2:  # the first call is the target check's; the second, the VM creation's
+            raise TransientError("503 ServiceUnavailable")
+        return real_detail(*args)
+
+    monkeypatch.setattr(restore_module, "_service_detail", busy_once)
+    monkeypatch.setattr(restore_module, "_restore_disks", lambda *args: restores.append(1) or real_restore(*args))
+    job = restore_as(member, item.recovery_points.get(), "rskeep")
+    assert job.status == "completed", job.error_message
+    assert job.attempts == 1 and len(restores) == 1  # the retry reused the proven blobs
+    assert "rskeep" in role_names(lab_subscription, "contoso-web")
+
+
 def test_a_vm_that_no_longer_exists_fails_with_the_documented_error(lab_subscription, member):
     west = lab_vault(lab_subscription, "West US", "west")
     item = protect(member, west, "fabrikam-app", "app02")
