@@ -127,6 +127,40 @@ def test_fabric_5xx_during_transfer_is_retried(lab_subscription, member, fabric_
     assert item.recovery_points.count() == 1
 
 
+def test_a_backup_retried_after_a_temporary_error_reuses_the_snapshot_it_took(lab_subscription, member, monkeypatch):
+    from jobs.errors import TransientError
+    from vaults import backup_tasks
+    from vaults.backup import blob_client, snapshot_exists
+
+    item = protect(member, lab_vault(lab_subscription, "West US", "west"), "fabrikam-app", "app01")
+    assert back_up(member, item).status == "completed"
+    monkeypatch.setenv("JOBS_BACKOFF_BASE_MS", "0")
+    real_snapshot, real_transfer = backup_tasks.backup.take_snapshot, backup_tasks._transfer
+    taken = []
+
+    def recorded(*args, **kwargs):
+        snapshot = real_snapshot(*args, **kwargs)
+        taken.append({(d["mediaLink"], d["snapshot"]) for d in snapshot.disks})
+        return snapshot
+
+    def busy_once(*args, **kwargs):
+        if len(taken) == 1:
+            raise TransientError("503 ServerBusy")
+        return real_transfer(*args, **kwargs)
+
+    monkeypatch.setattr(backup_tasks.backup, "take_snapshot", recorded)
+    monkeypatch.setattr(backup_tasks, "_transfer", busy_once)
+    job = back_up(member, item)
+    assert job.status == "completed" and job.attempts == 1, job.error_message
+    item.refresh_from_db()
+    # The retry asked the extension again under the same task id and got the same snapshots: none is left over.
+    assert len(taken) == 2 and taken[0] == taken[1]
+    kept = {(v["media_link"], v["snapshot"]) for v in item.base_snapshots.values()}
+    assert kept == taken[0]
+    client = blob_client(lab_subscription.endpoint)
+    assert all(snapshot_exists(client, url, snapshot) for url, snapshot in kept)
+
+
 def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east, member, lab_subscription):
     from vaults.maintenance import start_verify
 
