@@ -23,8 +23,8 @@ RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 T = TypeVar("T")
 
 
-def with_retries(call: Callable[[], T], delays: tuple[float, ...] | None = None) -> T:
-    for delay in RETRY_DELAYS if delays is None else delays:
+def with_retries(call: Callable[[], T]) -> T:
+    for delay in RETRY_DELAYS:  # read at each call, so a test (or an operator's patch) can change it
         try:
             return call()
         except Exception as exc:
