@@ -174,7 +174,8 @@ def verify_job(ctx: JobContext) -> None:
         with ctx.subtask("Repair from the paired region"):
             repaired = store.repair_from(secondary, report.bad_chunks)
             ctx.set_property("Chunks repaired", len(repaired))
-    damaged = {point for point, chunks in report.affected_points.items() if set(chunks) - set(repaired)}
+    whole = set(repaired)
+    damaged = {point for point, chunks in report.affected_points.items() if not whole.issuperset(chunks)}
     damaged |= set(report.corrupt_manifests)
     if repaired:
         fixed = _point_names(vault, set(report.affected_points) - damaged)
