@@ -16,29 +16,34 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
-def own_fabric(tmp_path):
+def own_fabric(tmp_path, subscription, monkeypatch):
+    """A lab fabric of this test's own (it gets killed), the subscription pointed at it, retries cut to none."""
+    from vaults.store import blobs
+
     fabric = start_lab_fabric(tmp_path, vms=2, log_name="fabric-gone.log")
+    subscription.subscription_id, subscription.host = fabric.subscription_id, fabric.host
+    subscription.save()
+    monkeypatch.setenv("JOBS_TRANSIENT_RETRIES", "0")
+    monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0,))
     try:
         yield fabric
     finally:
         stop_lab_fabric(fabric)
 
 
+def kill(fabric) -> None:
+    fabric.process.kill()
+    fabric.process.wait(10)
+
+
 def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clearly(own_fabric, subscription, member,
                                                                                   monkeypatch):
-    from vaults.store import blobs
-
-    subscription.subscription_id, subscription.host = own_fabric.subscription_id, own_fabric.host
-    subscription.save()
     item = protect(member, lab_vault(subscription), "contoso-web", "web01")
-    monkeypatch.setenv("JOBS_TRANSIENT_RETRIES", "0")
-    monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0,))
     take_snapshot = backup_tasks.backup.take_snapshot
 
     def then_the_fabric_goes(*args, **kwargs):
         snapshot = take_snapshot(*args, **kwargs)
-        own_fabric.process.kill()
-        own_fabric.process.wait(10)
+        kill(own_fabric)
         return snapshot
 
     monkeypatch.setattr(backup_tasks.backup, "take_snapshot", then_the_fabric_goes)
@@ -62,19 +67,12 @@ def test_a_fabric_that_stops_answering_during_a_restore_fails_it_clearly_without
                                                                                      monkeypatch):
     from vaults import restore as restore_module
     from vaults.restore import RestoreRequest, start_restore
-    from vaults.store import blobs
-
-    subscription.subscription_id, subscription.host = own_fabric.subscription_id, own_fabric.host
-    subscription.save()
     item = protect(member, lab_vault(subscription), "contoso-web", "web01")
     assert back_up(member, item).status == Status.COMPLETED
-    monkeypatch.setenv("JOBS_TRANSIENT_RETRIES", "0")
-    monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0,))
     real_sink = restore_module.PageBlobSink
 
     def then_the_fabric_goes(*args, **kwargs):  # the target was checked; the first disk is about to be written
-        own_fabric.process.kill()
-        own_fabric.process.wait(10)
+        kill(own_fabric)
         return real_sink(*args, **kwargs)
 
     monkeypatch.setattr(restore_module, "PageBlobSink", then_the_fabric_goes)
