@@ -165,15 +165,16 @@ class Lab:
 def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
     from celery import current_app
     from django.contrib.auth import get_user_model
+    from vaults.backup import blob_client, open_store, start_backup
+    from vaults.operations.discovery import Discovery
+    from vaults.services.policies import create_default_policy
+    from vaults.operations.registration import Register
+    from vaults.operations.restore import Restore
+from vaults.services.restore import RestoreRequest
 
     import vaults.tasks  # noqa: F401 - registers the job tasks
     from jobs.models import Job
-    from vaults.backup import blob_client, open_store, start_backup
-    from vaults.items import start_discovery
     from vaults.models import ProtectedItem, RegisteredItem, Subscription, Vault, VirtualMachine
-    from vaults.protection import create_default_policy
-    from vaults.registration import register_vms
-    from vaults.restore import RestoreRequest, start_restore
 
     def run(job: Job) -> Job:
         started = time.perf_counter()
@@ -192,18 +193,18 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
     subscription.members.add(user)
     vault = Vault.objects.create(subscription=subscription, name="bench", region=REGION, status="active",
                                  replication="LRS")
-    run(start_discovery(user, vault))
+    run(Discovery.start(user, vault))
     vm = VirtualMachine.objects.get(subscription=subscription, cloud_service=SERVICE, name=VM)
     lab.manage("fabric", "import-disk", f"{SERVICE}/{VM}", "os", str(image), "--url",
                f"http://127.0.0.1:{lab.fabric_port}")
-    [outcome] = register_vms(user, vault, [vm.pk])
+    [outcome] = Register.start_many(user, vault, [vm.pk])
     run(Job.objects.get(item_key=outcome.item.item_key, operation="register", status="not_started"))
     item = ProtectedItem.objects.create(item=RegisteredItem.objects.get(vm=vm), vault=vault,
                                         policy=create_default_policy(vault))
 
     settle()
     start = time.perf_counter()
-    full = run(start_backup(user, item))
+    full = run(Backup.start(user, item))
     full_s = time.perf_counter() - start
     # The same churn on the lab disk (through the page API) as on the image file.
     url = next(d["media_link"] for d in vm.disks if d["lun"] is None)
@@ -214,12 +215,12 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
             client.write_pages(url, begin, handle.read(end - begin))
     settle()
     start = time.perf_counter()
-    incremental = run(start_backup(user, item))
+    incremental = run(Backup.start(user, item))
     incremental_s = time.perf_counter() - start
     point = item.recovery_points.order_by("-created").first()
     settle()
     start = time.perf_counter()
-    restore = run(start_restore(user, point, RestoreRequest(f"{VM}r", SERVICE, False, ACCOUNT)))
+    restore = run(Restore.start(user, point, RestoreRequest(f"{VM}r", SERVICE, False, ACCOUNT)))
     restore_s = time.perf_counter() - start
     stored = open_store(vault).stored_bytes()
     return {"full_s": full_s, "incremental_s": incremental_s, "restore_s": restore_s, "stored_bytes": stored,

@@ -107,7 +107,7 @@ def run(options, host: str) -> dict:
     from jobs.models import Job, Status
     from vaults import discovery
     from vaults.models import Subscription, Vault, VirtualMachine
-    from vaults.registration import register_vms
+    from vaults.operations.registration import Register
 
     user = User.objects.create_superuser("bench", password=None)
     subscription = Subscription.objects.create(name="Bench lab", subscription_id=SUBSCRIPTION_ID, host=host)
@@ -129,7 +129,7 @@ def run(options, host: str) -> dict:
     candidates = list(VirtualMachine.objects.filter(region=east.region, cloud_service__startswith="scale-")
                       .values_list("pk", flat=True)[: options.register])
     click = time.perf_counter()
-    outcomes = register_vms(user, east, candidates)
+    outcomes = Register.start_many(user, east, candidates)
     jobs = Job.objects.filter(operation="register")
     made = jobs.count()
     deadline = time.monotonic() + 1800

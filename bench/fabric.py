@@ -23,7 +23,7 @@ from bench.common import free_port, wait_port  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-from vaults.pageblob import PageBlobClient  # noqa: E402
+from vaults.cloud.pageblob import PageBlobClient  # noqa: E402
 
 GIB, MIB = 1 << 30, 1 << 20
 DISK = 16 * GIB

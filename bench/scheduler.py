@@ -55,8 +55,8 @@ def setup_django() -> None:
 def seed(count: int, per_service: int) -> None:
     from django.utils import timezone
 
-    from vaults import policy as rules
     from vaults.models import Policy, ProtectedItem, RegisteredItem, Subscription, Vault, VirtualMachine
+    from vaults.policy import rules
 
     subscription = Subscription.objects.create(name="Bench subscription", subscription_id="bench", host="127.0.0.1:1")
     definition = rules.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(3, 0)),
@@ -83,7 +83,7 @@ def seed(count: int, per_service: int) -> None:
 def measure(label: str, moment: datetime) -> tuple[str, float, dict]:
     import time_machine
 
-    from vaults import scheduler
+    from vaults.operations import scheduler
 
     with time_machine.travel(moment, tick=False):
         start = time.perf_counter()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import blake3  # noqa: E402
 
-from vaults.store import FileSink, FileSource, VaultStore  # noqa: E402
+from vaultstore import FileSink, FileSource, VaultStore  # noqa: E402
 
 MIB = 1 << 20
 BLOCK = MIB

@@ -12,11 +12,26 @@ from collections.abc import Sequence
 
 
 class Refusal(Exception):
-    """A request the service turns down; ``str(error)`` is the sentence shown to the user."""
+    """A request a service turns down, before any job exists.
+
+    ``str(error)`` is the sentence shown to the user (it says what to do next), ``code`` a stable name for
+    programs, and ``field`` the form field the sentence belongs to (None for the request as a whole). Every
+    refusal of every app derives from this class, so a view or a command catches one type.
+    """
+
+    code = "Refused"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
 
 
 class OperationInProgress(Refusal):
     MESSAGE = "Another operation is in progress on this item"
+    code = "OperationInProgress"
 
     def __init__(self, item_key: str = "") -> None:
         super().__init__(self.MESSAGE)
@@ -24,6 +39,7 @@ class OperationInProgress(Refusal):
 
 
 class CancelRefused(Refusal):
+    code = "CancelRefused"
     NOT_CANCELLABLE_STATE = "The job is not in a cancellable state."
     NOT_SUPPORTED = "Cancellation is not supported for this job type."
 

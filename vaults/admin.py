@@ -4,9 +4,11 @@ from django import forms
 from django.contrib import admin
 
 from portal.access import can_administer
-from vaults import policy as rules
-from vaults import protection, services
 from vaults.models import Policy, RegisteredItem, Subscription, Vault, VirtualMachine
+from vaults.operations.protection import ConfigureProtection
+from vaults.policy import rules
+from vaults.services import policies
+from vaults.services.subscriptions import write_private
 
 
 class SubscriptionAdminForm(forms.ModelForm):
@@ -30,9 +32,9 @@ class SubscriptionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         # Certificates are written to private files, never kept in the database or shown again.
         if form.cleaned_data.get("certificate", "").strip():
-            obj.certificate_path = str(services.write_private(f"{obj.pk}-management.pem", form.cleaned_data["certificate"]))
+            obj.certificate_path = str(write_private(f"{obj.pk}-management.pem", form.cleaned_data["certificate"]))
         if form.cleaned_data.get("ca_certificate", "").strip():
-            obj.ca_path = str(services.write_private(f"{obj.pk}-ca.pem", form.cleaned_data["ca_certificate"]))
+            obj.ca_path = str(write_private(f"{obj.pk}-ca.pem", form.cleaned_data["ca_certificate"]))
         obj.save(update_fields=["certificate_path", "ca_path"])
 
 
@@ -93,16 +95,16 @@ class PolicyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if not change:
             super().save_model(request, obj, form, change)
-            protection.log_policy_added(request.user, obj)
+            policies.log_policy_added(request.user, obj)
             return
-        protection.update_policy(request.user, obj, obj.rules)
+        ConfigureProtection.update_policy(request.user, obj, obj.rules)
 
     def delete_model(self, request, obj) -> None:
-        protection.delete_policy(request.user, obj)
+        policies.delete_policy(request.user, obj)
 
     def delete_queryset(self, request, queryset) -> None:
         for obj in queryset:
-            protection.delete_policy(request.user, obj)
+            policies.delete_policy(request.user, obj)
 
     def has_add_permission(self, request) -> bool:
         return can_administer(request.user) and super().has_add_permission(request)

@@ -1,20 +1,51 @@
-"""Subscriptions (connections to a fabric endpoint) and backup vaults."""
+"""Every row of the vaults app: subscriptions, vaults, VMs, registrations, policies, protection, recovery points.
+
+Statuses move only through the transition methods below. Each is a
+compare-and-swap (``UPDATE ... WHERE status IN (sources)``): it returns False,
+and changes nothing, when the row is not in a state the move may start from,
+so two workers never both win and an illegal move is refused.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
-from vaults.compute import Endpoint
-from vaults.regions import paired_region
+from vaults.cloud.endpoint import Endpoint
+from vaults.cloud.regions import paired_region
+from vaults.policy import rules
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class StatusMoves(models.Model):
+    """Compare-and-swap status changes for a model with a ``status`` field."""
+
+    status: Any
+
+    class Meta:
+        abstract = True
+
+    def _move(self, sources: Iterable[str], target: str, **fields: Any) -> bool:
+        moved = type(self)._default_manager.filter(pk=self.pk, status__in=list(sources)).update(status=target, **fields)
+        if moved:
+            self.status = target
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(moved)
 
 
 class SubscriptionQuerySet(models.QuerySet):
-    def visible_to(self, user) -> SubscriptionQuerySet:
+    def visible_to(self, user: User) -> SubscriptionQuerySet:
         """The subscriptions ``user`` belongs to. Every other query scopes through this."""
         if not user.is_authenticated:
             return self.none()
@@ -59,7 +90,7 @@ def _new_store_key() -> str:
 
 
 class VaultQuerySet(models.QuerySet):
-    def visible_to(self, user) -> VaultQuerySet:
+    def visible_to(self, user: User) -> VaultQuerySet:
         if not user.is_authenticated:
             return self.none()
         return self.filter(subscription__members=user)
@@ -82,6 +113,8 @@ class Vault(models.Model):
     replication = models.CharField(max_length=3, choices=Replication.choices, default=Replication.GRS)
     # Names the vault's store directory: never reused, even if a database restarts its ids.
     store_key = models.CharField(max_length=32, unique=True, default=_new_store_key, editable=False)
+    # Bytes the vault store holds, as the engine last counted them after a job changed the store.
+    storage_used = models.BigIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
 
     REPLICATION_LOCKED = ("Storage replication cannot be changed once an item is registered with the vault: "
@@ -108,6 +141,11 @@ class Vault(models.Model):
     @property
     def paired_region(self) -> str | None:
         return paired_region(self.region)
+
+    @property
+    def is_geo_redundant(self) -> bool:
+        """GRS with a paired region to keep the second copy in."""
+        return self.replication == self.Replication.GRS and self.paired_region is not None
 
     def has_registered_items(self) -> bool:
         return self.registered_items.exists()
@@ -169,7 +207,7 @@ class VirtualMachine(models.Model):
         return self.power_state == "Started"
 
 
-class RegisteredItem(models.Model):
+class RegisteredItem(StatusMoves):
     """A virtual machine registered with a vault. The one-to-one link makes "one vault per VM" a database rule."""
 
     class Status(models.TextChoices):
@@ -203,8 +241,189 @@ class RegisteredItem(models.Model):
     @property
     def item_key(self) -> str:
         """The key of the one-operation-at-a-time rule: the VM, whichever vault it is in."""
-        return f"vm:{self.vm_id}"
+        return self.key_of(self.vm_id)
+
+    @staticmethod
+    def key_of(vm_id: int) -> str:
+        return f"vm:{vm_id}"
+
+    # --- transitions ---------------------------------------------------------
+
+    def retry_registering(self) -> bool:
+        """A registration that failed is tried again."""
+        return self._move([self.Status.ERROR], self.Status.REGISTERING, error_code="", error_message="",
+                          recommendation="")
+
+    def mark_registered(self) -> bool:
+        return self._move([self.Status.REGISTERING], self.Status.REGISTERED)
+
+    def mark_failed(self, code: str, message: str, recommendation: str) -> bool:
+        return self._move([self.Status.REGISTERING], self.Status.ERROR, error_code=code, error_message=message,
+                          recommendation=recommendation)
+
+    def start_unregistering(self) -> bool:
+        return self._move([self.Status.REGISTERED, self.Status.ERROR], self.Status.UNREGISTERING)
+
+    def unregistering_stopped(self) -> bool:
+        """An Unregister job that stopped leaves the VM registered."""
+        return self._move([self.Status.UNREGISTERING], self.Status.REGISTERED)
 
 
-# Protection rows live in their own module; importing them here registers them with the app.
-from vaults.protection_models import Policy, ProtectedItem, RecoveryPoint, ScheduledBackup  # noqa: E402,F401
+class Policy(models.Model):
+    vault = models.ForeignKey("vaults.Vault", on_delete=models.CASCADE, related_name="policies")
+    name = models.CharField(max_length=150)
+    definition = models.JSONField(help_text="vaults.policy.policy_to_dict() of the policy")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "policies"
+        constraints = [models.UniqueConstraint(fields=["vault", "name"], name="policy_name_unique_in_vault")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rules(self) -> rules.Policy:
+        return rules.policy_from_dict(self.definition)
+
+
+class ProtectedItem(StatusMoves):
+    """A registered VM under protection, or whose protection stopped with its data kept."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Protected - (initial backup pending)"
+        PROTECTED = "protected", "Protected"
+        STOPPED = "stopped", "Protection Stopped"
+        ERROR = "error", "Protection Error"
+
+    class BackupStatus(models.TextChoices):
+        COMPLETED = "Completed", "Completed"
+        FAILED = "Failed", "Failed"
+        CANCELLED = "Cancelled", "Cancelled"
+
+    ACTIVE = (Status.PENDING, Status.PROTECTED, Status.ERROR)
+
+    item = models.OneToOneField("vaults.RegisteredItem", on_delete=models.PROTECT, related_name="protection")
+    vault = models.ForeignKey("vaults.Vault", on_delete=models.CASCADE, related_name="protected_items")
+    # PROTECT: a policy that VMs use cannot be deleted; stopped items keep the policy they had.
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="protected_items")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error_message = models.TextField(blank=True)
+    last_backup_status = models.CharField(max_length=40, blank=True, choices=BackupStatus.choices)
+    last_backup_time = models.DateTimeField(null=True, blank=True)
+    # The snapshots of the newest point, per disk, that the next incremental backup diffs against.
+    base_snapshots = models.JSONField(default=dict, blank=True)
+    # The scheduler's last enqueued slot (UTC ISO): one scheduled backup per slot, whoever ticks.
+    last_scheduled_slot = models.CharField(max_length=40, blank=True)
+    # When protection was last configured: a VM protected at 23:00 is not owed that day's 22:30 slot.
+    configured = models.DateTimeField(default=timezone.now)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item__vm__name"]
+
+    def __str__(self) -> str:
+        return str(self.item)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    # --- transitions ---------------------------------------------------------
+
+    def protect_again(self, policy: Policy) -> bool:
+        """PROTECT on an item whose protection stopped: its points stay, its first backup is pending again."""
+        return self._move([self.Status.STOPPED], self.Status.PENDING, policy=policy)
+
+    def mark_configured(self, policy: Policy, *, has_points: bool) -> bool:
+        """Configure Protection applied ``policy``: Protected once it has points, else its initial backup is pending."""
+        target = self.Status.PROTECTED if has_points else self.Status.PENDING
+        return self._move(self.ACTIVE, target, policy=policy, error_message="", configured=timezone.now())
+
+    def mark_error(self, message: str) -> bool:
+        """Protection Error (a failed configuration or backup), until a backup succeeds."""
+        return self._move(self.ACTIVE, self.Status.ERROR, error_message=message)
+
+    def stop(self) -> bool:
+        """Stop protection: no more backups, the points stay. Stopping a stopped item changes nothing."""
+        return self._move([*self.ACTIVE, self.Status.STOPPED], self.Status.STOPPED)
+
+    def record_backup(self, base_snapshots: dict[str, dict], when: datetime) -> bool:
+        """A backup published its point: Protected (a stopped item stays stopped), with its snapshots as the next base."""
+        fields = {"error_message": "", "last_backup_status": self.BackupStatus.COMPLETED, "last_backup_time": when,
+                  "base_snapshots": base_snapshots}
+        return (self._move(self.ACTIVE, self.Status.PROTECTED, **fields)
+                or self._move([self.Status.STOPPED], self.Status.STOPPED, **fields))
+
+    def record_backup_cancelled(self, when: datetime) -> None:
+        """A cancelled backup is no failure: the status stays, the last backup reads Cancelled."""
+        type(self).objects.filter(pk=self.pk).update(last_backup_status=self.BackupStatus.CANCELLED,
+                                                     last_backup_time=when)
+
+    @classmethod
+    def record_backup_failed(cls, pk: int, since: datetime, message: str, when: datetime) -> bool:
+        """A backup started at ``since`` failed: unless a point was made since, show it, and move to Protection
+        Error (a stopped item stays stopped). Returns whether anything changed."""
+        items = cls.objects.filter(pk=pk).exclude(recovery_points__created__gte=since)
+        if not items.update(last_backup_status=cls.BackupStatus.FAILED, last_backup_time=when):
+            return False
+        items.filter(status__in=cls.ACTIVE).update(status=cls.Status.ERROR, error_message=message)
+        return True
+
+
+class RecoveryPoint(models.Model):
+    """A published backup: every chunk and manifest it names is durable in the vault store."""
+
+    class Consistency(models.TextChoices):
+        APPLICATION = "application", "Application consistent"
+        FILE_SYSTEM = "file_system", "File-system consistent"
+        CRASH = "crash", "Crash consistent"
+
+    protected_item = models.ForeignKey(ProtectedItem, on_delete=models.CASCADE, related_name="recovery_points")
+    created = models.DateTimeField(db_index=True, help_text="when the snapshot was taken")
+    consistency = models.CharField(max_length=12, choices=Consistency.choices)
+    store_point_id = models.CharField(max_length=100, help_text="the point's id in the vault store")
+    # [{"name", "lun", "size", "digest", "snapshot", "media_link"}] per disk
+    disks = models.JSONField(default=list)
+    logical_bytes = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(default=0, help_text="new bytes this point added to the store")
+    adhoc = models.BooleanField(default=False, help_text="made by BACKUP NOW rather than by the schedule")
+    expires = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["protected_item", "store_point_id"], name="point_unique_in_item")]
+
+    def __str__(self) -> str:
+        return f"{self.protected_item} @ {self.created:%Y-%m-%d %H:%M}"
+
+    @property
+    def label(self) -> str:
+        """How messages name the point: its VM and time, in UTC."""
+        return f"{self.protected_item.item.vm.name} @ {self.created:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class ScheduledBackup(models.Model):
+    """One scheduled slot of one protected item, claimed once: the database refuses a second claim.
+
+    The scheduler inserts claims in bulk with ``ignore_conflicts`` and a tick
+    token, then starts Backup jobs only for the rows that carry its own token,
+    so a restart, a second beat or a late tick never backs a VM up twice for
+    the same slot.
+    """
+
+    protected_item = models.ForeignKey(ProtectedItem, on_delete=models.CASCADE, related_name="scheduled_backups")
+    slot = models.CharField(max_length=20, help_text="vaults.schedule.slot_id() of the slot")
+    claimed_by = models.CharField(max_length=32, help_text="the token of the tick that claimed the slot")
+    claimed = models.DateTimeField(default=timezone.now, db_index=True)  # old claims are pruned by the tick
+    job_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-claimed"]
+        constraints = [models.UniqueConstraint(fields=["protected_item", "slot"], name="one_backup_per_item_slot")]
+        indexes = [models.Index(fields=["claimed_by"], name="scheduled_backup_token")]
+
+    def __str__(self) -> str:
+        return f"{self.protected_item} @ {self.slot}"

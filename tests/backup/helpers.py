@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from vaults.backup import blob_client
+
 from jobs.models import Job, Operation
 from tests.fixtures.vaults import wait_for_job
-from vaults.backup import blob_client, start_backup
-from vaults.items import start_discovery
 from vaults.models import ProtectedItem, RegisteredItem, Vault, VirtualMachine
-from vaults.protection import create_default_policy
-from vaults.registration import register_vms
+from vaults.operations.discovery import Discovery
+from vaults.operations.registration import Register
+from vaults.services.policies import create_default_policy
 
 
 def wait_for(job: Job, timeout: float = 60) -> Job:
@@ -36,10 +37,10 @@ def lab_vault(subscription, region: str = "East US", name: str = "east", replica
 def protect(user, vault: Vault, service: str, name: str, *, runner=run) -> ProtectedItem:
     """Discover, register and protect one lab VM (DefaultPolicy)."""
     if not VirtualMachine.objects.filter(subscription=vault.subscription, cloud_service=service, name=name).exists():
-        job = runner(start_discovery(user, vault))
+        job = runner(Discovery.start(user, vault))
         assert job.status == "completed", job.error_message
     vm = VirtualMachine.objects.get(subscription=vault.subscription, cloud_service=service, name=name)
-    [outcome] = register_vms(user, vault, [vm.pk])
+    [outcome] = Register.start_many(user, vault, [vm.pk])
     assert outcome.refusal == "", outcome.refusal
     # Not filtered by status: a running worker may have started the job already.
     job = runner(Job.objects.filter(item_key=outcome.item.item_key, operation=Operation.REGISTER).latest("pk"))
@@ -50,7 +51,7 @@ def protect(user, vault: Vault, service: str, name: str, *, runner=run) -> Prote
 
 
 def back_up(user, item: ProtectedItem, *, runner=run) -> Job:
-    return runner(start_backup(user, item))
+    return runner(Backup.start(user, item))
 
 
 def write(subscription, url: str, offset: int, data: bytes) -> None:

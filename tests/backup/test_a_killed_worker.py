@@ -17,9 +17,9 @@ from jobs import services
 from jobs.models import Job, Status
 from tests.conftest import wait_for
 from tests.jobs.test_integration import worker
-from vaults.backup import start_backup
 from vaults.models import ProtectedItem
-from vaults.store import VaultStore
+from vaults.operations.backup import Backup
+from vaultstore import VaultStore
 
 from .helpers import lab_vault, protect, write
 from .helpers import wait_for as wait_job
@@ -36,7 +36,7 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
         os_disk = next(d for d in item.item.vm.disks if d["lun"] is None)
         write(lab_subscription, os_disk["media_link"], 64 << 20, os.urandom(48 << 20))
         fabric_faults(latency_ms=250)
-        job = start_backup(member, item)
+        job = Backup.start(member, item)
         wait_for(lambda: Job.objects.get(pk=job.pk).subtasks.filter(name="Transfer data to vault").exists(),
                  what="the transfer to start", timeout=60)
         time.sleep(1.0)
@@ -60,7 +60,7 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
 
     process = worker(redis_url, "backup-kill-2")
     try:
-        again = wait_job(start_backup(member, item), timeout=120)
+        again = wait_job(Backup.start(member, item), timeout=120)
         assert again.status == Status.COMPLETED, again.error_message
     finally:
         os.killpg(process.pid, signal.SIGKILL)

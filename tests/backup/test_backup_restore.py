@@ -10,12 +10,14 @@ import pytest
 from jobs.errors import JobError
 from tests.fixtures.store import damage_chunk
 from vaults import restore as restore_module
-from vaults.backup_tasks import point_id_for
-from vaults.compute import compute_client
+from vaults.cloud.endpoint import compute_client
+from vaults.cloud.pageblob import PageBlobError
 from vaults.models import ProtectedItem, RecoveryPoint, VirtualMachine
-from vaults.pageblob import PageBlobError
-from vaults.restore import RestoreRefused, RestoreRequest, start_restore
-from vaults.store import VaultStore
+from vaults.operations.restore import Restore
+from vaults.services.backup import point_id_for
+from vaults.services.refusals import Refusal
+from vaults.services.restore import RestoreRequest
+from vaultstore import VaultStore
 
 from .helpers import back_up, lab_vault, protect, run, same_bytes, write
 
@@ -28,7 +30,7 @@ def east(lab_subscription):
 
 
 def restore_as(member, point: RecoveryPoint, vm_name: str, service: str = "contoso-web", new_service: bool = False):
-    return run(start_restore(member, point, RestoreRequest(vm_name, service, new_service, "labstoreeastus")))
+    return run(Restore.start(member, point, RestoreRequest(vm_name, service, new_service, "labstoreeastus")))
 
 
 def role_names(subscription, service: str) -> set[str]:
@@ -74,15 +76,15 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     assert job.status == "completed", job.error_message
 
     # Restoring to a name that exists is refused.
-    with pytest.raises(RestoreRefused, match="already exists"):
-        start_restore(member, point1, RestoreRequest("rsfull1", "contoso-web", False, "labstoreeastus"))
-    with pytest.raises(RestoreRefused, match="same region"):
-        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstorewestus"))
-    with pytest.raises(RestoreRefused, match="subnet 'back' does not exist"):
-        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstoreeastus", "contoso-vnet",
+    with pytest.raises(Refusal, match="already exists"):
+        Restore.start(member, point1, RestoreRequest("rsfull1", "contoso-web", False, "labstoreeastus"))
+    with pytest.raises(Refusal, match="same region"):
+        Restore.start(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstorewestus"))
+    with pytest.raises(Refusal, match="subnet 'back' does not exist"):
+        Restore.start(member, point1, RestoreRequest("rsfull3", "contoso-web", False, "labstoreeastus", "contoso-vnet",
                                                      "back"))
-    with pytest.raises(RestoreRefused, match="already taken"):
-        start_restore(member, point1, RestoreRequest("rsfull3", "contoso-sql", True, "labstoreeastus"))
+    with pytest.raises(Refusal, match="already taken"):
+        Restore.start(member, point1, RestoreRequest("rsfull3", "contoso-sql", True, "labstoreeastus"))
 
 
 def test_stopped_vm_is_backed_up_crash_consistent(lab_subscription, member):
@@ -128,9 +130,10 @@ def test_fabric_5xx_during_transfer_is_retried(lab_subscription, member, fabric_
 
 
 def test_a_backup_retried_after_a_temporary_error_reuses_the_snapshot_it_took(lab_subscription, member, monkeypatch):
+    from vaults.backup import blob_client, snapshot_exists
+
     from jobs.errors import TransientError
     from vaults import backup_tasks
-    from vaults.backup import blob_client, snapshot_exists
 
     item = protect(member, lab_vault(lab_subscription, "West US", "west"), "fabrikam-app", "app01")
     assert back_up(member, item).status == "completed"
@@ -162,7 +165,7 @@ def test_a_backup_retried_after_a_temporary_error_reuses_the_snapshot_it_took(la
 
 
 def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east, member, lab_subscription):
-    from vaults.maintenance import start_verify
+    from vaults.operations.maintenance import Verify
 
     item = protect(member, east, "contoso-web", "web01")
     assert back_up(member, item).status == "completed"
@@ -179,7 +182,7 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
         with pytest.raises(PageBlobError):
             restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
 
-    job = run(start_verify(east, member))
+    job = run(Verify.start(east, member))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert any("web01" in name for name in job.properties["Affected recovery points"])
 

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from jobs.models import Job, Operation
 from tests.conftest import wait_for as wait
-from vaults.compute import compute_client
+from vaults.cloud.endpoint import compute_client
 
 from .helpers import lab_vault, protect, wait_for, write
 

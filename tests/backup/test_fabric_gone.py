@@ -8,7 +8,7 @@ from jobs.models import Status
 from tests.fixtures.fabric import start_lab_fabric, stop_lab_fabric
 from vaults import backup_tasks
 from vaults.models import ProtectedItem
-from vaults.store import VaultStore
+from vaultstore import VaultStore
 
 from .helpers import back_up, lab_vault, protect, run
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 @pytest.fixture
 def own_fabric(tmp_path, subscription, monkeypatch):
     """A lab fabric of this test's own (it gets killed), the subscription pointed at it, retries cut to none."""
-    from vaults.store import blobs
+    from vaultstore import blobs
 
     fabric = start_lab_fabric(tmp_path, vms=2, log_name="fabric-gone.log")
     subscription.subscription_id, subscription.host = fabric.subscription_id, fabric.host
@@ -65,8 +65,10 @@ def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clear
 
 def test_a_fabric_that_stops_answering_during_a_restore_fails_it_clearly_without_a_vm(own_fabric, subscription, member,
                                                                                      monkeypatch):
+    from vaults.operations.restore import Restore
+from vaults.services.restore import RestoreRequest
+
     from vaults import restore as restore_module
-    from vaults.restore import RestoreRequest, start_restore
     item = protect(member, lab_vault(subscription), "contoso-web", "web01")
     assert back_up(member, item).status == Status.COMPLETED
     real_sink = restore_module.PageBlobSink
@@ -76,7 +78,7 @@ def test_a_fabric_that_stops_answering_during_a_restore_fails_it_clearly_without
         return real_sink(*args, **kwargs)
 
     monkeypatch.setattr(restore_module, "PageBlobSink", then_the_fabric_goes)
-    job = run(start_restore(member, item.recovery_points.get(), RestoreRequest("rsgone", "contoso-web", False,
+    job = run(Restore.start(member, item.recovery_points.get(), RestoreRequest("rsgone", "contoso-web", False,
                                                                                "labstoreeastus")))
 
     assert job.status == Status.FAILED and job.error_code == "TransientFailure", job.error_message

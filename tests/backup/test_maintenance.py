@@ -11,9 +11,10 @@ from jobs.models import Job, Operation
 from tests.fixtures.store import damage_chunk
 from vaults import backup, maintenance
 from vaults.models import ProtectedItem
-from vaults.restore import RestoreRequest, start_restore
-from vaults.store import MemorySource, StoreFullError, VaultStore
-from vaults.store.session import BackupSession
+from vaults.operations.restore import Restore
+from vaults.services.restore import RestoreRequest
+from vaultstore import MemorySource, StoreFullError, VaultStore
+from vaultstore.session import BackupSession
 
 from .helpers import back_up, lab_vault, protect, run
 
@@ -64,7 +65,7 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     store = VaultStore(vault.store_path)
     chunk = next(c for d in store.load_point(newest.store_point_id).disks for c in d.chunks if c)
     damage_chunk(store, chunk)
-    job = run(start_restore(member, newest, RestoreRequest("rsgrs", "northwind-dev", False, "labstorenortheu")))
+    job = run(Restore.start(member, newest, RestoreRequest("rsgrs", "northwind-dev", False, "labstorenortheu")))
     assert job.status == "completed", job.error_message
     assert job.properties["Chunks read from the secondary copy"] >= 1
 
@@ -121,7 +122,7 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
     chunks = [c for d in store.load_point(point.store_point_id).disks for c in d.chunks if c]
     damage_chunk(store, chunks[0])
 
-    job = run(maintenance.start_verify(vault, member))
+    job = run(maintenance.Verify.start(vault, member))
     assert job.status == "completed_with_warnings", job.error_message
     assert [step.name for step in job.subtasks.all()] == ["Verify recovery points", "Repair from the paired region"]
     assert job.properties["Chunks repaired"] == 1
@@ -133,7 +134,7 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
     # A chunk damaged in both copies cannot be repaired: verify fails and names the point.
     damage_chunk(VaultStore(vault.store_path), chunks[1])
     damage_chunk(backup.secondary_store(vault), chunks[1])
-    job = run(maintenance.start_verify(vault, member))
+    job = run(maintenance.Verify.start(vault, member))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert job.properties["Chunks repaired"] == 0
     assert "Still affected: dev01 @ " in job.error_message

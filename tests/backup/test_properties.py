@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaults.restore import RestoreRequest, start_restore
+from vaults.operations.restore import Restore
+from vaults.services.restore import RestoreRequest
 
 from .helpers import back_up, lab_vault, protect, run, same_bytes, write
 
@@ -38,7 +39,7 @@ def test_writes_and_backups_always_restore_the_snapshots_bytes(item, member, lab
         job = back_up(member, item)
         assert job.status == "completed", job.error_message
     point = item.recovery_points.order_by("-created").first()
-    job = run(start_restore(member, point, RestoreRequest(f"prop{next(names)}", "fabrikam-app", False,
+    job = run(Restore.start(member, point, RestoreRequest(f"prop{next(names)}", "fabrikam-app", False,
                                                           "labstorewestus")))
     assert job.status == "completed", job.error_message
     for disk in point.disks:

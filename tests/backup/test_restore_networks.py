@@ -9,8 +9,11 @@ import pytest
 from azure.common import AzureHttpError
 from django.urls import reverse
 
-from vaults.compute import FabricError, compute_client
-from vaults.restore import RestoreRefused, RestoreRequest, start_restore
+from vaults.cloud.endpoint import compute_client
+from vaults.cloud.errors import FabricError
+from vaults.operations.restore import Restore
+from vaults.services.refusals import Refusal
+from vaults.services.restore import RestoreRequest
 
 from .helpers import back_up, lab_vault, protect, run
 
@@ -38,7 +41,7 @@ def test_restore_places_the_new_vm_in_the_chosen_subnet(west, member, lab_subscr
     point = item.recovery_points.get()
 
     # A new cloud service: Create Deployment in the network, the VM in the subnet.
-    job = run(start_restore(member, point, RestoreRequest("rsvnet1", "rs-vnet-svc", True, "labstorewestus",
+    job = run(Restore.start(member, point, RestoreRequest("rsvnet1", "rs-vnet-svc", True, "labstorewestus",
                                                           "fabrikam-vnet", "batch")))
     try:
         assert job.status == "completed", job.error_message
@@ -54,7 +57,7 @@ def test_restore_places_the_new_vm_in_the_chosen_subnet(west, member, lab_subscr
             client.delete_hosted_service("rs-vnet-svc")
 
     # An existing cloud service in that network: Add Role, the VM in another of its subnets.
-    job = run(start_restore(member, point, RestoreRequest("rsvnet2", "fabrikam-app", False, "labstorewestus",
+    job = run(Restore.start(member, point, RestoreRequest("rsvnet2", "fabrikam-app", False, "labstorewestus",
                                                           "fabrikam-vnet", "app")))
     assert job.status == "completed", job.error_message
     assert placement(lab_subscription, "fabrikam-app", "rsvnet2")[:2] == ("fabrikam-vnet", ["app"])
@@ -64,14 +67,14 @@ def test_restore_refuses_a_network_the_cloud_service_cannot_join(west, member, l
     item = protect(member, west, "fabrikam-app", "app02")
     point = item.recovery_points.create(created="2026-03-09T03:00:00Z", consistency="application", store_point_id="p1",
                                         disks=[])
-    with pytest.raises(RestoreRefused, match="'fabrikam-batch' is not in a virtual network"):
-        start_restore(member, point, RestoreRequest("rsvnet3", "fabrikam-batch", False, "labstorewestus",
+    with pytest.raises(Refusal, match="'fabrikam-batch' is not in a virtual network"):
+        Restore.start(member, point, RestoreRequest("rsvnet3", "fabrikam-batch", False, "labstorewestus",
                                                     "fabrikam-vnet", "app"))
-    with pytest.raises(RestoreRefused, match="subnet 'frontend' does not exist in virtual network 'fabrikam-vnet'"):
-        start_restore(member, point, RestoreRequest("rsvnet3", "fabrikam-app", False, "labstorewestus",
+    with pytest.raises(Refusal, match="subnet 'frontend' does not exist in virtual network 'fabrikam-vnet'"):
+        Restore.start(member, point, RestoreRequest("rsvnet3", "fabrikam-app", False, "labstorewestus",
                                                     "fabrikam-vnet", "frontend"))
-    with pytest.raises(RestoreRefused, match="virtual network 'contoso-vnet' does not exist in West US"):
-        start_restore(member, point, RestoreRequest("rsvnet3", "fabrikam-app", False, "labstorewestus",
+    with pytest.raises(Refusal, match="virtual network 'contoso-vnet' does not exist in West US"):
+        Restore.start(member, point, RestoreRequest("rsvnet3", "fabrikam-app", False, "labstorewestus",
                                                     "contoso-vnet", "frontend"))
 
 
@@ -94,5 +97,5 @@ def test_wizard_lists_the_labs_networks_and_says_so_when_the_fabric_fails(west, 
     assert "answered with a server error (500)" in answer.content.decode()
     fabric_faults(error_next=2, error_status=500, error_scope="compute")  # the disk list (which may fail), then networks
     with pytest.raises(FabricError, match="server error"):
-        start_restore(member, point, RestoreRequest("rsvnet4", "fabrikam-app", False, "labstorewestus",
+        Restore.start(member, point, RestoreRequest("rsvnet4", "fabrikam-app", False, "labstorewestus",
                                                     "fabrikam-vnet", "app"))

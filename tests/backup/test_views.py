@@ -10,9 +10,10 @@ from django.urls import reverse
 from jobs.models import Job, Operation
 from tests.protection.helpers import protected
 from vaults import restore as restore_module
-from vaults.compute import FabricError, Subnet, VirtualNetwork
+from vaults.cloud.compute import Subnet, VirtualNetwork
+from vaults.cloud.errors import FabricError
 from vaults.models import RecoveryPoint
-from vaults.protection import create_default_policy
+from vaults.services.policies import create_default_policy
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from vaults.pageblob import PageBlobClient, PageBlobError
+from vaults.cloud.pageblob import PageBlobClient, PageBlobError
 
 pytestmark = pytest.mark.integration
 MIB = 1 << 20
@@ -116,7 +116,7 @@ def test_connection_failure_is_transient_and_says_so_in_a_sentence():
 def test_a_storage_endpoint_that_answers_too_late_or_hangs_up_is_named():
     import http.client
 
-    from vaults.pageblob import unreachable
+    from vaults.cloud.pageblob import unreachable
 
     assert str(unreachable("host:1", TimeoutError("timed out"))) == "The disk storage at host:1 did not answer in time."
     assert str(unreachable("host:1", requests.ReadTimeout())) == "The disk storage at host:1 did not answer in time."

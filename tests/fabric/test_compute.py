@@ -142,7 +142,7 @@ def test_shutdown_and_start_change_power_state(sms):
 
 
 def test_restore_path_creates_a_vm_from_disks(sms, own_fabric):
-    from vaults.pageblob import PageBlobClient
+    from vaults.cloud.pageblob import PageBlobClient
 
     disks = PageBlobClient()
     base = f"{own_fabric.base_url}/labstorewestus/vhds"

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fabric.disks import EXTENT, PAGE, Body, DiskError, DiskStore
-from vaults.pageblob import PageBlobClient
+from vaults.cloud.pageblob import PageBlobClient
 
 SIZE = 4 * EXTENT  # small, but four extents: writes straddle extent boundaries
 PAGES = SIZE // PAGE

@@ -8,7 +8,7 @@ import pytest
 from azure.common import AzureHttpError, AzureMissingResourceHttpError
 
 from tests.fabric.helpers import NS, backup_extension, extension_setting, wait_operation, wait_setting
-from vaults.pageblob import PageBlobClient, PageBlobError
+from vaults.cloud.pageblob import PageBlobClient, PageBlobError
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from fabric import lab
 from fabric.app import FabricApp
-from vaults.pageblob import PageBlobClient
+from vaults.cloud.pageblob import PageBlobClient
 
 MIB = 1 << 20
 

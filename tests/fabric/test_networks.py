@@ -20,7 +20,7 @@ def in_subnet(subnet: str) -> ConfigurationSet:
 
 
 def new_os_disk(fabric, account: str, name: str) -> OSVirtualHardDisk:
-    from vaults.pageblob import PageBlobClient
+    from vaults.cloud.pageblob import PageBlobClient
 
     url = f"{fabric.base_url}/{account}/vhds/{name}.vhd"
     PageBlobClient().create(url, 1 << 30)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from vaults.policy import LAST, DailyRetention, DayOfMonth, MonthlyRetention, Policy, Week, WeeklyRetention
+from vaults.policy.rules import LAST, DailyRetention, DayOfMonth, MonthlyRetention, Policy, Week, WeeklyRetention
 
 WEEKS = [Week.FIRST, Week.SECOND, Week.THIRD, Week.FOURTH]
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import strategies as st
 
-from vaults.policy import (
+from vaults.policy.rules import (
     LAST,
     DailyRetention,
     DayOfMonth,

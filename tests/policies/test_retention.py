@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from tests.policies import reference
 from tests.policies.strategies import point_histories, portal_example, valid_policies
-from vaults.policy import (
+from vaults.policy.retention import Point, RetentionEngine, add_months, describe, expired, expiries, expiry, preview, selects
+from vaults.policy.rules import (
     LAST,
     DayOfMonth,
     MonthlyRetention,
@@ -24,7 +25,6 @@ from vaults.policy import (
     YearlyRetention,
     default_policy,
 )
-from vaults.retention import Point, RetentionEngine, add_months, describe, expired, expiries, expiry, preview, selects
 
 SUN, WED = Weekday.SUNDAY, Weekday.WEDNESDAY
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.policies.strategies import valid_policies
-from vaults.policy import (
+from vaults.policy.rules import (
     Frequency,
     MonthlyRetention,
     Policy,
@@ -24,7 +24,7 @@ from vaults.policy import (
     default_policy,
     validate,
 )
-from vaults.schedule import (
+from vaults.policy.schedule import (
     describe_schedule,
     from_local,
     local_label,

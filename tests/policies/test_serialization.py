@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.policies.strategies import portal_example, valid_policies
-from vaults.policy import (
+from vaults.policy.rules import (
     LAST,
     DayOfMonth,
     Frequency,

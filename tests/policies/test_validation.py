@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from tests.policies.strategies import portal_example, valid_policies
-from vaults.policy import (
+from vaults.policy.rules import (
     LAST,
     DailyRetention,
     DayOfMonth,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from vaults import policy as rules
 from vaults.models import Policy, ProtectedItem, RegisteredItem, VirtualMachine
+from vaults.policy import rules
 
 
 def make_policy(vault, name="Nightly", definition: rules.Policy | None = None) -> Policy:

@@ -14,15 +14,15 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from vaults.backup_tasks import run_backup
 
 from jobs import services
 from jobs.errors import JobCancelled
 from jobs.models import Job, Status
 from vaults import backup
-from vaults.backup_tasks import run_backup
 from vaults.models import ProtectedItem, VirtualMachine
-from vaults.protection import create_default_policy
-from vaults.services import dashboard_summary
+from vaults.services.policies import create_default_policy
+from vaults.services.vaults import dashboard_summary
 
 from .helpers import protected
 
@@ -61,7 +61,7 @@ def snapshots_succeed(monkeypatch):
 
 
 def back_up(member, item: ProtectedItem) -> Job:
-    job = backup.start_backup(member, item)
+    job = backup.Backup.start(member, item)
     run_backup.apply(args=[job.pk])
     job.refresh_from_db()
     item.refresh_from_db()
@@ -106,7 +106,7 @@ def test_a_failed_initial_backup_leaves_pending_for_protection_error(member, ite
 
 
 def test_a_backup_failed_by_the_reconciler_shows_protection_error(member, item):
-    job = backup.start_backup(member, item)
+    job = backup.Backup.start(member, item)
     job.claim("dead-worker")
     Job.objects.filter(pk=job.pk).update(heartbeat=timezone.now() - timedelta(minutes=5))
     assert services.reconcile(stale_after=timedelta(seconds=60))["failed"] == 1
@@ -128,7 +128,7 @@ def test_a_cancelled_backup_leaves_the_protection_status_alone(member, item, mon
 
 
 def test_a_backup_of_an_item_stopped_meanwhile_fails_and_the_item_stays_stopped(member, item):
-    job = backup.start_backup(member, item)
+    job = backup.Backup.start(member, item)
     ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.STOPPED)
     run_backup.apply(args=[job.pk])
     job.refresh_from_db()

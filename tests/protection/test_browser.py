@@ -9,11 +9,11 @@ from playwright.sync_api import expect
 
 from jobs.models import Job, Operation
 from tests.fixtures.vaults import wait_for_job
-from vaults.items import start_discovery
 from vaults.models import Vault, VirtualMachine
-from vaults.policy import Weekday
-from vaults.protection import create_default_policy
-from vaults.registration import register_vms
+from vaults.operations.discovery import Discovery
+from vaults.operations.registration import Register
+from vaults.policy.rules import Weekday
+from vaults.services.policies import create_default_policy
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -27,9 +27,9 @@ def browser_context_args(browser_context_args):
 
 
 def register_two_vms(user, vault: Vault) -> list[VirtualMachine]:
-    assert wait_for_job(start_discovery(user, vault)).status == "completed"
+    assert wait_for_job(Discovery.start(user, vault)).status == "completed"
     vms = [VirtualMachine.objects.get(cloud_service="contoso-web", name=name) for name in ("web01", "web02")]
-    outcomes = register_vms(user, vault, [vm.pk for vm in vms])
+    outcomes = Register.start_many(user, vault, [vm.pk for vm in vms])
     for outcome in outcomes:
         job = wait_for_job(Job.objects.get(item_key=outcome.item.item_key, operation="register"))
         assert job.status == "completed", job.error_message

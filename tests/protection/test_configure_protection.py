@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from vaults.protection import create_default_policy, protect_items
+from vaults.protection_tasks import configure_protection
 
 from jobs.models import Job, Operation, Status
 from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem
-from vaults.protection import create_default_policy, protect_items
-from vaults.protection_tasks import configure_protection
 
 from .helpers import make_policy, protected, registered
 
@@ -74,8 +74,9 @@ def test_protecting_twice_is_refused_while_the_first_job_runs(vault, member):
 
 
 def test_a_failed_reconfigure_after_a_policy_edit_keeps_the_vm_protected(vault, owner):
-    from vaults import policy as rules
     from vaults.protection import update_policy
+
+    from vaults.policy import rules
 
     policy = make_policy(vault)
     item = protected(vault, policy, "vm01")

@@ -6,9 +6,9 @@ import pytest
 from django.urls import reverse
 
 from jobs.models import Job, LogAction, Operation, OperationLogEntry
-from vaults import policy as rules
 from vaults.models import Policy, RecoveryPoint
-from vaults.protection import create_default_policy
+from vaults.policy import rules
+from vaults.services.policies import create_default_policy
 
 from .helpers import make_policy, protected, registered
 
@@ -35,7 +35,7 @@ def notice(response) -> str:
 
 
 def test_a_new_vault_starts_with_default_policy(owner, subscription, monkeypatch):
-    from vaults import services
+    from vaults.services import vaults as services
 
     monkeypatch.setattr(services, "regions_of", lambda s: ["East US"])
     vault = services.create_vault(owner, subscription, "fresh-vault", "East US")

@@ -6,10 +6,10 @@ import pytest
 import time_machine
 
 from jobs.models import Job, Operation, Status
-from vaults import policy as rules
-from vaults import scheduler
 from vaults.models import ScheduledBackup
-from vaults.schedule import slot_id
+from vaults.operations import scheduler
+from vaults.policy import rules
+from vaults.policy.schedule import slot_id
 
 from .helpers import make_policy, protected
 
@@ -168,7 +168,7 @@ def test_a_slot_missed_by_more_than_the_window_is_not_made_up(vault):
 
 
 def test_the_beat_task_runs_a_tick(vault):
-    from vaults.protection_tasks import schedule_backups
+    from vaults.operations.beat import schedule_backups
 
     protected(vault, make_policy(vault), "vm01")
     with time_machine.travel(datetime(2026, 3, 2, 3, 0, tzinfo=UTC), tick=False):

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from vaults.models import RecoveryPoint, Vault
-from vaults.protection import create_default_policy
+from vaults.services.policies import create_default_policy
 
 from .helpers import make_policy, protected
 

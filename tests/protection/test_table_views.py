@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from vaults.models import RecoveryPoint
-from vaults.protection import create_default_policy
+from vaults.services.policies import create_default_policy
 
 from .helpers import make_policy, protected
 

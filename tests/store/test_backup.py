@@ -7,8 +7,8 @@ import os
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files, damage_chunk
-from vaults.store import MemoryDisk, MemorySink, MemorySource, OperationCancelled, VaultStore
-from vaults.store.chunks import chunk_hash
+from vaultstore import MemoryDisk, MemorySink, MemorySource, OperationCancelled, VaultStore
+from vaultstore.chunks import chunk_hash
 
 
 def restore_bytes(store: VaultStore, point, name: str = "os") -> bytes:
@@ -183,7 +183,7 @@ def test_incremental_over_a_damaged_base_chunk_reads_that_chunk_whole(vault_stor
 
 def test_a_restore_reads_a_batch_of_chunks_stored_together_with_one_disk_read(vault_store, monkeypatch):
     """A backup writes each batch's new chunks side by side; a restore reads them back in one request."""
-    import vaults.store.chunks as chunks_module
+    import vaultstore.chunks as chunks_module
 
     data = os.urandom(16 * TEST_CHUNK)
     point = vault_store.back_up([("os", MemorySource(data))])
@@ -205,7 +205,7 @@ def test_a_restore_reads_a_batch_of_chunks_stored_together_with_one_disk_read(va
 
 def test_a_new_store_object_reads_only_the_packs_it_has_not_seen(vault_store, lab_disk, monkeypatch):
     """Each job opens its store anew; the index of the packs this process already read is not read again."""
-    from vaults.store import chunks
+    from vaultstore import chunks
 
     disk = lab_disk(1 << 20)
     first = disk.snapshot()

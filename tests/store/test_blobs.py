@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK
-from vaults.store import MemoryDisk, PageBlobSink, PageBlobSource
+from vaultstore import MemoryDisk, PageBlobSink, PageBlobSource
 
 
 class FakePageBlobs:
@@ -97,7 +97,7 @@ class Refused(Exception):
 
 
 def test_transient_fabric_errors_are_retried_and_others_are_not(vault_store, monkeypatch):
-    from vaults.store import blobs
+    from vaultstore import blobs
 
     monkeypatch.setattr(blobs, "RETRY_DELAYS", (0.0, 0.0))
     client = FakePageBlobs()

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, restored
-from vaults.store import MemorySource
-from vaults.store.writer import STAGE
+from vaultstore import MemorySource
+from vaultstore.writer import STAGE
 
 
 def is_direct(fd: int) -> bool:
@@ -58,7 +58,7 @@ def test_a_device_that_refuses_a_direct_write_gets_an_ordinary_one(vault_store, 
 
 @pytest.mark.parametrize("chunk_factor", [1, 3])
 def test_frames_larger_than_the_stage_are_written_whole(tmp_path, chunk_factor):
-    from vaults.store import VaultStore
+    from vaultstore import VaultStore
 
     store = VaultStore.create(tmp_path / "vault", chunk_size=chunk_factor * 2 * STAGE, workers=2)
     back_up_and_restore(store, 2 * chunk_factor * 2 * STAGE)

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files, leftover_temp_files, restored
-from vaults.store import MemorySink, MemorySource, StoreFullError, VaultStore
-from vaults.store import session as session_module
+from vaultstore import MemorySink, MemorySource, StoreFullError, VaultStore
+from vaultstore import session as session_module
 
 
 class FailingSource(MemorySource):

@@ -9,8 +9,8 @@ import pytest
 
 from tests.fixtures.fabric import start_lab_fabric, stop_lab_fabric
 from tests.fixtures.store import TEST_CHUNK
-from vaults.pageblob import PageBlobClient
-from vaults.store import PageBlobSink, PageBlobSource, measure_digest
+from vaults.cloud.pageblob import PageBlobClient
+from vaultstore import PageBlobSink, PageBlobSource, measure_digest
 
 pytestmark = pytest.mark.integration
 MIB = 1 << 20

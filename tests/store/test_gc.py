@@ -12,8 +12,8 @@ import traceback
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files
-from vaults.store import MemorySink, MemorySource, StoreBusyError, VaultStore
-from vaults.store.chunks import chunk_hash
+from vaultstore import MemorySink, MemorySource, StoreBusyError, VaultStore
+from vaultstore.chunks import chunk_hash
 
 
 def restores_to(store: VaultStore, point, data: bytes) -> bool:
@@ -94,7 +94,7 @@ def test_pending_records_protect_an_unpublished_backup_when_locks_are_not_shared
     """Multi-host fallback: with a lock the filesystem does not enforce, the intent record still protects old chunks."""
     from contextlib import nullcontext
 
-    from vaults.store import collect
+    from vaultstore import collect
 
     old = os.urandom(TEST_CHUNK)
     vault_store.chunks.put(chunk_hash(old), old)

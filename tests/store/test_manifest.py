@@ -9,7 +9,7 @@ import blake3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vaults.store.manifest import (
+from vaultstore.manifest import (
     _DIGEST_PREFIX,
     DiskManifest,
     RecoveryPoint,

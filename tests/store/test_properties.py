@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from vaults.store import MemoryDisk, MemorySink, VaultStore
-from vaults.store.chunks import chunk_hash
-from vaults.store.ranges import normalize
+from vaultstore import MemoryDisk, MemorySink, VaultStore
+from vaultstore.chunks import chunk_hash
+from vaultstore.ranges import normalize
 
 PAGE = 512
 CHUNK = 4096

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files, damage_chunk, lose_chunk
-from vaults.store import (
+from vaultstore import (
     CorruptChunkError,
     DigestMismatchError,
     FileSink,
@@ -138,7 +138,7 @@ def test_restore_to_a_sparse_file_and_measure_its_digest(vault_store, three_poin
 def test_gc_refuses_to_run_on_a_damaged_manifest(vault_store, three_points):
     _, _, points = three_points
     orphan = os.urandom(TEST_CHUNK)
-    from vaults.store.chunks import chunk_hash
+    from vaultstore.chunks import chunk_hash
 
     vault_store.chunks.put(chunk_hash(orphan), orphan)
     flip_a_byte(vault_store.point_path(points[0].id))
@@ -185,7 +185,7 @@ def test_listing_skips_a_damaged_point_and_ids_cannot_escape_the_store(vault_sto
 
 
 def test_interrupted_replication_leaves_the_secondary_consistent(vault_store, secondary_store, three_points, monkeypatch):
-    from vaults.store import replication as replicate_module
+    from vaultstore import replication as replicate_module
 
     real = replicate_module.atomic_write
     monkeypatch.setattr(replicate_module, "atomic_write", lambda *args, **kwargs: (_ for _ in ()).throw(OSError("link down")))

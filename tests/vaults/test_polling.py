@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import islice
 
-from vaults.tasks import poll_delays
+from vaults.cloud.polling import poll_delays
 
 
 def test_polls_start_short_and_double_up_to_the_setting(settings):

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from vaults import services
-from vaults.compute import FabricError
+from vaults.cloud.errors import FabricError
 from vaults.models import Vault
-from vaults.services import VaultError, create_vault, vault_name_errors
+from vaults.services import vaults as services
+from vaults.services.refusals import Refusal
+from vaults.services.vaults import create_vault, vault_name_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_create_makes_an_active_vault_with_its_store(member, subscription, regio
 
 
 def test_name_must_be_unique_in_the_subscription(member, subscription, vault, regions):
-    with pytest.raises(VaultError) as caught:
+    with pytest.raises(Refusal) as caught:
         create_vault(member, subscription, "Contoso-East", "East US")
     assert str(caught.value) == ("A vault named 'Contoso-East' already exists in subscription 'Lab subscription'. "
                                  "Choose another name.")
@@ -61,14 +62,14 @@ def test_same_name_is_fine_in_another_subscription(owner, outsider, vault, other
 def test_at_most_25_vaults_per_subscription(member, subscription, regions, settings, tmp_path):
     settings.VAULT_STORE_DIR = tmp_path
     Vault.objects.bulk_create([Vault(subscription=subscription, name=f"v{i}", region="East US") for i in range(25)])
-    with pytest.raises(VaultError) as caught:
+    with pytest.raises(Refusal) as caught:
         create_vault(member, subscription, "one-more", "East US")
     assert str(caught.value) == ("Subscription 'Lab subscription' already has 25 vaults, the most it may hold. "
                                  "Delete a vault you no longer need, or use another subscription.")
 
 
 def test_region_must_be_one_of_the_subscriptions(member, subscription, regions):
-    with pytest.raises(VaultError) as caught:
+    with pytest.raises(Refusal) as caught:
         create_vault(member, subscription, "contoso", "Mars")
     assert str(caught.value) == ("'Mars' is not a region of subscription 'Lab subscription'. Choose one of: "
                                  "East US, West US, North Europe.")
@@ -76,12 +77,12 @@ def test_region_must_be_one_of_the_subscriptions(member, subscription, regions):
 
 
 def test_readers_cannot_create_vaults(reader, subscription, regions):
-    with pytest.raises(VaultError, match="Only Backup Operators and Administrators can create vaults."):
+    with pytest.raises(Refusal, match="Only Backup Operators and Administrators can create vaults."):
         create_vault(reader, subscription, "contoso", "East US")
 
 
 def test_outsider_cannot_create_in_a_subscription_they_do_not_belong_to(outsider, subscription, regions):
-    with pytest.raises(VaultError, match="Choose a subscription you belong to."):
+    with pytest.raises(Refusal, match="Choose a subscription you belong to."):
         create_vault(outsider, subscription, "contoso", "East US")
 
 
@@ -91,7 +92,7 @@ def test_fabric_down_gives_a_clear_error_and_leaves_no_vault(member, subscriptio
                           "the subscription's host is right.", transient=True)
 
     monkeypatch.setattr(services, "list_regions", down)
-    with pytest.raises(VaultError, match="Could not connect to the endpoint at 127.0.0.1:8100"):
+    with pytest.raises(Refusal, match="Could not connect to the endpoint at 127.0.0.1:8100"):
         create_vault(member, subscription, "contoso", "East US")
     assert not Vault.objects.exists()
 
@@ -100,7 +101,7 @@ def test_store_failure_leaves_neither_row_nor_directory(member, subscription, re
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("x")
     settings.VAULT_STORE_DIR = blocker
-    with pytest.raises(VaultError, match="The vault's store could not be created"):
+    with pytest.raises(Refusal, match="The vault's store could not be created"):
         create_vault(member, subscription, "contoso", "East US")
     assert not Vault.objects.exists()
 

@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import Job
-from vaults.discovery import FoundVM
-from vaults.items import registrable
+from vaults.cloud.hosted import FoundVM
 from vaults.models import RegisteredItem, Vault, VirtualMachine
-from vaults.registration import preflight_errors, register_vms
+from vaults.operations.registration import Register
+from vaults.services.registration import preflight_errors, registrable
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def test_preflight_names_every_documented_failure(subscription):
 
 def test_register_makes_one_job_per_vm_and_marks_them_registering(member, vault):
     vms = [make_vm(vault.subscription, "web", service="svc-a"), make_vm(vault.subscription, "web", service="svc-b")]
-    outcomes = register_vms(member, vault, [vm.pk for vm in vms])
+    outcomes = Register.start_many(member, vault, [vm.pk for vm in vms])
     assert [o.refusal for o in outcomes] == ["", ""]
     assert RegisteredItem.objects.filter(vault=vault, status="registering").count() == 2
     jobs = Job.objects.filter(operation="register")
@@ -59,8 +59,8 @@ def test_register_makes_one_job_per_vm_and_marks_them_registering(member, vault)
 
 def test_a_second_register_of_the_same_vm_makes_no_job(member, vault):
     vm = make_vm(vault.subscription, "web")
-    register_vms(member, vault, [vm.pk])
-    again = register_vms(member, vault, [vm.pk])
+    Register.start_many(member, vault, [vm.pk])
+    again = Register.start_many(member, vault, [vm.pk])
     assert again[0].refusal == "'web' is already registered with a vault."
     assert Job.objects.count() == 1
 
@@ -68,8 +68,8 @@ def test_a_second_register_of_the_same_vm_makes_no_job(member, vault):
 def test_a_vm_belongs_to_one_vault(member, vault, subscription):
     other = Vault.objects.create(subscription=subscription, name="second", region="East US", status="active")
     vm = make_vm(subscription, "web")
-    register_vms(member, vault, [vm.pk])
-    assert register_vms(member, other, [vm.pk])[0].refusal == "'web' is already registered with a vault."
+    Register.start_many(member, vault, [vm.pk])
+    assert Register.start_many(member, other, [vm.pk])[0].refusal == "'web' is already registered with a vault."
     assert list(registrable(other)) == []
 
 
@@ -78,7 +78,7 @@ def test_only_vms_of_the_vaults_region_are_offered_and_accepted(member, vault):
     east = make_vm(vault.subscription, "east-vm")
     gone = make_vm(vault.subscription, "old-vm", gone=True)
     assert list(registrable(vault)) == [east]
-    refusals = {o.vm.name: o.refusal for o in register_vms(member, vault, [west.pk, gone.pk])}
+    refusals = {o.vm.name: o.refusal for o in Register.start_many(member, vault, [west.pk, gone.pk])}
     assert refusals["west-vm"] == "'west-vm' runs in West US; a vault protects only VMs in its own region (East US)."
     assert refusals["old-vm"] == "'old-vm' no longer exists. Run DISCOVER to refresh the list."
 
@@ -113,7 +113,7 @@ def test_register_dialog_lists_same_named_vms_with_their_cloud_service(client, m
 
 def test_unregister_refuses_items_with_work_in_progress(client, member, vault):
     vm = make_vm(vault.subscription, "web")
-    register_vms(member, vault, [vm.pk])
+    Register.start_many(member, vault, [vm.pk])
     item = RegisteredItem.objects.get()
     client.force_login(member)
     response = client.post(reverse("vaults:unregister", args=[vault.pk]), {"items": str(item.pk)}, HTTP_HX_REQUEST="true")

@@ -6,11 +6,12 @@ import pytest
 
 from jobs.models import Job
 from tests.fixtures.vaults import wait_for_job
-from vaults.compute import compute_client
-from vaults.extension import extension_status, read_role, role_path
-from vaults.items import registrable, start_discovery
+from vaults.cloud.endpoint import compute_client
+from vaults.cloud.extension import extension_status, read_role, role_path
 from vaults.models import RegisteredItem, Vault, VirtualMachine
-from vaults.registration import register_vms, unregister_items
+from vaults.operations.discovery import Discovery
+from vaults.operations.registration import Register, Unregister
+from vaults.services.registration import registrable
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -27,13 +28,13 @@ def lab(lab_subscription, celery_worker_process):
 
 
 def discovered(user, vault: Vault) -> dict[tuple[str, str], VirtualMachine]:
-    job = wait_for_job(start_discovery(user, vault))
+    job = wait_for_job(Discovery.start(user, vault))
     assert job.status == "completed", job.error_message
     return {(vm.cloud_service, vm.name): vm for vm in VirtualMachine.objects.filter(region=vault.region)}
 
 
 def register(user, vault: Vault, *vms: VirtualMachine) -> list[Job]:
-    outcomes = register_vms(user, vault, [vm.pk for vm in vms])
+    outcomes = Register.start_many(user, vault, [vm.pk for vm in vms])
     assert [o.refusal for o in outcomes] == [""] * len(vms)
     return [wait_for_job(Job.objects.get(item_key=o.item.item_key, operation="register")) for o in outcomes]
 
@@ -59,7 +60,7 @@ def test_register_installs_the_extension_and_unregister_removes_it(lab, member, 
     client = compute_client(subscription.endpoint)
     assert extension_status(client, subscription.subscription_id, vm.cloud_service, vm.name).handler_status == "Ready"
 
-    unregister_items(member, east, [item.pk])
+    Unregister.start_many(member, east, [item.pk])
     job = wait_for_job(Job.objects.get(item_key=item.item_key, operation="unregister"))
     assert job.status == "completed", job.error_message
     assert not RegisteredItem.objects.filter(pk=item.pk).exists()
@@ -108,8 +109,8 @@ def test_a_fabric_answering_5xx_is_retried_then_fails_clearly(lab, member, fabri
 def test_another_operation_in_progress_on_the_item_is_refused(lab, member):
     _subscription, east, _west = lab
     vm = discovered(member, east)[("contoso-web", "web01")]
-    first = register_vms(member, east, [vm.pk])
+    first = Register.start_many(member, east, [vm.pk])
     item = first[0].item
-    refusals = unregister_items(member, east, [item.pk])
+    refusals = Unregister.start_many(member, east, [item.pk])
     assert refusals == ["'web01': Another operation is in progress on this item."]
     wait_for_job(Job.objects.get(item_key=item.item_key, operation="register"))

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from vaults import services
 from vaults.models import RegisteredItem, Subscription, Vault, VirtualMachine
+from vaults.services import vaults as services
 
 pytestmark = pytest.mark.django_db
 

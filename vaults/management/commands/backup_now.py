@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.errors import OperationInProgress
-from vaults.backup import BackupRefused, start_backup
 from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
+from vaults.operations.backup import Backup
+from vaults.services.refusals import Refusal
 
 
 class Command(BaseCommand):
@@ -21,8 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args, vault: str, vm: str, wait: bool, timeout: float, **options) -> None:
         item = find_item(find_vault(vault), vm)
         try:
-            job = start_backup(None, item)
-        except (BackupRefused, OperationInProgress) as refusal:
+            job = Backup.start(None, item)
+        except Refusal as refusal:
             raise CommandError(str(refusal)) from refusal
         if wait:
             wait_for_job(self, job, timeout)

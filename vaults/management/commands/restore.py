@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs.errors import OperationInProgress
-from vaults.compute import FabricError
+from vaults.cloud.errors import FabricError
 from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
-from vaults.restore import RestoreRefused, RestoreRequest, start_restore
+from vaults.operations.restore import Restore
+from vaults.services.refusals import Refusal
+from vaults.services.restore import RestoreRequest
 
 
 class Command(BaseCommand):
@@ -36,8 +37,8 @@ class Command(BaseCommand):
         request = RestoreRequest(o["name"], o["service"], o["new_service"], o["storage_account"], o["virtual_network"],
                                  o["subnet"])
         try:
-            job = start_restore(None, point, request)
-        except (RestoreRefused, OperationInProgress, FabricError) as refusal:
+            job = Restore.start(None, point, request)
+        except (Refusal, FabricError) as refusal:
             raise CommandError(str(refusal)) from refusal
         if o["wait"]:
             wait_for_job(self, job, o["timeout"])

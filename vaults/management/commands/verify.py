@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs.errors import OperationInProgress
-from vaults.maintenance import start_verify
 from vaults.management.commands._jobwait import find_vault, wait_for_job
+from vaults.operations.maintenance import Verify
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, vault: str, wait: bool, timeout: float, **options) -> None:
         try:
-            job = start_verify(find_vault(vault))
+            job = Verify.start_for(None, find_vault(vault))
         except OperationInProgress as refusal:
             raise CommandError(str(refusal)) from refusal
         if wait:

@@ -1,0 +1,49 @@
+"""``VaultOperation``: the base of every job type of the vaults app.
+
+A subclass names its task and operation and defines ``run(ctx)`` (and, when a stopped job must undo its writes,
+``cleanup(job, reason)``; when a failure must show where users look, ``on_failure(job)``). Defining the class
+registers the Celery task through the jobs runner. Its ``start`` classmethods check through the services and
+call ``_enqueue``, which makes the Job row and sends the task once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from jobs.models import Job
+from jobs.runner import JobContext, JobTask, job_task
+from jobs.services import start_job
+from vaults.models import User, Vault
+
+
+class VaultOperation:
+    task_name: ClassVar[str] = ""
+    operation: ClassVar[str] = ""
+    task: ClassVar[JobTask]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.task_name:
+            return
+        hooks = {name: getattr(cls, name) for name in ("cleanup", "on_failure") if name in vars(cls)}
+        cls.task = job_task(cls.task_name, **hooks)(cls.run)
+
+    @classmethod
+    def run(cls, ctx: JobContext) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _enqueue(cls, user: User, vault: Vault, *, item_type: str, item_key: str, item_name: str,
+                 params: dict[str, Any]) -> Job:
+        """The Job row, enqueued when the caller's transaction commits (``OperationInProgress`` while another job
+        holds ``item_key``)."""
+        return start_job(operation=cls.operation, user=user, subscription=vault.subscription, vault=vault,
+                         item_type=item_type, item_key=item_key, item_name=item_name, task_name=cls.task_name,
+                         params=params)
+
+
+def remember(ctx: JobContext, **values: Any) -> None:
+    """Keep what a retry or the cleanup hook needs on the job row (the hook may run in another process)."""
+    ctx.job.params.update(values)
+    ctx.params.update(values)
+    Job.objects.filter(pk=ctx.job.pk).update(params=ctx.job.params)

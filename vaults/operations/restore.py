@@ -1,0 +1,237 @@
+"""The Restore job: write a recovery point's disks into new page blobs, prove them, then create the VM.
+
+Each disk goes into a new page blob in the chosen storage account (through
+``PageBlobSink``; a chunk the primary copy cannot read comes from a GRS
+vault's secondary copy). Every restored blob is read back and its digest must
+equal the one recorded at backup time; only then is the VM created (Create
+Deployment for a cloud service without one, else Add Role). Whatever the job
+created is removed when it fails or is cancelled: no half-restored VM is left.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+
+from jobs.errors import JobError
+from jobs.models import Job, Operation
+from jobs.runner import JobContext
+from portal.events import publish
+from vaults.cloud.deployments import RestoredDisk, create_vm, delete_role
+from vaults.cloud.endpoint import compute_client
+from vaults.cloud.hosted import service_detail
+from vaults.cloud.pageblob import PageBlobClient, PageBlobError, blob_client
+from vaults.cloud.polling import settle, wait_for_operation
+from vaults.models import RecoveryPoint, User, Vault
+from vaults.operations.base import VaultOperation, remember
+from vaults.services.backup import human_bytes
+from vaults.services.failures import job_failures
+from vaults.services.refusals import Refusal
+from vaults.services.restore import RestoreRequest, check_request, check_restore, damaged_point_error
+from vaults.services.storage import open_store, secondary_store
+from vaultstore import (
+    ChunkError,
+    CorruptManifestError,
+    DigestMismatchError,
+    PageBlobSink,
+    PageBlobSource,
+    StoreError,
+    VaultStore,
+    measure_digest,
+)
+from vaultstore import RecoveryPoint as StorePoint
+
+log = logging.getLogger(__name__)
+
+
+class Restore(VaultOperation):
+    task_name = "vaults.restore"
+    operation = Operation.RESTORE
+
+    @classmethod
+    def start(cls, user: User, point: RecoveryPoint, request: RestoreRequest, *, ask_fabric: bool = True) -> Job:
+        """RESTORE: the wizard's finish and ``manage.py restore``."""
+        check_restore(user, point, request, ask_fabric=ask_fabric)
+        item, vault = point.protected_item, point.protected_item.vault
+        with transaction.atomic():
+            return cls._enqueue(
+                user, vault, item_type="vm",
+                item_key=f"restore:{vault.pk}:{request.cloud_service.lower()}/{request.vm_name.lower()}",
+                item_name=item.item.vm.name,
+                params={"point": point.pk, "vm_name": request.vm_name, "cloud_service": request.cloud_service,
+                        "new_service": request.new_service, "storage_account": request.storage_account,
+                        "virtual_network": request.virtual_network, "subnet": request.subnet})
+
+    @classmethod
+    def cleanup(cls, job: Job, reason: str) -> None:
+        """Remove the VM (if it was created) and every blob the job wrote: nothing half-restored stays."""
+        vault = Vault.objects.select_related("subscription").filter(pk=job.vault_id).first()
+        if vault is None:
+            return
+        endpoint = vault.subscription.endpoint
+        if created := job.params.get("created_role"):
+            try:
+                client = compute_client(endpoint)
+                # The role's creation may still be under way (the job timed out or lost track of it): until it
+                # ends, the deployment refuses a delete.
+                settle(client, created.get("request_id"))
+                settle(client, delete_role(client, endpoint, created["service"], created["deployment"],
+                                           created["role"]))
+            except Exception:
+                log.warning("could not delete role %s", created, exc_info=True)
+        if service := job.params.get("created_service"):
+            # The cloud service this job created for the VM: empty again once the role is gone.
+            try:
+                compute_client(endpoint).delete_hosted_service(service)
+            except Exception:
+                log.warning("could not delete cloud service %s", service, exc_info=True)
+        blobs = blob_client(endpoint)
+        for url in job.params.get("created_blobs") or []:
+            try:
+                blobs.delete(url)
+            except PageBlobError as error:
+                if error.status != 404:
+                    log.warning("could not delete restored blob %s: %s", url, error)
+
+    @classmethod
+    def run(cls, ctx: JobContext) -> None:
+        """Check the target, restore and prove the disks, create the VM.
+
+        A retry (after a temporary error) picks up where the earlier attempt got: a VM already asked for is only
+        waited for, and disks already proven whose blobs are still there are not written again.
+        """
+        point_row = (RecoveryPoint.objects.select_related("protected_item__item__vm",
+                                                          "protected_item__vault__subscription")
+                     .filter(pk=ctx.params["point"]).first())
+        if point_row is None:
+            raise JobError("RecoveryPointNotFound", "The recovery point no longer exists.",
+                           ["Pick another recovery point and restore again."])
+        vault = point_row.protected_item.vault
+        endpoint = vault.subscription.endpoint
+        request = RestoreRequest(ctx.params["vm_name"], ctx.params["cloud_service"], bool(ctx.params.get("new_service")),
+                                 ctx.params["storage_account"], ctx.params.get("virtual_network", ""),
+                                 ctx.params.get("subnet", ""))
+        ctx.set_property("Source VM", point_row.protected_item.item.vm.name)
+        ctx.set_property("Recovery point", point_row.created.isoformat(timespec="seconds"))
+        ctx.set_property("Target VM", f"{request.vm_name} ({request.cloud_service})")
+        ctx.set_property("Storage account", request.storage_account)
+        if created := ctx.params.get("created_role"):
+            with ctx.subtask("Create the virtual machine"), job_failures(endpoint):
+                _wait_for_vm(ctx, compute_client(endpoint), created.get("request_id"))
+            _restored(ctx, vault, request.vm_name)
+            return
+        store, point = _check_target(ctx, point_row, request)
+        ctx.progress(5)
+        blobs = blob_client(endpoint)
+        targets = [(disk, url) for disk, url in ctx.params.get("proven") or []]
+        if not targets or not _still_there(blobs, targets):
+            targets = _restore_disks(ctx, point_row, store, point, blobs)
+            remember(ctx, proven=[[disk, url] for disk, url in targets])
+        ctx.progress(90)
+        with ctx.subtask("Create the virtual machine"), job_failures(endpoint):
+            _create_vm(ctx, vault, request, targets)
+        _restored(ctx, vault, request.vm_name)
+
+
+def _check_target(ctx: JobContext, point_row: RecoveryPoint, request: RestoreRequest) -> tuple[VaultStore, StorePoint]:
+    vault = point_row.protected_item.vault
+    with ctx.subtask("Check the restore target"), job_failures(vault.subscription.endpoint):
+        if not ctx.params.get("created_service"):
+            try:
+                check_request(vault, request)
+            except Refusal as refusal:
+                raise JobError("RestoreTargetInvalid", str(refusal), ["Correct the restore options, then try again."]
+                               ) from refusal
+        store = open_store(vault)
+        try:
+            return store, store.load_point(point_row.store_point_id)
+        except StoreError as error:
+            raise damaged_point_error(point_row, error) from error
+
+
+def _create_vm(ctx: JobContext, vault: Vault, request: RestoreRequest, targets: list[RestoredDisk]) -> None:
+    endpoint = vault.subscription.endpoint
+    client = compute_client(endpoint)
+    if request.new_service and not ctx.params.get("created_service"):
+        client.create_hosted_service(request.cloud_service, label=request.cloud_service, location=vault.region)
+        remember(ctx, created_service=request.cloud_service)
+    detail = service_detail(client, endpoint, request.cloud_service)
+    if detail is None:
+        raise JobError("RestoreTargetInvalid", f"The cloud service '{request.cloud_service}' does not exist.",
+                       ["Correct the restore options, then try again."])
+    deployment, request_id = create_vm(client, endpoint, request.cloud_service, detail, name=request.vm_name,
+                                       disks=targets, virtual_network=request.virtual_network, subnet=request.subnet)
+    remember(ctx, created_role={"service": request.cloud_service, "deployment": deployment, "role": request.vm_name,
+                                "request_id": request_id})
+    _wait_for_vm(ctx, client, request_id)
+
+
+def _media_base(point_row: RecoveryPoint) -> str:
+    link = next((d.get("media_link") for d in point_row.disks if d.get("media_link")), "")
+    parts = urlsplit(link)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore, point: StorePoint,
+                   blobs: PageBlobClient) -> list[RestoredDisk]:
+    """Write every disk of the point into a new page blob, then prove each blob's digest; (disk, blob url) pairs."""
+    vault = point_row.protected_item.vault
+    base, name, account = _media_base(point_row), ctx.params["vm_name"], ctx.params["storage_account"]
+    targets: list[RestoredDisk] = []
+    total = sum(d.size for d in point.disks) or 1
+    done_before = 0
+    with ctx.subtask("Restore disks"), job_failures():
+        secondary = secondary_store(vault)
+        for manifest in point.disks:
+            recorded = next((d for d in point_row.disks if d["name"] == manifest.name), {"name": manifest.name,
+                                                                                           "lun": None})
+            url = f"{base}/{account}/vhds/{name}-{manifest.name}-{ctx.job.pk}.vhd"
+            if url not in (ctx.params.get("created_blobs") or []):
+                remember(ctx, created_blobs=[*(ctx.params.get("created_blobs") or []), url])
+
+            def progress(done: int, _total: int, before: int = done_before) -> None:
+                ctx.progress(5 + 80 * (before + done) / total, **{"Restored Bytes": human_bytes(before + done)})
+            try:
+                result = store.restore_disk(manifest, PageBlobSink(blobs, url), secondary=secondary,
+                                            progress=progress, cancel=ctx.check_cancelled)
+            except (ChunkError, CorruptManifestError, DigestMismatchError) as error:
+                raise damaged_point_error(point_row, error) from error
+            if result.chunks_from_secondary:
+                ctx.set_property("Chunks read from the secondary copy",
+                                 int(ctx.job.properties.get("Chunks read from the secondary copy", 0))
+                                 + result.chunks_from_secondary)
+            done_before += manifest.size
+            targets.append(({**recorded, "size": manifest.size, "digest": manifest.digest}, url))
+    with ctx.subtask("Prove the restored disks"):
+        for disk, url in targets:
+            ctx.check_cancelled()
+            measured = measure_digest(PageBlobSource(blobs, url, None), point.disks[0].chunk_size,
+                                      workers=settings.VAULT_STORE_WORKERS)
+            if measured != disk["digest"]:
+                raise JobError("RestoreDigestMismatch", f"The restored disk '{disk['name']}' does not hold the backed-up "
+                               "bytes (digest mismatch). No virtual machine was created.",
+                               ["Restore again; if it happens again, run VERIFY on the vault."])
+        ctx.set_property("Digests verified", len(targets))
+    return targets
+
+
+def _still_there(blobs: PageBlobClient, targets: list[RestoredDisk]) -> bool:
+    """Whether the blobs an earlier attempt proved are all still there, at their size."""
+    try:
+        return all(blobs.size(url) == disk["size"] for disk, url in targets)
+    except PageBlobError:
+        return False
+
+
+def _wait_for_vm(ctx: JobContext, client: object, request_id: str | None) -> None:
+    if request_id:
+        wait_for_operation(client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
+                           what="Creating the virtual machine", sleep=ctx.sleep)
+
+
+def _restored(ctx: JobContext, vault: Vault, name: str) -> None:
+    ctx.progress(100)
+    publish([f"vault:{vault.pk}"], "item", {"restored": name})

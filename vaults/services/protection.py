@@ -1,0 +1,62 @@
+"""Protection: which VMs can be protected, the protected-item rows, and the checks of the commands on them.
+
+Starting the jobs (Configure Protection, Backup, Stop Protection, Delete
+Backup Data) is ``vaults.operations``'s; the rules they check are here.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from vaults.models import Policy, ProtectedItem, RegisteredItem, User, Vault
+from vaults.services.refusals import InvalidRequest, NotNow, require_administrator, require_operator
+
+
+def protectable(vault: Vault) -> QuerySet[RegisteredItem]:
+    """Registered VMs of the vault that are not under protection (a stopped one may be protected again)."""
+    return (vault.registered_items.filter(status=RegisteredItem.Status.REGISTERED, vm__gone=False)
+            .exclude(protection__status__in=ProtectedItem.ACTIVE).select_related("vm"))
+
+
+def check_protect(user: User, vault: Vault, item_ids: list[int], policy: Policy) -> dict[int, RegisteredItem]:
+    """The PROTECT request's rules; returns the registered items that may be protected, by id."""
+    require_operator(user, "protect virtual machines")
+    if policy.vault_id != vault.pk:
+        raise InvalidRequest("Choose a policy of this vault.", field="existing")
+    if not item_ids:
+        raise InvalidRequest("Select at least one virtual machine to protect.", field="vms")
+    return {item.pk: item for item in protectable(vault).filter(pk__in=item_ids)}
+
+
+def protection_row(registered: RegisteredItem, vault: Vault, policy: Policy) -> ProtectedItem:
+    """The protected item for ``registered`` under ``policy``: new, or a stopped one protected again (its points stay)."""
+    protected, created = ProtectedItem.objects.get_or_create(item=registered, defaults={"vault": vault,
+                                                                                        "policy": policy})
+    if not created and not protected.protect_again(policy):
+        raise NotNow(f"'{registered.name}' is already protected.")
+    protected.item = registered
+    return protected
+
+
+def check_backup(user: User, item: ProtectedItem) -> None:
+    """BACKUP NOW: an operator, and an item under protection."""
+    require_operator(user, "back up virtual machines")
+    if not item.is_active:
+        raise NotNow(f"'{item.item.vm.name}' is not protected. Protect it again before backing it up.")
+
+
+def check_stop(user: User, item: ProtectedItem, *, delete_data: bool) -> None:
+    """STOP PROTECTION: an operator may keep the data; deleting it is an administrator's."""
+    if delete_data:
+        require_administrator(user, "delete backup data")
+    else:
+        require_operator(user, "stop protection")
+        if item.status == ProtectedItem.Status.STOPPED:
+            raise NotNow(f"Protection of '{item.item.vm.name}' is already stopped.")
+
+
+def check_delete_data(user: User, item: ProtectedItem) -> None:
+    """DELETE on the Protected Items bar: an administrator, and an item whose protection is stopped."""
+    require_administrator(user, "delete backup data")
+    if item.status != ProtectedItem.Status.STOPPED:
+        raise NotNow("DELETE is for items whose protection is stopped. Use STOP PROTECTION first.")

@@ -1,0 +1,39 @@
+"""A vault's stores: the primary one, the paired region's copy of a GRS vault, and the storage-used figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from vaults.models import Vault
+from vaultstore import VaultStore
+
+
+def open_store(vault: Vault) -> VaultStore:
+    return VaultStore.open_or_create(vault.store_path, workers=settings.VAULT_STORE_WORKERS)
+
+
+def secondary_path(vault: Vault) -> Path | None:
+    """Where a GRS vault's copy in its paired region lives; None for LRS."""
+    if not vault.is_geo_redundant:
+        return None
+    return Path(settings.VAULT_STORE_DIR) / "secondary" / vault.paired_region / vault.store_key
+
+
+def secondary_store(vault: Vault, *, create: bool = False) -> VaultStore | None:
+    """The paired region's copy, or None (LRS, or nothing replicated yet unless ``create``)."""
+    path = secondary_path(vault)
+    if path is None:
+        return None
+    if create:
+        return VaultStore.open_or_create(path)
+    return VaultStore(path) if (path / "store.json").exists() else None
+
+
+def record_storage_used(vault: Vault, store: VaultStore | None = None) -> int:
+    """Keep the dashboard's figure: the bytes the engine counts in the store, after a job changed it."""
+    used = (store or open_store(vault)).stored_bytes()
+    Vault.objects.filter(pk=vault.pk).update(storage_used=used)
+    vault.storage_used = used
+    return used
