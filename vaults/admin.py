@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from portal.access import can_administer
 from vaults.models import Policy, RegisteredItem, Subscription, Vault, VirtualMachine
@@ -28,7 +32,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ["name", "subscription_id", "protocol", "host", "has_certificate"]
     filter_horizontal = ["members"]
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Subscription, form: SubscriptionAdminForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
         # Certificates are written to private files, never kept in the database or shown again.
         if form.cleaned_data.get("certificate", "").strip():
@@ -65,7 +69,7 @@ class PolicyAdminForm(forms.ModelForm):
         model = Policy
         fields = ["vault", "name", "definition"]
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
         vault, name, definition = data.get("vault"), data.get("name"), data.get("definition")
         if vault is None or not name or definition is None:
@@ -92,25 +96,25 @@ class PolicyAdmin(admin.ModelAdmin):
     list_filter = ["vault"]
     search_fields = ["name"]
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Policy, form: PolicyAdminForm, change: bool) -> None:
         if not change:
             super().save_model(request, obj, form, change)
             policies.log_policy_added(request.user, obj)
             return
         ConfigureProtection.update_policy(request.user, obj, obj.rules)
 
-    def delete_model(self, request, obj) -> None:
+    def delete_model(self, request: HttpRequest, obj: Policy) -> None:
         policies.delete_policy(request.user, obj)
 
-    def delete_queryset(self, request, queryset) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Policy]) -> None:
         for obj in queryset:
             policies.delete_policy(request.user, obj)
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return can_administer(request.user) and super().has_add_permission(request)
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Policy | None = None) -> bool:
         return can_administer(request.user) and super().has_change_permission(request, obj)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Policy | None = None) -> bool:
         return can_administer(request.user) and super().has_delete_permission(request, obj)

@@ -198,14 +198,6 @@ class VirtualMachine(models.Model):
     def data_disk_count(self) -> int:
         return sum(1 for disk in self.disks if disk.get("lun") is not None)
 
-    @property
-    def on_premium_storage(self) -> bool:
-        return any(disk.get("premium") for disk in self.disks)
-
-    @property
-    def running(self) -> bool:
-        return self.power_state == "Started"
-
 
 class RegisteredItem(StatusMoves):
     """A virtual machine registered with a vault. The one-to-one link makes "one vault per VM" a database rule."""

@@ -1,13 +1,13 @@
 """The vault store: the backup data engine (chunks, manifests, recovery points), with no Django and no Celery.
 
-A backup job::
+A backup job, through the one entry point (the engine chooses each disk's incremental base)::
 
-    store = VaultStore.open_or_create(var_dir / "vaults" / str(vault.id))
-    previous = store.load_point(item.last_point_id) if item.last_point_id else None
-    sources = [(disk.name, PageBlobSource(client, disk.url, snapshot, previous and previous.snapshots[disk.name]))
-               for disk in disks]
-    point = store.back_up(sources, previous=previous, consistency="application",
-                          metadata={"item": item.id, "expires": ...}, progress=job.progress, cancel=job.check_cancel)
+    store = VaultStore.open_or_create(store_dir / vault.store_key)
+    previous = store.load_point(newest_point_id) if store.has_point(newest_point_id) else None
+    sources = [(name, PageBlobSource(client, media_link, snapshot, prev_snapshot=base_snapshot))
+               for name, media_link, snapshot, base_snapshot in disks]
+    point = store.back_up(sources, previous=previous, consistency="application", point_id=f"job-{job_id}",
+                          metadata={"item": item_key}, progress=job.progress, cancel=job.check_cancelled)
 
 A restore job::
 

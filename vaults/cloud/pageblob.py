@@ -203,12 +203,6 @@ class PageBlobClient:
                   if node.tag in ("PageRange", "ClearRange")]
         return sorted(ranges)
 
-    def cleared_ranges(self, url: str, snapshot: str | None, prev_snapshot: str) -> list[tuple[int, int]]:
-        """Only the ranges cleared since ``prev_snapshot`` (``ClearRange`` of the diff)."""
-        params = {"comp": "pagelist", "prevsnapshot": prev_snapshot, **({"snapshot": snapshot} if snapshot else {})}
-        root = ElementTree.fromstring(self._call("GET", url, params=params).content)  # noqa: S314
-        return [(int(node.findtext("Start")), int(node.findtext("End")) + 1) for node in root if node.tag == "ClearRange"]
-
     def read(self, url: str, offset: int, length: int, snapshot: str | None = None) -> bytes:
         buffer = bytearray(length)
         got = self.read_into(url, offset, memoryview(buffer), snapshot)

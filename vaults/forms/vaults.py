@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.db.models import QuerySet
 
 from vaults.models import Subscription, Vault
 
@@ -10,7 +13,7 @@ class QuickCreateForm(forms.Form):
     region = forms.ChoiceField(choices=())
     subscription = forms.ModelChoiceField(queryset=Subscription.objects.none(), empty_label=None)
 
-    def __init__(self, *args, subscriptions, regions: list[str], **kwargs) -> None:
+    def __init__(self, *args: Any, subscriptions: QuerySet[Subscription], regions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["subscription"].queryset = subscriptions
         self.fields["region"].choices = [(r, r) for r in regions]

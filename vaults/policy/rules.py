@@ -171,7 +171,7 @@ class Policy:
     def __post_init__(self) -> None:
         object.__setattr__(self, "retention", tuple(self.retention))
 
-    def _range(self, kind: str):
+    def _range(self, kind: str) -> RetentionRange | None:
         return next((r for r in self.retention if r.kind == kind), None)
 
     @property
@@ -316,13 +316,11 @@ def _day_choice_errors(r: MonthlyRetention | YearlyRetention, schedule: Schedule
     return []
 
 
-def _retention_errors(schedule: Schedule, retention: tuple[RetentionRange, ...]) -> list[PolicyError]:
-    errors = []
-    kinds = [r.kind for r in retention]
-    for kind in RANGE_TYPES:
-        if kinds.count(kind) > 1:
-            errors.append(PolicyError(f"retention.{kind}", "duplicate_range",
-                                      f"A policy has at most one {kind} retention range: remove the extra one."))
+def _range_set_errors(schedule: Schedule, kinds: list[str]) -> list[PolicyError]:
+    """Which ranges a policy has: each kind at most once, and those its schedule requires or forbids."""
+    errors = [PolicyError(f"retention.{kind}", "duplicate_range",
+                          f"A policy has at most one {kind} retention range: remove the extra one.")
+              for kind in RANGE_TYPES if kinds.count(kind) > 1]
     if schedule.frequency == Frequency.DAILY and "daily" not in kinds:
         errors.append(PolicyError("retention.daily", "daily_required",
                                   "A daily schedule requires daily retention: keep daily points for 1 to 366 days."))
@@ -335,25 +333,36 @@ def _retention_errors(schedule: Schedule, retention: tuple[RetentionRange, ...])
         if "weekly" not in kinds:
             errors.append(PolicyError("retention.weekly", "weekly_required",
                                       "A weekly schedule requires weekly retention: keep the weekly points for 1 to 260 weeks."))
+    return errors
+
+
+def _range_errors(schedule: Schedule, r: RetentionRange) -> list[PolicyError]:
+    """One range's own rules: its count, and the weekdays, months or days it keeps."""
+    errors = _count_error(r)
+    if isinstance(r, WeeklyRetention):
+        if not r.weekdays:
+            errors.append(PolicyError("retention.weekly.weekdays", "weekday_required",
+                                      "Choose at least one day of the week for weekly retention."))
+        elif schedule.frequency == Frequency.WEEKLY and r.weekdays != schedule.weekdays and schedule.weekdays:
+            errors.append(PolicyError("retention.weekly.weekdays", "weekly_days_match",
+                                      f"Weekly retention must keep the days the schedule runs on "
+                                      f"({_day_list(schedule.weekdays)}): choose exactly those days."))
+    if isinstance(r, YearlyRetention):
+        if not r.months:
+            errors.append(PolicyError("retention.yearly.months", "months_required",
+                                      "Choose at least one month of the year for yearly retention."))
+        elif not all(isinstance(m, int) and 1 <= m <= 12 for m in r.months):
+            errors.append(PolicyError("retention.yearly.months", "month_range",
+                                      "Months of the year run from 1 (January) to 12 (December)."))
+    if isinstance(r, MonthlyRetention | YearlyRetention):
+        errors += _day_choice_errors(r, schedule)
+    return errors
+
+
+def _retention_errors(schedule: Schedule, retention: tuple[RetentionRange, ...]) -> list[PolicyError]:
+    errors = _range_set_errors(schedule, [r.kind for r in retention])
     for r in retention:
-        errors += _count_error(r)
-        if isinstance(r, WeeklyRetention):
-            if not r.weekdays:
-                errors.append(PolicyError("retention.weekly.weekdays", "weekday_required",
-                                          "Choose at least one day of the week for weekly retention."))
-            elif schedule.frequency == Frequency.WEEKLY and r.weekdays != schedule.weekdays and schedule.weekdays:
-                errors.append(PolicyError("retention.weekly.weekdays", "weekly_days_match",
-                                          f"Weekly retention must keep the days the schedule runs on "
-                                          f"({_day_list(schedule.weekdays)}): choose exactly those days."))
-        if isinstance(r, YearlyRetention):
-            if not r.months:
-                errors.append(PolicyError("retention.yearly.months", "months_required",
-                                          "Choose at least one month of the year for yearly retention."))
-            elif not all(isinstance(m, int) and 1 <= m <= 12 for m in r.months):
-                errors.append(PolicyError("retention.yearly.months", "month_range",
-                                          "Months of the year run from 1 (January) to 12 (December)."))
-        if isinstance(r, MonthlyRetention | YearlyRetention):
-            errors += _day_choice_errors(r, schedule)
+        errors += _range_errors(schedule, r)
     return errors
 
 

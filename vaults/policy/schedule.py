@@ -170,18 +170,6 @@ def shift_weekdays(weekdays: Iterable[int], days: int) -> frozenset[Weekday]:
     return frozenset(Weekday((d + days) % 7) for d in weekdays)
 
 
-def schedule_from_local(frequency: Frequency, local_time: time, local_weekdays: Iterable[int],
-                        tz: str | ZoneInfo, on: date | None = None) -> Schedule:
-    """A schedule chosen in local terms, as stored: UTC time, weekdays moved with the UTC date.
-
-    Sunday 22:00 in New York is stored as Monday 03:00 (winter reading). The
-    editor moves retention weekdays by the same ``from_local`` day shift.
-    """
-    at, shift = from_local(local_time, tz, on)
-    weekdays = shift_weekdays(local_weekdays, shift) if Frequency(frequency) == Frequency.WEEKLY else frozenset()
-    return Schedule(Frequency(frequency), (at,), weekdays)
-
-
 def schedule_in_zone(policy: Policy | Schedule, tz: str | ZoneInfo,
                      on: date | None = None) -> tuple[LocalTime, frozenset[Weekday]]:
     """The stored schedule's time and weekdays as a user in ``tz`` reads them on UTC date ``on``."""

@@ -76,6 +76,12 @@ def _check_network(vault: Vault, request: RestoreRequest) -> None:
                              f"'{request.virtual_network}'.", field="subnet")
 
 
+def _taken(request: RestoreRequest) -> InvalidRequest:
+    return InvalidRequest(f"A virtual machine named '{request.vm_name}' already exists in cloud service "
+                          f"'{request.cloud_service}'. Restore does not overwrite a VM; choose another name.",
+                          field="vm_name")
+
+
 def check_request(vault: Vault, request: RestoreRequest, *, ask_fabric: bool = True) -> None:
     """Every documented refusal of page 2, in the order the wizard shows them.
 
@@ -97,33 +103,36 @@ def check_request(vault: Vault, request: RestoreRequest, *, ask_fabric: bool = T
         _check_network(vault, request)
     if VirtualMachine.objects.filter(subscription=vault.subscription, cloud_service__iexact=request.cloud_service,
                                      name__iexact=request.vm_name, gone=False).exists():
-        raise InvalidRequest(f"A virtual machine named '{request.vm_name}' already exists in cloud service "
-                             f"'{request.cloud_service}'. Restore does not overwrite a VM; choose another name.", field="vm_name")
-    if not ask_fabric:
-        return
+        raise _taken(request)
+    if ask_fabric:
+        _check_cloud_service(vault, request)
+
+
+def _check_cloud_service(vault: Vault, request: RestoreRequest) -> None:
+    """The cloud service as the fabric shows it now: new and free, or existing in the vault's region, with room
+    for the VM's name and a network the VM may join."""
     endpoint = vault.subscription.endpoint
     detail = service_detail(compute_client(endpoint), endpoint, request.cloud_service)
     if request.new_service and detail is not None:
         raise InvalidRequest(f"The cloud service name '{request.cloud_service}' is already taken. Cloud service names "
                              "are globally unique; choose another.", field="cloud_service")
-    if not request.new_service and detail is None:
-        raise InvalidRequest(f"The cloud service '{request.cloud_service}' does not exist.", field="cloud_service")
-    if detail is not None:
-        if detail.location and detail.location != vault.region:
-            raise InvalidRequest(f"The cloud service '{request.cloud_service}' is in {detail.location}, not in the "
-                                 f"vault's region {vault.region}.", field="cloud_service")
-        if request.vm_name.lower() in {r.lower() for r in detail.roles}:
-            raise InvalidRequest(f"A virtual machine named '{request.vm_name}' already exists in cloud service "
-                                 f"'{request.cloud_service}'. Restore does not overwrite a VM; choose another name.",
-                                 field="vm_name")
-        # A VM added to a deployment joins the deployment's network, if it has one.
-        joined = detail.virtual_network
-        if detail.deployment is not None and request.virtual_network and request.virtual_network != joined:
-            raise InvalidRequest(
-                f"The cloud service '{request.cloud_service}' is in virtual network '{joined}': a VM added to it joins "
-                f"that network. Choose '{joined}', or another cloud service." if joined else
-                f"The cloud service '{request.cloud_service}' is not in a virtual network: a VM added to it cannot join "
-                f"'{request.virtual_network}'. Choose no virtual network, or another cloud service.", field="virtual_network")
+    if detail is None:
+        if not request.new_service:
+            raise InvalidRequest(f"The cloud service '{request.cloud_service}' does not exist.", field="cloud_service")
+        return
+    if detail.location and detail.location != vault.region:
+        raise InvalidRequest(f"The cloud service '{request.cloud_service}' is in {detail.location}, not in the "
+                             f"vault's region {vault.region}.", field="cloud_service")
+    if request.vm_name.lower() in {r.lower() for r in detail.roles}:
+        raise _taken(request)
+    # A VM added to a deployment joins the deployment's network, if it has one.
+    joined = detail.virtual_network
+    if detail.deployment is not None and request.virtual_network and request.virtual_network != joined:
+        raise InvalidRequest(
+            f"The cloud service '{request.cloud_service}' is in virtual network '{joined}': a VM added to it joins "
+            f"that network. Choose '{joined}', or another cloud service." if joined else
+            f"The cloud service '{request.cloud_service}' is not in a virtual network: a VM added to it cannot join "
+            f"'{request.virtual_network}'. Choose no virtual network, or another cloud service.", field="virtual_network")
 
 
 def damaged_point_error(point_row: RecoveryPoint, error: Exception) -> JobError:

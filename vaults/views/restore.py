@@ -74,6 +74,10 @@ def restore_dialog(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "vaults/restore_wizard.html", _restore_context(request, vault, item, values, {}))
 
 
+FIELDS = ("page", "point", "day", "month", "vm_name", "service_choice", "existing_service", "new_service",
+          "storage_account", "virtual_network", "subnet")
+
+
 @require_POST
 def restore(request: HttpRequest, pk: int) -> HttpResponse:
     """Wizard navigation (a calendar day or month, next, back, a virtual network chosen) and finish, which starts the
@@ -84,11 +88,21 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         require_operator(request.user, "restore virtual machines")
     except Refusal as refusal:
         return item_notice(str(refusal))
-    values = {key: request.POST.get(key, "").strip() for key in
-              ("page", "point", "day", "month", "vm_name", "service_choice", "existing_service", "new_service",
-               "storage_account", "virtual_network", "subnet")}
+    values = {key: request.POST.get(key, "").strip() for key in FIELDS}
     nav = request.POST.get("nav", "")
     errors: dict[str, list[str]] = {}
+    if nav == "finish":
+        started = _finish(request, item, values, errors)
+        if started is not None:
+            return started
+    else:
+        _navigate(nav, item, values, errors)
+    context = _restore_context(request, vault, item, values, errors)
+    return render(request, "vaults/restore_wizard.html#form", context)
+
+
+def _navigate(nav: str, item: ProtectedItem, values: dict[str, str], errors: dict[str, list[str]]) -> None:
+    """Move between the pages: the values and errors to render them with."""
     if nav in ("day", "month"):
         if nav == "day":
             values["point"] = ""
@@ -103,25 +117,28 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         values["page"] = "1"
     elif nav == "network":  # page 2 again, with the subnets of the chosen network
         values["subnet"] = ""
-    elif nav == "finish":
-        point = item.recovery_points.filter(pk=values.get("point") or 0).first()
-        new = values["service_choice"] == "new"
-        request_ = RestoreRequest(values["vm_name"], values["new_service"] if new else values["existing_service"], new,
-                                  values["storage_account"], values["virtual_network"], values["subnet"])
-        if point is None:
-            errors["point"] = ["Select a recovery point."]
-            values["page"] = "1"
-        else:
-            try:
-                Restore.start(request.user, point, request_)
-            except Refusal as refusal:
-                text = str(refusal)
-                errors[refusal.field or "form"] = [text if text.endswith(".") else f"{text}."]
-            except FabricError as failure:
-                errors["form"] = [f"The restore target could not be checked. {failure}"]
-            else:
-                return item_notice(f"Restore of '{item.item.vm.name}' as '{values['vm_name']}' started. Follow it on the "
-                               "Jobs tab.", state="succeeded")
-            values["page"] = "2"
-    context = _restore_context(request, vault, item, values, errors)
-    return render(request, "vaults/restore_wizard.html#form", context)
+
+
+def _finish(request: HttpRequest, item: ProtectedItem, values: dict[str, str],
+            errors: dict[str, list[str]]) -> HttpResponse | None:
+    """Start the Restore job; its notice, or None with the page and errors to show the wizard again with."""
+    point = item.recovery_points.filter(pk=values.get("point") or 0).first()
+    if point is None:
+        errors["point"] = ["Select a recovery point."]
+        values["page"] = "1"
+        return None
+    new = values["service_choice"] == "new"
+    target = RestoreRequest(values["vm_name"], values["new_service"] if new else values["existing_service"], new,
+                            values["storage_account"], values["virtual_network"], values["subnet"])
+    try:
+        Restore.start(request.user, point, target)
+    except Refusal as refusal:
+        text = str(refusal)
+        errors[refusal.field or "form"] = [text if text.endswith(".") else f"{text}."]
+    except FabricError as failure:
+        errors["form"] = [f"The restore target could not be checked. {failure}"]
+    else:
+        return item_notice(f"Restore of '{item.item.vm.name}' as '{values['vm_name']}' started. Follow it on the "
+                           "Jobs tab.", state="succeeded")
+    values["page"] = "2"
+    return None

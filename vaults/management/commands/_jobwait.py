@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 
 from jobs.models import Job
 from vaults.models import ProtectedItem, Vault
@@ -31,7 +31,7 @@ def find_item(vault: Vault, vm: str) -> ProtectedItem:
     return found[0]
 
 
-def wait_for_job(command, job: Job, timeout: float) -> None:
+def wait_for_job(command: BaseCommand, job: Job, timeout: float) -> None:
     command.stdout.write(f"job {job.pk} ({job.get_operation_display()}) started")
     deadline = time.monotonic() + timeout
     last = None

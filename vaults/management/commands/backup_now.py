@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
 from vaults.operations.backup import Backup
@@ -12,13 +14,13 @@ from vaults.services.refusals import Refusal
 class Command(BaseCommand):
     help = "Start a Backup job for a protected VM (VAULT [SERVICE/]VM); --wait follows it and fails when it fails."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("vault")
         parser.add_argument("vm", help="VM name, or cloud-service/name")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600)
 
-    def handle(self, *args, vault: str, vm: str, wait: bool, timeout: float, **options) -> None:
+    def handle(self, *args: str, vault: str, vm: str, wait: bool, timeout: float, **options: Any) -> None:
         item = find_item(find_vault(vault), vm)
         try:
             job = Backup.start(None, item)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from vaults.models import Subscription
 
@@ -14,10 +16,10 @@ LAB_NAME = "Lab subscription"
 class Command(BaseCommand):
     help = "Create or update the 'Lab subscription' (the bundled fabric on FABRIC_PORT) and add members to it."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--member", action="append", default=[], help="user name to add (repeatable)")
 
-    def handle(self, *args, member: list[str], **options) -> None:
+    def handle(self, *args: str, member: list[str], **options: Any) -> None:
         host = f"127.0.0.1:{settings.FABRIC_PORT}"
         subscription, created = Subscription.objects.update_or_create(
             subscription_id=settings.LAB_SUBSCRIPTION_ID,

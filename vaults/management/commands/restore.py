@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vaults.cloud.errors import FabricError
 from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
@@ -15,7 +17,7 @@ class Command(BaseCommand):
     help = ("Restore a protected VM's recovery point (the newest unless --point) as a new VM; --wait follows the job "
             "and fails when it fails.")
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("vault")
         parser.add_argument("vm", help="the protected VM: name, or cloud-service/name")
         parser.add_argument("--point", type=int, help="recovery point id (default: the newest)")
@@ -28,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600)
 
-    def handle(self, *args, **o) -> None:
+    def handle(self, *args: str, **o: Any) -> None:
         item = find_item(find_vault(o["vault"]), o["vm"])
         points = item.recovery_points.order_by("-created")
         point = points.filter(pk=o["point"]).first() if o["point"] else points.first()

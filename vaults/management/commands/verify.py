@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.errors import OperationInProgress
 from vaults.management.commands._jobwait import find_vault, wait_for_job
@@ -12,12 +14,12 @@ from vaults.operations.maintenance import Verify
 class Command(BaseCommand):
     help = "Start a Verify job for a vault; --wait follows it and fails when damage is found."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("vault")
         parser.add_argument("--wait", action="store_true")
         parser.add_argument("--timeout", type=float, default=3600)
 
-    def handle(self, *args, vault: str, wait: bool, timeout: float, **options) -> None:
+    def handle(self, *args: str, vault: str, wait: bool, timeout: float, **options: Any) -> None:
         try:
             job = Verify.start_for(None, find_vault(vault))
         except OperationInProgress as refusal:
