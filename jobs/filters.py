@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django import forms
+from django.http import QueryDict
 from django.utils import timezone
 
 from jobs.models import ACTIVE, SUCCEEDED, Job, JobQuerySet, Operation, Status
@@ -67,7 +68,7 @@ class JobPage:
     has_next: bool
     window: tuple[datetime, datetime | None]
 
-    def url(self, **changes) -> str:
+    def url(self, **changes: object) -> str:
         """This page's query string with ``changes`` (None removes a key)."""
         return query_string(dict(self.form.data.items()), **changes)
 
@@ -84,7 +85,7 @@ class JobPage:
         return JOB_TABLE.headers(self.sort, lambda sort: self.url(sort=sort, page=None))
 
 
-def filter_jobs(queryset: JobQuerySet, params) -> JobPage:
+def filter_jobs(queryset: JobQuerySet, params: QueryDict) -> JobPage:
     form = JobFilterForm(params)
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}

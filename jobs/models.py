@@ -15,13 +15,17 @@ enforced on, by a partial unique index over the active statuses.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
 class Operation(models.TextChoices):
@@ -66,7 +70,7 @@ STATUS_ICON = {
 
 
 class JobQuerySet(models.QuerySet):
-    def visible_to(self, user) -> JobQuerySet:
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> JobQuerySet:
         """Jobs of the subscriptions ``user`` belongs to; every view scopes through this."""
         if not user.is_authenticated:
             return self.none()
@@ -155,7 +159,7 @@ class Job(models.Model):
         return STATUS_ICON[Status(self.status)]
 
     @property
-    def start_time(self):
+    def start_time(self) -> datetime:
         return self.started or self.created
 
     @property
@@ -168,7 +172,7 @@ class Job(models.Model):
 
     # --- transitions (compare-and-swap) ----------------------------------
 
-    def _move(self, sources: Iterable[str], target: str, **fields) -> bool:
+    def _move(self, sources: Iterable[str], target: str, **fields: Any) -> bool:
         """Move to ``target`` if the row is still in one of ``sources``; True when this call won."""
         fields["status"] = target
         won = Job.objects.filter(pk=self.pk, status__in=list(sources)).update(**fields) == 1
@@ -199,7 +203,7 @@ class Job(models.Model):
         return self._end(sources, Status.FAILED, error_code=code, error_message=message,
                          recommendations=list(recommendations), retryable=retryable)
 
-    def _end(self, sources: Iterable[str], target: str, **fields) -> bool:
+    def _end(self, sources: Iterable[str], target: str, **fields: Any) -> bool:
         now = timezone.now()
         started = self.started
         return self._move(sources, target, finished=now, duration=(now - started) if started else timedelta(0), **fields)

@@ -8,8 +8,12 @@ created the job: the row is the record, and the reconciler sends it again.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from celery import Celery, current_app
+
+if TYPE_CHECKING:
+    from jobs.models import Job
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +46,17 @@ def enqueue(job_id: int, task_name: str) -> bool:
     return True
 
 
-def run_cleanup(job, *, reason: str) -> None:
+def run_cleanup(job: Job, *, reason: str) -> None:
     """Run the job type's cleanup hook (undo what a stopped job wrote). Never raises."""
     _run_hook(job, "cleanup", job, reason)
 
 
-def run_on_failure(job) -> None:
+def run_on_failure(job: Job) -> None:
     """Run the job type's failure hook on a job that has just ended Failed. Never raises."""
     _run_hook(job, "on_failure", job)
 
 
-def _run_hook(job, hook: str, *args) -> None:
+def _run_hook(job: Job, hook: str, *args: object) -> None:
     task = current_app.tasks.get(job.task_name)
     function = getattr(task, f"job_{hook}", None)
     if function is None:

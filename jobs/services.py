@@ -30,21 +30,28 @@ one job.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from jobs import conf, live, queue
-from jobs.errors import NEVER_PICKED_UP, WORKER_LOST, CancelRefused, OperationInProgress
+from jobs.errors import NEVER_PICKED_UP, WORKER_LOST, CancelRefused, JobError, OperationInProgress
 from jobs.models import RUNNING, Job, LogAction, OperationLogEntry, Status
 
 log = logging.getLogger(__name__)
 
+# None: the machine itself acts (the scheduler, an operator's command).
+User = AbstractBaseUser | AnonymousUser | None
 
-def start_job(*, operation: str, user, subscription, vault=None, item_type: str, item_key: str, item_name: str,
-              task_name: str, params: dict[str, Any] | None = None, cancellable: bool = True) -> Job:
+
+def start_job(*, operation: str, user: User, subscription: Model, vault: Model | None = None, item_type: str,
+              item_key: str, item_name: str, task_name: str, params: dict[str, Any] | None = None,
+              cancellable: bool = True) -> Job:
     now = timezone.now()
     job = Job(operation=operation, subscription=subscription, vault=vault, item_type=item_type, item_key=item_key,
               item_name=item_name, requested_by=user if getattr(user, "is_authenticated", False) else None,
@@ -65,7 +72,7 @@ def start_job(*, operation: str, user, subscription, vault=None, item_type: str,
     return job
 
 
-def request_cancel(job: Job, user) -> Job:
+def request_cancel(job: Job, user: User) -> Job:
     """Ask ``job`` to stop. The runner notices at its next check, undoes its work and ends it Cancelled."""
     if not job.cancellable:
         raise CancelRefused(CancelRefused.NOT_SUPPORTED)
@@ -80,8 +87,9 @@ def request_cancel(job: Job, user) -> Job:
     return job
 
 
-def log_operation(user, operation: str, *, subscription=None, vault=None, item_type: str = "", item_key: str = "",
-                  item_name: str = "", job: Job | None = None, details: dict[str, Any] | None = None) -> OperationLogEntry:
+def log_operation(user: User, operation: str, *, subscription: Model | int | None = None, vault: Model | int | None = None,
+                  item_type: str = "", item_key: str = "", item_name: str = "", job: Job | None = None,
+                  details: dict[str, Any] | None = None) -> OperationLogEntry:
     """Record that ``user`` did ``operation`` (an ``Operation`` or ``LogAction`` value, or any short name).
 
     ``subscription`` and ``vault`` may be instances or primary keys.
@@ -94,7 +102,7 @@ def log_operation(user, operation: str, *, subscription=None, vault=None, item_t
     )
 
 
-def _pk(value) -> int | None:
+def _pk(value: Model | int | None) -> int | None:
     return getattr(value, "pk", value)
 
 
@@ -130,7 +138,7 @@ def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta 
     return counts
 
 
-def _fail_lost(job: Job, error, sources) -> bool:
+def _fail_lost(job: Job, error: JobError, sources: Iterable[str]) -> bool:
     with transaction.atomic():
         if not job.fail(error.code, error.message, error.recommendations, retryable=True, sources=sources):
             return False

@@ -22,6 +22,7 @@ import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -45,7 +46,7 @@ def render_job_list(request: HttpRequest, jobs: JobQuerySet, template_context: d
     return render(request, template, context)
 
 
-def _live_channels(user, shown: list[Job]) -> str:
+def _live_channels(user: AbstractBaseUser | AnonymousUser, shown: list[Job]) -> str:
     """The page follows every vault the user sees (new jobs appear) and the shown running jobs without a vault."""
     vaults = Job.vault.field.related_model.objects.filter(subscription__members=user).values_list("pk", flat=True)
     query = [("vault", pk) for pk in vaults[:100]]

@@ -17,5 +17,5 @@ app.autodiscover_tasks()
 
 
 @worker_process_init.connect
-def _tune_worker_process(**_kwargs) -> None:
+def _tune_worker_process(**_kwargs: object) -> None:
     recycle_large_buffers()  # backups and restores allocate and free MiB-sized buffers all day

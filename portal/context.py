@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -18,7 +19,7 @@ _NAV = (
 )
 
 
-def role_label(user) -> str:
+def role_label(user: AbstractBaseUser | AnonymousUser) -> str:
     if can_administer(user):
         return Role.ADMINISTRATOR
     if can_operate(user):

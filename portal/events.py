@@ -14,12 +14,15 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ def register_channel(kind: str, check: Callable[[Any, int], bool]) -> None:
     _channel_checks[kind] = check
 
 
-def authorize_channel(user, kind: str, raw_id: str) -> str | None:
+def authorize_channel(user: AbstractBaseUser | AnonymousUser, kind: str, raw_id: str) -> str | None:
     """``"<kind>:<id>"`` when ``user`` may follow that object, else None."""
     check = _channel_checks.get(kind)
     if check is None or not raw_id.isdigit():

@@ -16,7 +16,7 @@ whole of it::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -31,7 +31,7 @@ def query_string(params: Mapping[str, object], **changes: object) -> str:
     return "?" + urlencode({key: value for key, value in data.items() if value not in ("", None)})
 
 
-def label_of(field: str, choices) -> Case:
+def label_of(field: str, choices: Iterable[tuple[object, str]]) -> Case:
     """A choices field as it reads (its labels), so a column sorts the way the user sees it."""
     return Case(*(When(**{field: value}, then=Value(str(label))) for value, label in choices), default=F(field),
                 output_field=CharField())

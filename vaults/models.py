@@ -96,7 +96,7 @@ class VaultQuerySet(models.QuerySet):
         return self.filter(subscription__members=user)
 
 
-class Vault(models.Model):
+class Vault(StatusMoves):
     class Status(models.TextChoices):
         CREATING = "creating", "Creating"
         ACTIVE = "active", "Active"
@@ -153,6 +153,10 @@ class Vault(models.Model):
     def replication_lock_reason(self) -> str:
         """Why storage replication can no longer change, or "" while it still can."""
         return self.REPLICATION_LOCKED if self.has_registered_items() else ""
+
+    def start_deleting(self) -> bool:
+        """Active → Deleting: one request wins the vault's deletion."""
+        return self._move([self.Status.ACTIVE], self.Status.DELETING)
 
     def delete_refusal(self) -> str:
         """Why the vault cannot be deleted now, or "" when it can."""
@@ -337,6 +341,11 @@ class ProtectedItem(StatusMoves):
     def mark_error(self, message: str) -> bool:
         """Protection Error (a failed configuration or backup), until a backup succeeds."""
         return self._move(self.ACTIVE, self.Status.ERROR, error_message=message)
+
+    def note_error(self, message: str) -> None:
+        """Keep a failed job's sentence for the item's page; its status moves when the job's hook decides."""
+        type(self).objects.filter(pk=self.pk).update(error_message=message)
+        self.error_message = message
 
     def stop(self) -> bool:
         """Stop protection: no more backups, the points stay. Stopping a stopped item changes nothing."""

@@ -51,35 +51,40 @@ def plan_disk(name: str, source: DiskSource, chunk_size: int, previous: DiskMani
     return DiskPlan(name, source, size, chunk_size, previous, split_by_chunk(wanted, chunk_size), total(wanted))
 
 
+def _chunk_bytes(plan: DiskPlan, chunks: ChunkStore, index: int, pieces: list[tuple[int, memoryview]],
+                 starts: list[int]) -> bytes | bytearray | memoryview:
+    """Chunk ``index`` as the new point holds it: the bytes read (``pieces``, which begin at ``starts``) laid over
+    the previous point's chunk, or over zeros; a fully read chunk is a view of the read, not a copy."""
+    size, chunk_size, previous = plan.size, plan.chunk_size, plan.previous
+    start = index * chunk_size
+    length = chunk_length(index, size, chunk_size)
+    spans = plan.spans[index]
+    if total(spans) == length:
+        base: bytearray | None = None
+    elif previous is not None and previous.chunks[index] is not None:
+        try:
+            base = bytearray(chunks.get(previous.chunks[index], length))
+        except ChunkError:
+            # The previous point's chunk is damaged: take the whole chunk from the snapshot instead, so the
+            # new point is sound (verify still reports the old one).
+            return plan.source.read(start, length)
+    else:
+        base = bytearray(length)
+    for span_start, span_end in spans:
+        piece_start, data = pieces[bisect.bisect_right(starts, span_start) - 1]
+        part = data[span_start - piece_start:span_end - piece_start]
+        if base is None:
+            return part  # whole chunk in one piece (spans of a fully covered chunk are merged)
+        base[span_start - start:span_end - start] = part
+    return base
+
+
 def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, workers: int, read_batch: int,
                   progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> DiskManifest:
     size, chunk_size, previous = plan.size, plan.chunk_size, plan.previous
     entries: list[str | None] = list(previous.chunks) if previous is not None else [None] * chunk_count(size, chunk_size)
     zero = bytes(chunk_size)
     stored = 0
-
-    def chunk_bytes(index: int, pieces: list[tuple[int, memoryview]], starts: list[int]) -> bytes | bytearray | memoryview:
-        start = index * chunk_size
-        length = chunk_length(index, size, chunk_size)
-        spans = plan.spans[index]
-        if total(spans) == length:
-            base: bytearray | None = None
-        elif previous is not None and previous.chunks[index] is not None:
-            try:
-                base = bytearray(chunks.get(previous.chunks[index], length))
-            except ChunkError:
-                # The previous point's chunk is damaged: take the whole chunk from the snapshot instead, so the
-                # new point is sound (verify still reports the old one).
-                return plan.source.read(start, length)
-        else:
-            base = bytearray(length)
-        for span_start, span_end in spans:
-            piece_start, data = pieces[bisect.bisect_right(starts, span_start) - 1]
-            part = data[span_start - piece_start:span_end - piece_start]
-            if base is None:
-                return part  # whole chunk in one piece (spans of a fully covered chunk are merged)
-            base[span_start - start:span_end - start] = part
-        return base
 
     def work(batch: list[int]) -> list[tuple[int, str | None, int, int]]:
         reads = coalesce([span for index in batch for span in plan.spans[index]])
@@ -93,7 +98,7 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
         starts = [start for start, _ in pieces]
         done, frames = [], []
         for index in batch:
-            data = chunk_bytes(index, pieces, starts)
+            data = _chunk_bytes(plan, chunks, index, pieces, starts)
             read = total(plan.spans[index])
             if is_zero(data, zero):
                 done.append((index, None, 0, read))  # all-zero: recorded in the manifest, never stored

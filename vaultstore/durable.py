@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -20,7 +20,7 @@ FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
 
 @contextmanager
-def full_disk_as_store_error(where: Path, what: str = "The vault store", recommendation: str | None = None):
+def full_disk_as_store_error(where: Path, what: str = "The vault store", recommendation: str | None = None) -> Iterator[None]:
     """Turn 'no space left' into the typed error the job reports to the user."""
     try:
         yield

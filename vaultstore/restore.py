@@ -43,36 +43,14 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
     verified: list[str | None] = [None] * chunk_count(size, chunk_size)
     written = fallbacks = 0
 
-    def fetch(index: int) -> tuple[bytes, bool]:
-        name = disk.chunks[index]
-        length = chunk_length(index, size, chunk_size)
-        try:
-            return store.chunks.get(name, length), False
-        except ChunkError as primary_error:
-            if secondary is None:
-                raise
-            try:
-                return secondary.chunks.get(name, length), True
-            except ChunkError as secondary_error:
-                raise type(primary_error)(name, f"{primary_error} The secondary copy is unusable too: {secondary_error}") \
-                    from secondary_error
-
-    def fetch_all(batch: list[int]) -> list[tuple[bytes, bool]]:
-        try:
-            datas = store.chunks.get_many([disk.chunks[index] for index in batch],
-                                          [chunk_length(index, size, chunk_size) for index in batch])
-            return [(data, False) for data in datas]
-        except ChunkError:
-            return [fetch(index) for index in batch]  # one at a time, to find the bad one and use the secondary
-
     def work(batch: list[int]) -> tuple[list[int], list[str], int, int]:
-        fetched = fetch_all(batch)
+        names = [disk.chunks[index] for index in batch]
+        fetched = _read_run(store, secondary, names, [chunk_length(index, size, chunk_size) for index in batch])
         pieces = [data for data, _ in fetched]
         # The run goes to the sink as the chunks it is made of, copied at most once on the way.
         sink.write(batch[0] * chunk_size, pieces)
         # get() hashed these very bytes and proved the hash equals the name, so the name is the hash of what is
         # written: the digest below is rebuilt from the written bytes without hashing them twice.
-        names = [disk.chunks[index] for index in batch]
         return batch, names, sum(len(data) for data in pieces), sum(from_secondary for _, from_secondary in fetched)
 
     def collect(result: tuple[list[int], list[str], int, int]) -> None:
@@ -101,6 +79,29 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
         raise DigestMismatchError(f"The restored disk {disk.name} does not match its backup: digest {digest} "
                                   f"instead of {disk.digest}.")
     return RestoreResult(disk=disk.name, digest=digest, written_bytes=written, chunks_from_secondary=fallbacks)
+
+
+def _read_run(store: VaultStore, secondary: VaultStore | None, names: list[str],
+              lengths: list[int]) -> list[tuple[bytes, bool]]:
+    """The chunks of one run, each with whether it came from the secondary copy."""
+    try:
+        return [(data, False) for data in store.chunks.get_many(names, lengths)]
+    except ChunkError:
+        # One at a time, to find the bad one and use the secondary.
+        return [_read_chunk(store, secondary, name, length) for name, length in zip(names, lengths, strict=True)]
+
+
+def _read_chunk(store: VaultStore, secondary: VaultStore | None, name: str, length: int) -> tuple[bytes, bool]:
+    try:
+        return store.chunks.get(name, length), False
+    except ChunkError as primary_error:
+        if secondary is None:
+            raise
+        try:
+            return secondary.chunks.get(name, length), True
+        except ChunkError as secondary_error:
+            raise type(primary_error)(name, f"{primary_error} The secondary copy is unusable too: {secondary_error}") \
+                from secondary_error
 
 
 def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, read_batch: int = 4 << 20) -> str:

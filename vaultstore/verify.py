@@ -48,24 +48,7 @@ def verify_store(store: VaultStore, *, quarantine: bool = True, progress: Progre
     report = VerifyReport()
     with lease(store.lock_path, exclusive=False, timeout=store.lock_timeout):
         store.chunks.refresh()
-        users: dict[str, list[str]] = {}
-        lengths: dict[str, int] = {}
-        for point_id in store.point_ids():
-            try:
-                point = store.load_point(point_id)
-            except CorruptManifestError as exc:
-                report.corrupt_manifests[point_id] = exc.message
-                continue
-            report.points_checked += 1
-            for disk in point.disks:
-                for index, name in enumerate(disk.chunks):
-                    if name is None:
-                        continue
-                    users.setdefault(name, [])
-                    if not users[name] or users[name][-1] != point_id:
-                        users[name].append(point_id)
-                    lengths[name] = chunk_length(index, disk.size, disk.chunk_size)
-
+        users, lengths = _chunks_in_use(store, report)
         names = sorted(users)
         batches = [names[start:start + VERIFY_BATCH] for start in range(0, len(names), VERIFY_BATCH)]
         total_bytes = sum(lengths.values())
@@ -95,3 +78,28 @@ def verify_store(store: VaultStore, *, quarantine: bool = True, progress: Progre
         if quarantine and report.bad_chunks:
             store.chunks.quarantine(report.bad_chunks)
     return report
+
+
+def _chunks_in_use(store: VaultStore, report: VerifyReport) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Every chunk the recovery points name: the points that use it (each once, in order) and its length.
+
+    Counts the points read into ``report``, and records there the manifests that cannot be read.
+    """
+    users: dict[str, list[str]] = {}
+    lengths: dict[str, int] = {}
+    for point_id in store.point_ids():
+        try:
+            point = store.load_point(point_id)
+        except CorruptManifestError as exc:
+            report.corrupt_manifests[point_id] = exc.message
+            continue
+        report.points_checked += 1
+        for disk in point.disks:
+            for index, name in enumerate(disk.chunks):
+                if name is None:
+                    continue
+                users.setdefault(name, [])
+                if not users[name] or users[name][-1] != point_id:
+                    users[name].append(point_id)
+                lengths[name] = chunk_length(index, disk.size, disk.chunk_size)
+    return users, lengths

@@ -31,6 +31,7 @@ import os
 import secrets
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,7 +201,7 @@ class ChunkWriter:
             if len(buffer) == STAGE_BUFFER and len(self._free) < MAX_WRITES_IN_FLIGHT + 1:
                 self._free.append(buffer)
 
-    def _background(self, fn, *args) -> Future:
+    def _background(self, fn: Callable[..., None], *args: object) -> Future:
         """Run ``fn`` on the writer's one background thread, after what was handed to it before."""
         while self._in_flight and self._in_flight[0].done():
             self._in_flight.popleft().result()  # a failed write fails the session here, at once

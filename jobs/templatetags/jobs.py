@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import template
+from django.template import Context
 from django.utils.html import json_script
 
 from jobs import live
@@ -23,12 +24,12 @@ def duration(value: timedelta | None) -> str:
 
 
 @register.filter
-def is_list(value) -> bool:
+def is_list(value: object) -> bool:
     return isinstance(value, list | tuple)
 
 
 @register.simple_tag(takes_context=True)
-def running_job_notes(context) -> str:
+def running_job_notes(context: Context) -> str:
     """The user's running jobs as notes for the strip, so a page (re)loaded mid-job shows them at once."""
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -21,7 +21,7 @@ from vaults.operations.base import VaultOperation
 from vaults.services import backup
 from vaults.services.protection import check_delete_data, check_stop
 from vaults.services.refusals import require_operator
-from vaults.services.storage import open_store, record_storage_used, secondary_path, secondary_store
+from vaults.services.storage import delete_points, open_store, record_storage_used, secondary_path, secondary_store
 from vaultstore import StoreBusyError
 
 
@@ -89,17 +89,11 @@ class DeleteBackupData(VaultOperation):
         with ctx.subtask("Stop protection"):
             item.stop()
         with ctx.subtask("Delete backup data"):
-            ids = list(item.recovery_points.values_list("store_point_id", flat=True))
-            store = open_store(vault)
-            # Rows first: a point the portal no longer lists is never offered for restore while its files go.
-            with transaction.atomic():
-                item.recovery_points.all().delete()
-            store.delete_points(ids)
-            ctx.set_property("Recovery points deleted", len(ids))
+            ctx.set_property("Recovery points deleted", delete_points(vault, item.recovery_points.all()))
             if item.base_snapshots:
                 backup.release_snapshots(vault.subscription.endpoint, item.base_snapshots)
             item.delete()
-        record_storage_used(vault, store)
+        record_storage_used(vault)
         ctx.progress(100)
         publish([f"vault:{vault.pk}"], "item", {"protected_item": ctx.params["protected_item"], "status": "removed"})
 
@@ -116,18 +110,14 @@ class Retention(VaultJob):
         if vault is None:
             return
         with ctx.subtask("Delete expired recovery points"):
-            expired = RecoveryPoint.objects.filter(protected_item__vault=vault, expires__lte=timezone.now())
             # The newest point of an item is its next incremental's base; retention may still remove it once expired.
-            ids = list(expired.values_list("store_point_id", flat=True))
-            with transaction.atomic():
-                expired.delete()
-            store = open_store(vault)
-            store.delete_points(ids)
-            ctx.set_property("Recovery points deleted", len(ids))
-        record_storage_used(vault, store)
+            deleted = delete_points(vault, RecoveryPoint.objects.filter(protected_item__vault=vault,
+                                                                        expires__lte=timezone.now()))
+            ctx.set_property("Recovery points deleted", deleted)
+        record_storage_used(vault)
         ctx.progress(100)
-        if ids:
-            publish([f"vault:{vault.pk}"], "item", {"retention": len(ids)})
+        if deleted:
+            publish([f"vault:{vault.pk}"], "item", {"retention": deleted})
 
 
 class GarbageCollection(VaultJob):

@@ -98,7 +98,7 @@ class ConfigureProtection(VaultOperation):
         try:
             _configure(ctx, item)
         except JobError as error:  # the cleanup hook shows it on the item, which it may keep
-            ProtectedItem.objects.filter(pk=item.pk).update(error_message=error.message)
+            item.note_error(error.message)
             raise
 
 

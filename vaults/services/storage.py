@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
 
-from vaults.models import Vault
+from vaults.models import RecoveryPoint, Vault
 from vaultstore import VaultStore
 
 
@@ -37,3 +39,13 @@ def record_storage_used(vault: Vault, store: VaultStore | None = None) -> int:
     Vault.objects.filter(pk=vault.pk).update(storage_used=used)
     vault.storage_used = used
     return used
+
+
+def delete_points(vault: Vault, points: QuerySet[RecoveryPoint]) -> int:
+    """Delete recovery points: rows first, so a point the portal no longer lists is never offered for restore while
+    its files go; the chunks go at the next garbage collection. Returns how many were deleted."""
+    ids = list(points.values_list("store_point_id", flat=True))
+    with transaction.atomic():
+        points.delete()
+    open_store(vault).delete_points(ids)
+    return len(ids)

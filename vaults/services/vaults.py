@@ -139,8 +139,7 @@ def delete_vault(user: User, vault: Vault, reason: str) -> None:
         raise NotNow(refusal)
     if not reason.strip():
         raise InvalidRequest("Give a reason for deleting the vault.", field="reason")
-    claimed = Vault.objects.filter(pk=vault.pk, status=Vault.Status.ACTIVE).update(status=Vault.Status.DELETING)
-    if not claimed:
+    if not vault.start_deleting():
         raise NotNow("The vault is not active (it may already be being deleted).")
     store = vault.store_path
     with transaction.atomic():

@@ -8,7 +8,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from portal.access import Role
 
@@ -16,10 +16,10 @@ from portal.access import Role
 class Command(BaseCommand):
     help = "Create the 'admin' account on first run (password kept in VAR_DIR/admin-password) and print how to sign in."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
 
-    def handle(self, *args, username: str, **options) -> None:
+    def handle(self, *args: object, username: str, **options: object) -> None:
         User = get_user_model()
         password_file = settings.VAR_DIR / "admin-password"
         user = User.objects.filter(username=username).first()
