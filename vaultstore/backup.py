@@ -18,6 +18,7 @@ is referenced and never copied.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vaultstore.chunks import ChunkStore, chunk_hash
@@ -40,15 +41,31 @@ class DiskPlan:
     previous: DiskManifest | None       # set only when the backup is incremental
     spans: dict[int, list[Range]]       # chunk index -> absolute ranges to read inside it
     read_total: int
+    healed: int = 0                     # unchanged chunks read again because the store no longer holds them whole
 
 
-def plan_disk(name: str, source: DiskSource, chunk_size: int, previous: DiskManifest | None) -> DiskPlan:
-    """``previous`` is the base ``VaultStore.usable_base`` chose (None: a full backup)."""
+def plan_disk(name: str, source: DiskSource, chunk_size: int, previous: DiskManifest | None,
+              sound: Callable[[str], bool] | None = None) -> DiskPlan:
+    """``previous`` is the base ``VaultStore.usable_base`` chose (None: a full backup).
+
+    An incremental backup reads the ranges that changed, and also every chunk of ``previous`` that the store does
+    not hold whole (``sound(name)`` is False: marked damaged, missing from the index, or in a pack whose index
+    could not be read): the snapshot still has those bytes, so they are read again and stored anew rather than
+    referenced. A point therefore never names a chunk the store cannot serve, and the next backup after Verify
+    found damage heals the item.
+    """
     size = source.size
     if size <= 0:
         raise ValueError(f"disk {name}: size {size} is not a disk")
-    wanted = normalize(source.changed_ranges() if previous is not None else source.ranges(), size)
-    return DiskPlan(name, source, size, chunk_size, previous, split_by_chunk(wanted, chunk_size), total(wanted))
+    if previous is None:
+        wanted = normalize(source.ranges(), size)
+        return DiskPlan(name, source, size, chunk_size, None, split_by_chunk(wanted, chunk_size), total(wanted))
+    heal = [index for index, chunk in enumerate(previous.chunks)
+            if chunk is not None and sound is not None and not sound(chunk)]
+    whole = [(index * chunk_size, index * chunk_size + chunk_length(index, size, chunk_size)) for index in heal]
+    wanted = normalize([*source.changed_ranges(), *whole], size)
+    return DiskPlan(name, source, size, chunk_size, previous, split_by_chunk(wanted, chunk_size), total(wanted),
+                    healed=len(heal))
 
 
 def _chunk_bytes(plan: DiskPlan, chunks: ChunkStore, index: int, pieces: list[tuple[int, memoryview]],
@@ -134,4 +151,4 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
     return DiskManifest(name=plan.name, size=size, chunk_size=chunk_size, chunks=entries,
                         digest=disk_digest(size, chunk_size, entries), source_snapshot=plan.source.snapshot_id,
                         data_bytes=data_length(size, chunk_size, entries), stored_bytes=stored, read_bytes=plan.read_total,
-                        incremental=previous is not None)
+                        incremental=previous is not None, healed_chunks=plan.healed)

@@ -41,6 +41,7 @@ from vaultstore.errors import CorruptChunkError, MissingChunkError
 HASH_NAME = "blake3"
 DIGEST_HEX_LEN = 64
 MAX_CHUNK = 64 << 20
+MAX_FRAME_READ = MAX_CHUNK + (1 << 20)  # a frame is at most a chunk plus zstd's overhead
 PACK_SUFFIX = ".pack"
 PACK_MAGIC = b"RSVPACK1"
 ENTRY = struct.Struct("<32sQII")
@@ -69,6 +70,7 @@ class Pack:
     size: int
     mtime: float
     entries: list[tuple[str, Location]]
+    rebuilt: bool = False  # its index was damaged and was rebuilt from its frames
 
 
 def pack_index(entries: Iterable[tuple[str, Location]]) -> bytes:
@@ -80,7 +82,12 @@ def pack_footer(index: bytes, index_offset: int, count: int) -> bytes:
 
 
 def read_pack(path: Path) -> Pack | None:
-    """A pack's index, or None when the file is not a complete pack (its chunks then count as missing)."""
+    """A pack's index, or None when the file is gone.
+
+    A pack has a name only once complete and durable, so an index that fails its check (or a footer that does
+    not add up) means the file was damaged since: its index is then rebuilt from the frames (``rebuild_index``),
+    and the pack is marked ``rebuilt`` so Verify reports it. The store never pretends whole chunks are gone.
+    """
     pack_id = path.name[:-len(PACK_SUFFIX)]
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -88,20 +95,60 @@ def read_pack(path: Path) -> Pack | None:
         return None
     try:
         stat = os.fstat(fd)
-        if stat.st_size < FOOTER.size:
-            return None
-        magic, index_offset, count, checksum = FOOTER.unpack(os.pread(fd, FOOTER.size, stat.st_size - FOOTER.size))
-        index_length = count * ENTRY.size
-        if magic != PACK_MAGIC or index_offset + index_length + FOOTER.size != stat.st_size:
-            return None
-        index = os.pread(fd, index_length, index_offset)
-        if blake3.blake3(index).digest() != checksum:
-            return None
+        index = _checked_index(fd, stat.st_size)
+        if index is None:
+            return Pack(pack_id, path, stat.st_size, stat.st_mtime, rebuild_index(fd, pack_id, stat.st_size),
+                        rebuilt=True)
     finally:
         os.close(fd)
     entries = [(raw.hex(), Location(pack_id, offset, length, raw_length))
                for raw, offset, length, raw_length in ENTRY.iter_unpack(index)]
     return Pack(pack_id, path, stat.st_size, stat.st_mtime, entries)
+
+
+def _checked_index(fd: int, size: int) -> bytes | None:
+    """The pack's index when its footer adds up and its checksum holds, else None."""
+    if size < FOOTER.size:
+        return None
+    magic, index_offset, count, checksum = FOOTER.unpack(os.pread(fd, FOOTER.size, size - FOOTER.size))
+    index_length = count * ENTRY.size
+    if magic != PACK_MAGIC or index_offset + index_length + FOOTER.size != size:
+        return None
+    index = os.pread(fd, index_length, index_offset)
+    return index if blake3.blake3(index).digest() == checksum else None
+
+
+REBUILD_READ = 4 << 20
+
+
+def rebuild_index(fd: int, pack_id: str, size: int) -> list[tuple[str, Location]]:
+    """The entries of a pack whose index is damaged, found from its frames.
+
+    Frames are read in order from the start: each is one zstd frame, and its chunk's name is the BLAKE3 of what
+    it decompresses to, so the name is recomputed from the bytes rather than trusted. The scan stops at the
+    first place that is not a whole frame (the old index, or damage): chunks after damage are missing, and
+    Verify names the points that need them.
+    """
+    entries: list[tuple[str, Location]] = []
+    offset, buffered = 0, b""
+    while offset < size:
+        decompressor = zstandard.ZstdDecompressor().decompressobj()
+        try:
+            if len(buffered) >= 18 and zstandard.frame_content_size(buffered) > MAX_CHUNK:
+                break  # a header that claims more than any chunk is damage, not a frame
+            data = decompressor.decompress(buffered)
+        except zstandard.ZstdError:
+            break
+        if decompressor.eof:
+            length = len(buffered) - len(decompressor.unused_data)
+            entries.append((chunk_hash(data), Location(pack_id, offset, length, len(data))))
+            offset += length
+            buffered = buffered[length:]
+            continue
+        if offset + len(buffered) >= size or len(buffered) >= MAX_FRAME_READ:
+            break  # the rest is not a whole frame
+        buffered += os.pread(fd, REBUILD_READ, offset + len(buffered))
+    return entries
 
 
 class _LastPacks:
@@ -272,6 +319,10 @@ class ChunkStore:
         """Every chunk the store can serve (damaged ones excluded)."""
         self._loaded()
         return set(self._index)
+
+    def rebuilt_packs(self) -> list[str]:
+        """Packs whose index was damaged and was rebuilt from their frames when the store was opened."""
+        return sorted(pack.id for pack in self._loaded().values() if pack.rebuilt)
 
     def damaged(self) -> dict[str, set[str]]:
         self._loaded()

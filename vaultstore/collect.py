@@ -2,7 +2,8 @@
 
 A pack none of whose chunks is named any more is deleted. A pack that still
 holds named chunks is rewritten once at least ``repack_threshold`` of its
-bytes are dead (or as soon as it holds a damaged chunk): its live frames are
+bytes are dead (or as soon as it holds a damaged chunk, or its index had to be
+rebuilt from its frames): its live frames are
 copied, as stored, into a new pack, which is published before the old one is
 deleted, so at every moment each live chunk has a durable copy. Below the
 threshold the dead chunks wait: a daily retention run frees a few chunks in
@@ -65,14 +66,15 @@ def collect_garbage(store: VaultStore, *, grace_seconds: float = DEFAULT_GRACE_S
         for pack in store.chunks.packs():
             bad = damaged.get(pack.id, set())
             dead = [name for name, _ in pack.entries if name not in referenced or name in bad]
-            if not dead:
+            if not dead and not pack.rebuilt:  # a rebuilt pack is rewritten, so its index is whole again
                 continue
             if pack.mtime >= cutoff:
                 report.unreferenced_kept += sum(1 for name in dead if name not in bad)
                 continue
             live = [(name, where) for name, where in pack.entries if name in referenced and name not in bad]
             dead_bytes = sum(where.length for name, where in pack.entries if name not in referenced or name in bad)
-            if live and not bad and dead_bytes < repack_threshold * sum(where.length for _, where in pack.entries):
+            worth_waiting = dead_bytes < repack_threshold * sum(where.length for _, where in pack.entries)
+            if live and not bad and not pack.rebuilt and worth_waiting:
                 report.dead_waiting += len(dead)
                 continue
             if live:

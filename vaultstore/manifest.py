@@ -89,6 +89,7 @@ class DiskManifest:
     stored_bytes: int = 0        # compressed bytes this backup added to the store for this disk
     read_bytes: int = 0          # bytes read from the source (the transfer)
     incremental: bool = False
+    healed_chunks: int = 0       # unchanged chunks read again because the store no longer held them whole
 
     @property
     def logical_bytes(self) -> int:
@@ -104,7 +105,7 @@ class DiskManifest:
             "source_snapshot": self.source_snapshot, "incremental": self.incremental,
             "logical_bytes": self.size, "data_bytes": self.data_bytes,
             "stored_bytes": self.stored_bytes, "read_bytes": self.read_bytes,
-            "chunks": self.chunks,
+            "healed_chunks": self.healed_chunks, "chunks": self.chunks,
         }
 
     @classmethod
@@ -114,7 +115,7 @@ class DiskManifest:
         disk = cls(name=data["name"], size=int(data["size"]), chunk_size=int(data["chunk_size"]), chunks=list(data["chunks"]),
                    digest=data["digest"], source_snapshot=data.get("source_snapshot"), data_bytes=int(data["data_bytes"]),
                    stored_bytes=int(data["stored_bytes"]), read_bytes=int(data.get("read_bytes", 0)),
-                   incremental=bool(data.get("incremental")))
+                   incremental=bool(data.get("incremental")), healed_chunks=int(data.get("healed_chunks", 0)))
         if len(disk.chunks) != chunk_count(disk.size, disk.chunk_size):
             raise ValueError(f"disk {disk.name}: {len(disk.chunks)} chunks for {disk.size} bytes")
         return disk
@@ -148,6 +149,10 @@ class RecoveryPoint:
     @property
     def read_bytes(self) -> int:
         return sum(disk.read_bytes for disk in self.disks)
+
+    @property
+    def healed_chunks(self) -> int:
+        return sum(disk.healed_chunks for disk in self.disks)
 
     @property
     def snapshots(self) -> dict[str, str | None]:

@@ -84,7 +84,7 @@ class BackupSession:
         """``previous`` must belong to a point still published (``VaultStore.back_up`` checks this for you)."""
         if any(disk.name == name for disk in self.disks):
             raise ValueError(f"disk {name!r} is already part of this recovery point")
-        return plan_disk(name, source, self.store.chunk_size, previous)
+        return plan_disk(name, source, self.store.chunk_size, previous, sound=self.store.chunks.has)
 
     def run(self, plan: DiskPlan, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> DiskManifest:
         if self._pending is None:

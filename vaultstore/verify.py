@@ -30,6 +30,7 @@ class VerifyReport:
     bad_chunks: dict[str, str] = field(default_factory=dict)        # chunk -> what is wrong
     affected_points: dict[str, list[str]] = field(default_factory=dict)  # point id -> its bad chunks
     corrupt_manifests: dict[str, str] = field(default_factory=dict)      # point id -> what is wrong
+    rebuilt_packs: list[str] = field(default_factory=list)  # packs whose damaged index was rebuilt from their frames
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,7 @@ def verify_store(store: VaultStore, *, quarantine: bool = True, progress: Progre
     report = VerifyReport()
     with lease(store.lock_path, exclusive=False, timeout=store.lock_timeout):
         store.chunks.refresh()
+        report.rebuilt_packs = store.chunks.rebuilt_packs()
         users, lengths = _chunks_in_use(store, report)
         names = sorted(users)
         batches = [names[start:start + VERIFY_BATCH] for start in range(0, len(names), VERIFY_BATCH)]

@@ -229,8 +229,15 @@ def test_a_new_store_object_reads_only_the_packs_it_has_not_seen(vault_store, la
     assert restore_bytes(third, point) == disk.snapshots[second].data
     assert read == [f"{new_pack}.pack"]
 
-    # A pack file that changed under its name (here: truncated) is read again, and its chunks count as missing.
+    # A pack file that changed under its name is read again. With its footer cut short, its index is rebuilt from
+    # the frames and the chunk is still served; cut into the chunk's frame, the chunk is missing.
+    name = chunk_hash(disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK])
     path = third.chunks.pack_path(new_pack)
     os.truncate(path, path.stat().st_size - 1)
     fourth = VaultStore(vault_store.path)
-    assert chunk_hash(disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK]) not in fourth.chunks.names()
+    assert name in fourth.chunks.names() and fourth.chunks.rebuilt_packs() == [new_pack]
+    assert fourth.chunks.get(name) == disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK]
+    where = fourth.chunks.locate(name)
+    os.truncate(path, where.offset + where.length - 1)
+    fifth = VaultStore(vault_store.path)
+    assert name not in fifth.chunks.names()

@@ -138,6 +138,10 @@ def _transfer(ctx: JobContext, item: ProtectedItem, snapshot: backup.Snapshot, c
                                 planned=planned, progress=progress, cancel=ctx.check_cancelled)
         ctx.set_property("Transferred Bytes", human_bytes(point.read_bytes))
         ctx.set_property("Stored Bytes", human_bytes(point.stored_bytes))
+        if point.healed_chunks:
+            # Chunks the store no longer held whole (Verify found them damaged, or their pack is gone): read
+            # again from the snapshot, so this point, and the item's next ones, are whole.
+            ctx.set_property("Chunks re-read to heal", point.healed_chunks)
     return point
 
 

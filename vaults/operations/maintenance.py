@@ -168,6 +168,9 @@ class Verify(VaultJob):
                                   cancel=ctx.check_cancelled)
             ctx.set_property("Recovery points checked", report.points_checked)
             ctx.set_property("Chunks checked", report.chunks_checked)
+        if report.rebuilt_packs:
+            ctx.warn(f"The index of {len(report.rebuilt_packs)} pack file(s) was damaged and was rebuilt from the "
+                     f"chunks they hold: {', '.join(report.rebuilt_packs)}. Garbage collection rewrites them.")
         if report.ok:
             ctx.progress(100)
             return
