@@ -9,9 +9,12 @@ filesystem without working locks the pending records and the GC grace period
 below are the second line (see ``gc.py``).
 
 Pending records (``pending/<session>.json``) say what an unpublished backup
-references. A backup writes one when it starts and rewrites it with every chunk
-it names just before it publishes; a crash leaves it behind, and GC keeps the
-chunks it names until it is older than the grace period.
+references and which temp packs it is writing. A backup writes one when it
+starts, again for each new temp pack, and with every chunk it names just before
+it publishes; a crash leaves it behind, and GC keeps the chunks it names until
+it is older than the grace period. Whoever learns that the session's process is
+dead (the reconciler, through the job's cleanup) removes the record and its temp
+packs at once with ``abandon_sessions``.
 """
 
 from __future__ import annotations
@@ -63,11 +66,20 @@ class PendingRecord:
         self.session_id = session_id
         self.point_id = point_id
         self.started = time.time()
+        self.temps: list[str] = []
+        self.chunks: set[str] = set()
 
-    def write(self, chunks: set[str]) -> None:
+    def write(self, chunks: set[str] | None = None) -> None:
+        if chunks is not None:
+            self.chunks = set(chunks)
         record = {"session": self.session_id, "point": self.point_id, "host": socket.gethostname(), "pid": os.getpid(),
-                  "started": self.started, "chunks": sorted(chunks)}
+                  "started": self.started, "temps": self.temps, "chunks": sorted(self.chunks)}
         atomic_write(self.path, json.dumps(record).encode())
+
+    def add_temp(self, path: Path) -> None:
+        """A temp pack the session is about to write: recorded before it exists, so it is never left unnamed."""
+        self.temps.append(str(path))
+        self.write()
 
     def remove(self) -> None:
         unlink_durably([self.path])
@@ -87,3 +99,26 @@ def read_pending(directory: Path) -> list[tuple[Path, float, set[str]]]:
             mtime = time.time()  # a torn record is kept a full grace period rather than trusted
         records.append((path, mtime, chunks))
     return records
+
+
+def abandon_sessions(directory: Path, point_id: str, packs_root: Path) -> tuple[int, int]:
+    """Remove the pending records of ``point_id``'s sessions and the temp packs they list, because the process
+    that wrote them is known to be dead. Returns (records removed, temp packs removed).
+
+    Only temp packs (hidden ``.*.tmp`` files under ``packs_root``) are ever removed: a published pack is named
+    by its content's chunks and belongs to the store.
+    """
+    records, temps = [], 0
+    for path in sorted(directory.glob("*.json")):
+        try:
+            record = json.loads(path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            continue
+        if record.get("point") != point_id:
+            continue
+        for name in record.get("temps", []):
+            temp = Path(name)
+            if temp.parent.parent == packs_root and temp.name.startswith(".") and temp.name.endswith(".tmp"):
+                temps += unlink_durably([temp])
+        records.append(path)
+    return unlink_durably(records), temps

@@ -19,6 +19,7 @@ from __future__ import annotations
 import secrets
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vaultstore.backup import DiskPlan, plan_disk, transfer_disk
@@ -48,7 +49,7 @@ class BackupSession:
         if not POINT_ID.match(self.point_id):
             raise ValueError(f"invalid recovery point id {self.point_id!r}")
         self.disks: list[DiskManifest] = []
-        self.writer = ChunkWriter(store.chunks)
+        self.writer = ChunkWriter(store.chunks, on_new_temp=self._record_temp)
         self._stack = ExitStack()
         self._pending: PendingRecord | None = None
         self.published: RecoveryPoint | None = None
@@ -72,6 +73,10 @@ class BackupSession:
         self._pending = PendingRecord(self.store.pending_dir, secrets.token_hex(8), self.point_id)
         self._stack.callback(self._pending.remove)
         self._pending.write(set())
+
+    def _record_temp(self, path: Path) -> None:
+        if self._pending is not None:
+            self._pending.add_temp(path)
 
     def abort(self) -> None:
         """Drop the session: no point, the pending record removed, the lease released. Safe to call twice."""

@@ -23,6 +23,7 @@ from vaultstore.chunks import HASH_NAME, ChunkStore
 from vaultstore.collect import DEFAULT_GRACE_SECONDS, DEFAULT_REPACK_THRESHOLD, GcReport, collect_garbage
 from vaultstore.durable import atomic_write, full_disk_as_store_error, unlink_durably
 from vaultstore.errors import CorruptManifestError, PointNotFoundError, StoreError
+from vaultstore.locks import abandon_sessions
 from vaultstore.manifest import POINT_ID, DiskManifest, RecoveryPoint
 from vaultstore.pool import CancelFn, PlannedFn, ProgressFn
 from vaultstore.replication import ReplicationReport, repair_chunks, replicate
@@ -137,6 +138,11 @@ class VaultStore:
     def delete_points(self, point_ids: Iterable[str]) -> int:
         """Retention / delete backup data: the points disappear now, their chunks at the next GC."""
         return unlink_durably(self.point_path(point_id) for point_id in point_ids)
+
+    def abandon(self, point_id: str) -> tuple[int, int]:
+        """The backup that was making ``point_id`` died: remove its pending records and temp packs now rather than
+        at a garbage collection an hour later. Returns (records removed, temp packs removed)."""
+        return abandon_sessions(self.pending_dir, point_id, self.chunks.root)
 
     def stored_bytes(self) -> int:
         """Bytes actually held: compressed chunks plus manifests."""

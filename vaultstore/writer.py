@@ -122,8 +122,11 @@ class ChunkWriter:
     """New chunks of one session (a backup, a replication, a repack). Thread-safe."""
 
     def __init__(self, chunks: ChunkStore, *, commit_bytes: int = DEFAULT_COMMIT_BYTES,
-                 pack_target: int = PACK_TARGET) -> None:
+                 pack_target: int = PACK_TARGET, on_new_temp: Callable[[Path], None] | None = None) -> None:
+        """``on_new_temp(path)`` is told of each temp pack before a byte goes into it (a session records them, so
+        whoever learns that the session's process died can remove them)."""
         self.chunks = chunks
+        self.on_new_temp = on_new_temp
         self.commit_bytes = commit_bytes
         self.pack_target = pack_target
         self._lock = threading.Lock()  # the open pack and the list of sealed ones
@@ -183,6 +186,8 @@ class ChunkWriter:
         final = self.chunks.pack_path(pack_id)
         temp = final.with_name(f".{pack_id}{PACK_SUFFIX}.{os.getpid()}.tmp")
         final.parent.mkdir(parents=True, exist_ok=True)
+        if self.on_new_temp is not None:
+            self.on_new_temp(temp)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
         direct = None
         with contextlib.suppress(OSError, AttributeError):  # refused by the filesystem, or no O_DIRECT here

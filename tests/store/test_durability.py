@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing
 import os
 import time
@@ -66,7 +67,7 @@ def _back_up_forever(path: str, ready) -> None:
                 time.sleep(3600)
             return super().read(offset, length)
 
-    store.back_up([("os", Hanging(os.urandom(64 * TEST_CHUNK)))])
+    store.back_up([("os", Hanging(os.urandom(64 * TEST_CHUNK)))], point_id="job-7")
 
 
 def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store):
@@ -94,6 +95,32 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store
     assert set(chunk_files(vault_store)) == point.referenced()
     assert leftover_temp_files(vault_store) == []
     assert vault_store.verify().ok
+
+
+def test_a_killed_backups_leftovers_go_as_soon_as_its_death_is_known(vault_store):
+    """The reconciler knows a dead worker's job: its temp packs and pending record go then, not an hour later."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    worker = context.Process(target=_back_up_forever, args=(str(vault_store.path), ready))
+    worker.start()
+    try:
+        assert ready.wait(30)
+        time.sleep(0.2)
+    finally:
+        worker.kill()
+        worker.join(10)
+    assert leftover_temp_files(vault_store) and len(list(vault_store.pending_dir.iterdir())) == 1
+    [record] = vault_store.pending_dir.iterdir()
+    assert json.loads(record.read_bytes())["temps"] == leftover_temp_files(vault_store)  # each named before written
+
+    assert vault_store.abandon("job-8") == (0, 0)  # another job's point: nothing of this one is touched
+    records, temps = vault_store.abandon("job-7")
+    assert records == 1 and temps >= 1
+    assert leftover_temp_files(vault_store) == [] and list(vault_store.pending_dir.iterdir()) == []
+    assert vault_store.point_ids() == [] and chunk_files(vault_store) == []
+    data = os.urandom(8 * TEST_CHUNK)
+    point = vault_store.back_up([("os", MemorySource(data))])
+    assert vault_store.verify().ok and restored(vault_store, point.disks[0]) == data
 
 
 class DiskFull:

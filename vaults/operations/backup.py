@@ -60,6 +60,8 @@ class Backup(VaultOperation):
                 store = open_store(item.vault)
                 if store.has_point(point_id_for(job.pk)):
                     store.delete_points([point_id_for(job.pk)])
+                # A worker that died mid-transfer left its temp packs and pending record: they go now.
+                store.abandon(point_id_for(job.pk))
             except Exception:
                 log.warning("could not remove the unpublished point of job %s", job.pk, exc_info=True)
             keep = {(v.get("media_link"), v.get("snapshot")) for v in (item.base_snapshots or {}).values()}
