@@ -105,6 +105,9 @@ class Job(models.Model):
     # Stored when the job ends so that DURATION sorts on an index, not on arithmetic.
     duration = models.DurationField(null=True, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True)
+    # Set while the job is parked: In Progress, waiting on something outside (a snapshot, an extension, an
+    # operation), its task sent again to run at this time. A parked job holds no worker slot.
+    resume_at = models.DateTimeField(null=True, blank=True)
     enqueued = models.DateTimeField(null=True, blank=True)
     enqueue_count = models.PositiveSmallIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
@@ -184,6 +187,28 @@ class Job(models.Model):
     def claim(self, worker: str) -> bool:
         now = timezone.now()
         return self._move([Status.NOT_STARTED], Status.IN_PROGRESS, started=now, heartbeat=now, worker=worker)
+
+    def park(self, until: datetime) -> bool:
+        """Running → parked until ``until`` (the worker slot is given back; the task is sent again for then).
+        The status is left as it is: a cancel asked for meanwhile still stands."""
+        moved = Job.objects.filter(pk=self.pk, status__in=RUNNING, resume_at__isnull=True).update(
+            resume_at=until, heartbeat=timezone.now())
+        if moved:
+            self.resume_at = until
+        return bool(moved)
+
+    def resume(self, worker: str) -> bool:
+        """A parked job's task arrived: one delivery wins it, as ``claim`` does for a new job."""
+        moved = Job.objects.filter(pk=self.pk, status__in=RUNNING, resume_at__isnull=False).update(
+            resume_at=None, heartbeat=timezone.now(), worker=worker)
+        if moved:
+            self.resume_at, self.worker = None, worker
+            self.refresh_status()
+        return bool(moved)
+
+    @property
+    def is_parked(self) -> bool:
+        return self.resume_at is not None and self.status in RUNNING
 
     def request_cancel(self) -> bool:
         """Not Started ends Cancelled at once (nothing ran); In Progress becomes Cancelling for the runner."""

@@ -34,10 +34,13 @@ def set_broker_url(url: str | None) -> None:
         _override.conf.task_default_queue = current_app.conf.task_default_queue
 
 
-def enqueue(job_id: int, task_name: str) -> bool:
-    """Send the task for ``job_id``; False (and a warning) when the broker cannot be reached."""
+def enqueue(job_id: int, task_name: str, *, countdown: float | None = None) -> bool:
+    """Send the task for ``job_id`` (to run ``countdown`` seconds from now, for a parked job); False (and a warning)
+    when the broker cannot be reached."""
     task = current_app.tasks.get(task_name)
-    options = {"queue": task.job_queue} if getattr(task, "job_queue", None) else {}
+    options: dict[str, object] = {"queue": task.job_queue} if getattr(task, "job_queue", None) else {}
+    if countdown:
+        options["countdown"] = countdown
     try:
         (_override or current_app).send_task(task_name, args=[job_id], ignore_result=True, **options)
     except Exception:  # kombu raises several types; whatever it is, the reconciler will resend

@@ -45,6 +45,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -58,6 +59,10 @@ from jobs.models import RUNNING, Job, Status, SubTask
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 0.25  # seconds between progress publishes of one job
+INLINE_WAIT = 2.0  # seconds a wait is polled in the worker before the job parks and frees its slot
+INLINE_FIRST = 0.02  # the first pause of that polling: something over in a moment is seen at once
+PARK_FIRST = 1.0  # the first park; each next one twice as long, up to PARK_LONGEST
+PARK_LONGEST = 10.0
 CANCEL_CHECK_INTERVAL = 0.5  # seconds between database reads in check_cancelled()
 LOG_LIMIT = 1000  # lines kept in a job's log
 
@@ -138,6 +143,14 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
+class Parked(Exception):  # noqa: N818 - not an error: the job gives its worker slot back for ``seconds``
+    """Raised by ``JobContext.wait``: park the job, send its task again in ``seconds``, free the worker slot."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"parked for {seconds:.1f} s")
+        self.seconds = seconds
+
+
 class JobContext:
     """What a job function works with: its job, parameters, progress, sub-tasks, properties and log."""
 
@@ -172,6 +185,42 @@ class JobContext:
             self.check_cancelled()
             time.sleep(min(left, CANCEL_CHECK_INTERVAL))
         self.check_cancelled()
+
+    def wait(self, key: str, check: Callable[[], bool], *, timeout: float) -> bool:
+        """Wait until ``check()`` is True (then True) or ``timeout`` seconds have passed (then False), without
+        holding a worker slot for long.
+
+        The first ``INLINE_WAIT`` seconds are polled here, so what is over in a moment costs nothing more. After
+        that the job is parked (``Parked``): the task is sent again for a few seconds later and the slot is free
+        for other jobs meanwhile; when it runs again, the job function starts from the top and must reach this
+        call again without repeating what it already did (keep that in ``params``). ``key`` names the wait: its
+        start is kept in the job's params, so the timeout counts from the first call across parks.
+        """
+        started = self.params.get(f"wait:{key}")
+        if started is None:
+            started = time.time()
+            self.remember(**{f"wait:{key}": started})
+        delay = INLINE_FIRST
+        inline_until = time.monotonic() + INLINE_WAIT
+        while True:
+            self.check_cancelled()
+            if check():
+                return True
+            waited = time.time() - started
+            if waited >= timeout:
+                return False
+            if time.monotonic() + delay > inline_until:
+                parks = int(self.params.get(f"parks:{key}", 0)) + 1
+                self.remember(**{f"parks:{key}": parks})
+                raise Parked(min(PARK_FIRST * 2 ** (parks - 1), PARK_LONGEST, max(timeout - waited, 0.05)))
+            self.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def remember(self, **values: Any) -> None:
+        """Keep values in the job's params, so a retry, a resumed run or the cleanup hook finds them."""
+        self.job.params.update(values)
+        self.params.update(values)
+        Job.objects.filter(pk=self.job.pk).update(params=self.job.params)
 
     # --- progress, properties, warnings ----------------------------------
 
@@ -223,13 +272,16 @@ class JobContext:
         if sub is None:
             position = self.job.subtasks.count() + 1
             sub = SubTask.objects.create(job=self.job, position=position, name=name, status=Status.IN_PROGRESS)
-        else:
+        elif sub.status != Status.IN_PROGRESS:  # entered again by a retry (a resumed job goes on with its step)
             sub.status, sub.started, sub.finished = Status.IN_PROGRESS, timezone.now(), None
             sub.save(update_fields=["status", "started", "finished"])
         self.flush(kind="subtask")
         status = Status.COMPLETED
         try:
             yield sub
+        except Parked:
+            status = Status.IN_PROGRESS  # the step goes on when the job resumes
+            raise
         except JobCancelled:
             status = Status.CANCELLED
             raise
@@ -237,9 +289,10 @@ class JobContext:
             status = Status.FAILED
             raise
         finally:
-            sub.status, sub.finished = status, timezone.now()
-            sub.save(update_fields=["status", "finished"])
-            self.flush(kind="subtask")
+            if status != Status.IN_PROGRESS:
+                sub.status, sub.finished = status, timezone.now()
+                sub.save(update_fields=["status", "finished"])
+                self.flush(kind="subtask")
 
 
 def run_job(task: JobTask, job_id: int) -> None:
@@ -248,9 +301,9 @@ def run_job(task: JobTask, job_id: int) -> None:
         log.warning("job %s is gone; nothing to run", job_id)
         return
     worker = f"{getattr(task.request, 'hostname', None) or socket.gethostname()}"
-    if not job.claim(worker):
-        # A redelivered or re-sent message for a job already claimed, ended or cancelled.
-        log.info("job %s is %s, not Not Started; not running it again", job_id, job.refresh_status())
+    if not (job.claim(worker) or job.resume(worker)):
+        # A redelivered or re-sent message for a job already claimed (and not parked), ended or cancelled.
+        log.info("job %s is %s, not Not Started nor parked; not running it again", job_id, job.refresh_status())
         return
     live.publish(job)
     ctx = JobContext(job, task)
@@ -273,6 +326,9 @@ def _execute(ctx: JobContext) -> None:
             try:
                 ctx.check_cancelled()
                 ctx.task.job_function(ctx)
+            except Parked as parked:
+                _park(ctx, parked.seconds)
+                return
             except TransientError as error:
                 job.attempts += 1
                 if job.attempts > retries:
@@ -295,6 +351,15 @@ def _execute(ctx: JobContext) -> None:
         else:
             _end_succeeded(ctx)
         return
+
+
+def _park(ctx: JobContext, seconds: float) -> None:
+    """Give the worker slot back: the job stays In Progress, its task is sent again to run in ``seconds``. Should
+    the message be lost (a broker restart), the reconciler sends it again once the job is overdue."""
+    job = ctx.job
+    ctx.flush()
+    if job.park(timezone.now() + timedelta(seconds=seconds)):
+        queue.enqueue(job.pk, job.task_name, countdown=seconds)
 
 
 def _end_succeeded(ctx: JobContext) -> None:

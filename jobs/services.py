@@ -84,6 +84,8 @@ def request_cancel(job: Job, user: User) -> Job:
                       item_type=job.item_type, item_key=job.item_key, item_name=job.item_name, job=job,
                       details={"operation": job.operation})
         live.publish(job)
+        if job.resume_at is not None:  # parked: run it now, so it notices the cancel and undoes its work
+            transaction.on_commit(lambda: queue.enqueue(job.pk, job.task_name))
     return job
 
 
@@ -120,10 +122,16 @@ def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta 
         stale_after = timedelta(seconds=conf.stale_seconds())
     if requeue_after is None:
         requeue_after = timedelta(seconds=conf.requeue_seconds())
-    counts = {"failed": 0, "requeued": 0, "abandoned": 0}
-    for job in Job.objects.filter(status__in=RUNNING, heartbeat__lt=now - stale_after):
+    counts = {"failed": 0, "requeued": 0, "abandoned": 0, "resumed": 0}
+    for job in Job.objects.filter(status__in=RUNNING, heartbeat__lt=now - stale_after, resume_at__isnull=True):
         if _fail_lost(job, WORKER_LOST, RUNNING):
             counts["failed"] += 1
+    # A parked job whose task did not come back in time (the broker lost it, or the worker holding it died): send
+    # it again; resuming is a compare-and-swap, so a late original and this copy never both run it.
+    for job in Job.objects.filter(status__in=RUNNING, resume_at__lt=now - stale_after):
+        if Job.objects.filter(pk=job.pk, resume_at=job.resume_at).update(resume_at=now):
+            queue.enqueue(job.pk, job.task_name)
+            counts["resumed"] += 1
     for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__lt=now - requeue_after):
         if job.enqueue_count >= conf.max_enqueues():
             counts["abandoned"] += _fail_lost(job, NEVER_PICKED_UP, [Status.NOT_STARTED])

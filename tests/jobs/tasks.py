@@ -7,7 +7,9 @@ marker file (``marker``) as its side effect, which the cleanup hook removes, so
 tests can see that a stopped job left nothing half-done; the failure hook
 writes ``<marker>.failed`` with the failed job's status and error code.
 ``transient_in`` names the sub-task inside which the ``transient`` errors are
-raised (by default, before any sub-task).
+raised (by default, before any sub-task). ``wait_for`` names a file the job
+waits for (``ctx.wait``, parking the job while it is not there) for at most
+``wait_timeout`` seconds, in a sub-task "Wait", before its work.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def work(ctx: JobContext) -> None:
         Path(params["marker"]).write_text(str(ctx.job.pk))
     if not params.get("transient_in"):
         _transient(ctx)
+    if params.get("wait_for"):
+        with ctx.subtask("Wait"):
+            if not ctx.wait("file", Path(params["wait_for"]).exists, timeout=float(params.get("wait_timeout", 60))):
+                raise JobError("WaitTimedOut", "The file did not appear in time.", ["Create it sooner."])
+            ctx.remember(waited=int(params.get("waited", 0)) + 1)
     steps, delay = int(params.get("steps", 3)), float(params.get("delay", 0.05))
     names = params.get("subtasks") or ["Work"]
     done = 0

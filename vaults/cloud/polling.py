@@ -15,6 +15,9 @@ from django.conf import settings
 from vaults.cloud.errors import OperationFailed, OperationTimedOut
 
 Sleep = Callable[[float], None]
+# A way to wait: ``wait(check, timeout)`` is True once ``check()`` is, False when ``timeout`` seconds passed first.
+# A job passes one that parks the job between checks (``JobContext.wait``), so a long wait holds no worker slot.
+Waiter = Callable[[Callable[[], bool], float], bool]
 
 
 def poll_delays(longest: float | None = None) -> Iterator[float]:
@@ -39,9 +42,9 @@ def poll(check: Callable[[], bool], *, timeout: float, sleep: Sleep = time.sleep
 
 
 def wait_for_operation(client: ServiceManagementService, request_id: str, *, timeout: float, what: str,
-                       sleep: Sleep = time.sleep) -> None:
+                       wait: Waiter | None = None) -> None:
     """Wait until the operation ``request_id`` ends; ``OperationFailed`` or ``OperationTimedOut`` when it does not
-    succeed. ``what`` starts the sentences ("Installing the backup extension")."""
+    succeed. ``what`` starts the sentences ("Installing the backup extension"). ``wait`` defaults to polling here."""
     outcome: list = []
 
     def ended() -> bool:
@@ -51,11 +54,16 @@ def wait_for_operation(client: ServiceManagementService, request_id: str, *, tim
             return True
         return False
 
-    if not poll(ended, timeout=timeout, sleep=sleep):
+    if not (wait or blocking)(ended, timeout):
         raise OperationTimedOut(f"{what} did not finish within {timeout:.0f} seconds.")
     if outcome[0].status == "Failed":
         error = outcome[0].error
         raise OperationFailed(error.code, f"{what} failed: {error.message}")
+
+
+def blocking(check: Callable[[], bool], timeout: float) -> bool:
+    """The ``Waiter`` of code with no job to park: poll in this thread."""
+    return poll(check, timeout=timeout)
 
 
 def settle(client: ServiceManagementService, request_id: str | None, *, timeout: float = 60.0,

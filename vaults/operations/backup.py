@@ -19,7 +19,7 @@ from jobs.runner import JobContext
 from portal.events import publish
 from vaults.cloud.pageblob import blob_client
 from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem, User, Vault
-from vaults.operations.base import VaultOperation, remember
+from vaults.operations.base import VaultOperation, parking
 from vaults.operations.maintenance import Replicate
 from vaults.services import backup
 from vaults.services.backup import human_bytes, point_id_for
@@ -109,11 +109,13 @@ class Backup(VaultOperation):
 
 def _take_snapshot(ctx: JobContext, item: ProtectedItem) -> backup.Snapshot:
     endpoint = item.vault.subscription.endpoint
+    vm = item.item.vm
     with ctx.subtask("Take Snapshot"), job_failures(endpoint):
         task_id = ctx.params.get("task_id") or backup.new_task_id(ctx.job.pk)
-        remember(ctx, task_id=task_id)
-        snapshot = backup.take_snapshot(endpoint, item.item.vm, task_id, sleep=ctx.sleep)
-        remember(ctx, new_snapshots=snapshot.by_disk())
+        request_id = ctx.params.get("snapshot_request") or backup.request_snapshot(endpoint, vm, task_id)
+        ctx.remember(task_id=task_id, snapshot_request=request_id)
+        snapshot = backup.wait_for_snapshot(endpoint, vm, task_id, request_id, wait=parking(ctx, "snapshot"))
+        ctx.remember(new_snapshots=snapshot.by_disk())
         ctx.set_property("Consistency", dict(RecoveryPoint.Consistency.choices)[snapshot.consistency])
         ctx.progress(10)
     return snapshot

@@ -8,11 +8,13 @@ call ``_enqueue``, which makes the Job row and sends the task once the transacti
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from jobs.models import Job
 from jobs.runner import JobContext, JobTask, job_task
 from jobs.services import start_job
+from vaults.cloud.polling import Waiter
 from vaults.models import User, Vault
 
 
@@ -42,8 +44,12 @@ class VaultOperation:
                          params=params)
 
 
-def remember(ctx: JobContext, **values: Any) -> None:
-    """Keep what a retry or the cleanup hook needs on the job row (the hook may run in another process)."""
-    ctx.job.params.update(values)
-    ctx.params.update(values)
-    Job.objects.filter(pk=ctx.job.pk).update(params=ctx.job.params)
+def parking(ctx: JobContext, key: str) -> Waiter:
+    """The way a job waits for the fabric: briefly in the worker, then parked between checks (``ctx.wait``), so
+    a hung agent or a slow operation holds no worker slot. ``key`` names the wait within the job."""
+    waits = iter(range(1_000_000))
+
+    def wait(check: Callable[[], bool], timeout: float) -> bool:
+        return ctx.wait(f"{key}-{next(waits)}", check, timeout=timeout)
+
+    return wait

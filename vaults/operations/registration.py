@@ -19,9 +19,9 @@ from vaults.cloud import extension
 from vaults.cloud.endpoint import Endpoint, compute_client
 from vaults.cloud.errors import describe_failure
 from vaults.cloud.hosted import find_vm
-from vaults.cloud.polling import poll, wait_for_operation
+from vaults.cloud.polling import wait_for_operation
 from vaults.models import RegisteredItem, User, Vault, VirtualMachine
-from vaults.operations.base import VaultOperation
+from vaults.operations.base import VaultOperation, parking
 from vaults.services.failures import job_failures
 from vaults.services.refusals import require_operator
 from vaults.services.registration import preflight_errors, registration_refusal, unregistration_refusal
@@ -106,20 +106,27 @@ class Register(VaultOperation):
 
 
 def _install_extension(ctx: JobContext, endpoint: Endpoint, vm: VirtualMachine) -> None:
+    """Update Role with the backup extension (once: a resumed job waits for the request it made), then wait until
+    the extension reports Ready. The job parks while it waits."""
     client = compute_client(endpoint)
-    path = extension.role_path(endpoint.subscription_id, vm.cloud_service, vm.deployment, vm.name)
-    references, os_type = extension.read_role(client, path)
-    if not any(ref.is_backup for ref in references):
-        request_id = extension.update_references(client, path, [*references, extension.backup_reference(os_type)])
+    wait = parking(ctx, "install")
+    request_id = ctx.params.get("install_request")
+    if request_id is None:
+        path = extension.role_path(endpoint.subscription_id, vm.cloud_service, vm.deployment, vm.name)
+        references, os_type = extension.read_role(client, path)
+        if not any(ref.is_backup for ref in references):
+            request_id = extension.update_references(client, path, [*references, extension.backup_reference(os_type)])
+        ctx.remember(install_request=request_id or "")
+    if request_id:
         wait_for_operation(client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
-                           what="Installing the backup extension", sleep=ctx.sleep)
+                           what="Installing the backup extension", wait=wait)
     ctx.progress(60)
 
     def ready() -> bool:
         status = extension.extension_status(client, endpoint, vm.cloud_service, vm.name)
         return status is not None and status.handler_status == "Ready"
 
-    if not poll(ready, timeout=settings.REGISTER_TIMEOUT_SECONDS, sleep=ctx.sleep):
+    if not wait(ready, settings.REGISTER_TIMEOUT_SECONDS):
         raise JobError("ExtensionInstallTimedOut", f"The backup extension did not report ready on '{vm.name}' "
                        f"within {settings.REGISTER_TIMEOUT_SECONDS} seconds.",
                        ["Check that the VM agent is running and can reach the service, then register "
@@ -170,15 +177,20 @@ class Unregister(VaultOperation):
 
 
 def _remove_extension(ctx: JobContext, endpoint: Endpoint, vm: VirtualMachine) -> None:
+    """Update Role without the backup extension (once: a resumed job waits for the request it made)."""
     client = compute_client(endpoint)
-    path = extension.role_path(endpoint.subscription_id, vm.cloud_service, vm.deployment, vm.name)
-    try:
-        references, _os = extension.read_role(client, path)
-    except Exception as error:
-        if describe_failure(endpoint, error).status != 404:
-            raise
-        return  # the VM is gone: nothing to remove
-    if any(ref.is_backup for ref in references):
+    request_id = ctx.params.get("remove_request")
+    if request_id is None:
+        path = extension.role_path(endpoint.subscription_id, vm.cloud_service, vm.deployment, vm.name)
+        try:
+            references, _os = extension.read_role(client, path)
+        except Exception as error:
+            if describe_failure(endpoint, error).status != 404:
+                raise
+            return  # the VM is gone: nothing to remove
+        if not any(ref.is_backup for ref in references):
+            return
         request_id = extension.update_references(client, path, [r for r in references if not r.is_backup])
-        wait_for_operation(client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
-                           what="Removing the backup extension", sleep=ctx.sleep)
+        ctx.remember(remove_request=request_id)
+    wait_for_operation(client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
+                       what="Removing the backup extension", wait=parking(ctx, "remove"))

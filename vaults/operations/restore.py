@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from azure.servicemanagement import ServiceManagementService
 from django.conf import settings
 from django.db import transaction
 
@@ -26,7 +27,7 @@ from vaults.cloud.hosted import service_detail
 from vaults.cloud.pageblob import PageBlobClient, PageBlobError, blob_client
 from vaults.cloud.polling import settle, wait_for_operation
 from vaults.models import RecoveryPoint, User, Vault
-from vaults.operations.base import VaultOperation, remember
+from vaults.operations.base import VaultOperation, parking
 from vaults.services.backup import human_bytes
 from vaults.services.failures import job_failures
 from vaults.services.refusals import Refusal
@@ -129,7 +130,7 @@ class Restore(VaultOperation):
         targets = [(disk, url) for disk, url in ctx.params.get("proven") or []]
         if not targets or not _still_there(blobs, targets):
             targets = _restore_disks(ctx, point_row, store, point, blobs)
-            remember(ctx, proven=[[disk, url] for disk, url in targets])
+            ctx.remember(proven=[[disk, url] for disk, url in targets])
         ctx.progress(90)
         with ctx.subtask("Create the virtual machine"), job_failures(endpoint):
             _create_vm(ctx, vault, request, targets)
@@ -157,14 +158,14 @@ def _create_vm(ctx: JobContext, vault: Vault, request: RestoreRequest, targets: 
     client = compute_client(endpoint)
     if request.new_service and not ctx.params.get("created_service"):
         client.create_hosted_service(request.cloud_service, label=request.cloud_service, location=vault.region)
-        remember(ctx, created_service=request.cloud_service)
+        ctx.remember(created_service=request.cloud_service)
     detail = service_detail(client, endpoint, request.cloud_service)
     if detail is None:
         raise JobError("RestoreTargetInvalid", f"The cloud service '{request.cloud_service}' does not exist.",
                        ["Correct the restore options, then try again."])
     deployment, request_id = create_vm(client, endpoint, request.cloud_service, detail, name=request.vm_name,
                                        disks=targets, virtual_network=request.virtual_network, subnet=request.subnet)
-    remember(ctx, created_role={"service": request.cloud_service, "deployment": deployment, "role": request.vm_name,
+    ctx.remember(created_role={"service": request.cloud_service, "deployment": deployment, "role": request.vm_name,
                                 "request_id": request_id})
     _wait_for_vm(ctx, client, request_id)
 
@@ -190,7 +191,7 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
                                                                                            "lun": None})
             url = f"{base}/{account}/vhds/{name}-{manifest.name}-{ctx.job.pk}.vhd"
             if url not in (ctx.params.get("created_blobs") or []):
-                remember(ctx, created_blobs=[*(ctx.params.get("created_blobs") or []), url])
+                ctx.remember(created_blobs=[*(ctx.params.get("created_blobs") or []), url])
 
             def progress(done: int, _total: int, before: int = done_before) -> None:
                 ctx.progress(5 + 80 * (before + done) / total, **{"Restored Bytes": human_bytes(before + done)})
@@ -226,10 +227,11 @@ def _still_there(blobs: PageBlobClient, targets: list[RestoredDisk]) -> bool:
         return False
 
 
-def _wait_for_vm(ctx: JobContext, client: object, request_id: str | None) -> None:
+def _wait_for_vm(ctx: JobContext, client: ServiceManagementService, request_id: str | None) -> None:
+    """Wait for the VM's creation; the job parks meanwhile, and when it resumes it comes straight back here."""
     if request_id:
         wait_for_operation(client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS,
-                           what="Creating the virtual machine", sleep=ctx.sleep)
+                           what="Creating the virtual machine", wait=parking(ctx, "create-vm"))
 
 
 def _restored(ctx: JobContext, vault: Vault, name: str) -> None:

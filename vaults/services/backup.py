@@ -3,9 +3,11 @@
 *Take Snapshot*: one Update Role carrying the backup extension's public
 configuration ``{"taskId", "command": "snapshot", "disks": "all"}``, then the
 extension's status is polled until its setting named after the task id says
-``success`` or ``error``. The task id is kept on the job, so a retried job
-re-sends the same request and gets the same snapshots (the fabric treats a
-repeated task id as the same request).
+``success`` or ``error``. The job parks between polls once the wait is longer
+than a moment, so a VM whose agent hangs holds no worker slot. The task id and
+the request are kept on the job, so a resumed or retried job waits for the
+same request and gets the same snapshots (the fabric treats a repeated task id
+as the same request).
 
 *Transfer data to vault*: one call of the engine's ``VaultStore.back_up``,
 which decides per disk whether the newest point can be its incremental base
@@ -34,7 +36,7 @@ from vaults.cloud import extension
 from vaults.cloud.endpoint import Endpoint, compute_client
 from vaults.cloud.errors import describe_failure
 from vaults.cloud.pageblob import PageBlobClient, PageBlobError, blob_client
-from vaults.cloud.polling import Sleep, poll, wait_for_operation
+from vaults.cloud.polling import Waiter, wait_for_operation
 from vaults.models import ProtectedItem, RecoveryPoint, VirtualMachine
 from vaults.policy.retention import expiry
 from vaultstore import PageBlobSource, VaultStore
@@ -84,8 +86,9 @@ def vm_not_found(vm: VirtualMachine) -> JobError:
                      "recovery point."])
 
 
-def take_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str, *, sleep: Sleep) -> Snapshot:
-    """Ask the VM's backup extension for one snapshot of all its disks, and wait for its answer."""
+def request_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str) -> str:
+    """Ask the VM's backup extension for one snapshot of all its disks (Update Role); returns the operation's
+    request id. Asking again with the same ``task_id`` is the same request to the extension."""
     client = compute_client(endpoint)
     path = extension.role_path(endpoint.subscription_id, vm.cloud_service, vm.deployment, vm.name)
     try:
@@ -96,9 +99,17 @@ def take_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str, *, sleep
         raise
     config = {"taskId": task_id, "command": "snapshot", "disks": "all"}
     others = [ref for ref in references if not ref.is_backup]
-    request_id = extension.update_references(client, path, [*others, extension.backup_reference(os_type, config)])
+    return extension.update_references(client, path, [*others, extension.backup_reference(os_type, config)])
+
+
+def wait_for_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str, request_id: str, *,
+                      wait: Waiter) -> Snapshot:
+    """Wait for the Update Role of ``request_snapshot``, then for the extension to report the snapshot of
+    ``task_id``; ``UserErrorVmAgentSnapshotTimedOut`` when the agent does not answer within
+    ``BACKUP_SNAPSHOT_TIMEOUT_SECONDS``. ``wait`` is how to wait (a job parks between checks)."""
+    client = compute_client(endpoint)
     wait_for_operation(client, request_id, timeout=settings.REGISTER_TIMEOUT_SECONDS, what="Requesting the snapshot",
-                       sleep=sleep)
+                       wait=wait)
     seen: list[extension.ExtensionStatus] = []
 
     def done() -> bool:
@@ -108,7 +119,7 @@ def take_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str, *, sleep
             return True
         return False
 
-    if not poll(done, timeout=settings.BACKUP_SNAPSHOT_TIMEOUT_SECONDS, sleep=sleep):
+    if not wait(done, settings.BACKUP_SNAPSHOT_TIMEOUT_SECONDS):
         raise JobError(SNAPSHOT_TIMEOUT_CODE, SNAPSHOT_TIMEOUT_MESSAGE, SNAPSHOT_TIMEOUT_RECOMMENDATIONS, retryable=True)
     return _snapshot_result(seen[-1])
 
