@@ -24,9 +24,9 @@ run: venv
 	$(PY) manage.py fabric seed --if-empty
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py ensure_lab_subscription --member admin
-	$(PY) manage.py procfile > $(VAR_DIR)/Procfile.run
-	@echo "Starting web on http://127.0.0.1:$(PORT)/ (Ctrl-C stops everything)"
-	WEB_PORT=$(PORT) exec $(VENV)/bin/honcho -f $(VAR_DIR)/Procfile.run -d $(CURDIR) start
+	$(PY) manage.py supervisord_conf > $(VAR_DIR)/supervisord.conf
+	@echo "Starting web on http://127.0.0.1:$(PORT)/ under supervisord: a process that dies is restarted, Ctrl-C stops everything"
+	exec $(VENV)/bin/supervisord --configuration $(VAR_DIR)/supervisord.conf
 
 # pytest exits 5 when it collected nothing: that is a failure here, not a pass.
 test: venv
