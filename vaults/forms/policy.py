@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from django.http import QueryDict
 
 from vaults.policy import retention, rules
+from vaults.policy.defaults import default_policy
 from vaults.policy.schedule import local_label, local_time_choices, policy_in_zone, shift_policy, to_local
 
 WEEKDAYS = [(d.value, d.label) for d in rules.Weekday]
@@ -203,6 +204,6 @@ def editor_choices(tz: ZoneInfo, f: Fields) -> dict:
 
 def new_fields(tz: ZoneInfo) -> Fields:
     """A new policy's starting values: DefaultPolicy's, at night in the user's zone, without its name."""
-    fields = from_policy(rules.default_policy(tz), tz)
+    fields = from_policy(default_policy(tz), tz)
     fields.name = ""
     return fields
