@@ -11,8 +11,9 @@ def heartbeat_seconds() -> int:
 
 
 def stale_seconds() -> int:
-    """How long without a heartbeat before the reconciler declares the worker dead (several heartbeats)."""
-    return env_int("JOBS_STALE_SECONDS", 60, minimum=2)
+    """How long without a heartbeat before the reconciler declares the worker dead (four heartbeats: a worker that
+    was killed is failed within this plus one reconcile interval, 25 s at the defaults)."""
+    return env_int("JOBS_STALE_SECONDS", 20, minimum=2)
 
 
 def requeue_seconds() -> int:

@@ -206,6 +206,14 @@ class Job(models.Model):
             self.refresh_status()
         return bool(moved)
 
+    UNSENT = ("The job service cannot be reached right now, so {what} is queued: it starts as soon as the service "
+              "answers again. Follow it on the Jobs page.")
+
+    @property
+    def is_queued_unsent(self) -> bool:
+        """Not Started, and its task could not be sent: the job service (the broker) did not answer."""
+        return self.status == Status.NOT_STARTED and self.enqueued is None
+
     @property
     def is_parked(self) -> bool:
         return self.resume_at is not None and self.status in RUNNING

@@ -68,8 +68,16 @@ def start_job(*, operation: str, user: User, subscription: Model, vault: Model |
     log_operation(user, operation, subscription=subscription, vault=vault, item_type=item_type, item_key=item_key,
                   item_name=item_name, job=job)
     live.publish(job)
-    transaction.on_commit(lambda: queue.enqueue(job.pk, task_name))
+    transaction.on_commit(lambda: _send(job))
     return job
+
+
+def _send(job: Job) -> None:
+    """Send a new job's task. When the broker cannot be reached the job stays Not Started with ``enqueued`` unset:
+    the caller can say so (``job.is_queued_unsent``), and the reconciler sends it as soon as the broker answers."""
+    if not queue.enqueue(job.pk, job.task_name):
+        Job.objects.filter(pk=job.pk, status=Status.NOT_STARTED).update(enqueued=None)
+        job.enqueued = None
 
 
 def request_cancel(job: Job, user: User) -> Job:
@@ -132,6 +140,11 @@ def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta 
         if Job.objects.filter(pk=job.pk, resume_at=job.resume_at).update(resume_at=now):
             queue.enqueue(job.pk, job.task_name)
             counts["resumed"] += 1
+    # Jobs whose task could not be sent (the broker was down): this pass runs, so the broker answers again.
+    for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__isnull=True):
+        if Job.objects.filter(pk=job.pk, enqueued__isnull=True).update(enqueued=now,
+                                                                       enqueue_count=job.enqueue_count + 1):
+            counts["requeued"] += int(queue.enqueue(job.pk, job.task_name))
     for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__lt=now - requeue_after):
         if job.enqueue_count >= conf.max_enqueues():
             counts["abandoned"] += _fail_lost(job, NEVER_PICKED_UP, [Status.NOT_STARTED])

@@ -49,6 +49,8 @@ PROCESSES: tuple[Process, ...] = (
             ("uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", "${PORT}", "--no-access-log")),
     Process("worker", "Celery worker",
             ("celery", "-A", "portal", "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "worker@%h")),
+    # The reconciler and the scheduler's tick, on a queue of their own: never behind a long transfer.
+    Process("control", "Celery worker for the reconciler and the scheduler", ("python", "manage.py", "control_worker")),
     # The schedule file is CELERY_BEAT_SCHEDULE_FILENAME, under VAR_DIR.
     Process("beat", "Celery beat", ("celery", "-A", "portal", "beat", "--loglevel", "INFO")),
     Process("fabric", "lab fabric", ("python", "manage.py", "fabric", "serve", "--port", "${FABRIC_PORT}")),

@@ -144,14 +144,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Job messages go to this queue (workers started without -Q consume it); a second deployment on the
 # same Redis, or a test run, sets its own so neither takes the other's work.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# The control queue: the reconciler and the scheduler's tick, run by a worker of their own (``manage.py
+# control_worker``) so that long transfers filling the job workers never hold them up.
+CONTROL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-control"
 # Prefix of the live-event channels on Redis, for the same reason.
 EVENTS_CHANNEL_PREFIX = env_str("EVENTS_CHANNEL_PREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Fails jobs whose worker died (stale heartbeat) and re-sends jobs whose message was lost.
-    "jobs-reconcile": {"task": "jobs.reconcile", "schedule": 30.0},
+    "jobs-reconcile": {"task": "jobs.reconcile", "schedule": 5.0, "options": {"queue": CONTROL_QUEUE, "expires": 5.0}},
     # Starts due scheduled backups; each slot is claimed once in the database, so overlapping ticks are harmless.
-    "vaults-schedule-backups": {"task": "vaults.schedule_backups", "schedule": 60.0},
+    "vaults-schedule-backups": {"task": "vaults.schedule_backups", "schedule": 60.0,
+                                "options": {"queue": CONTROL_QUEUE, "expires": 60.0}},
     # The vault's own jobs: Retention (daily), Garbage Collection (daily), Verify (weekly), for every vault.
     "vaults-daily-retention": {"task": "vaults.daily_retention", "schedule": 86400.0},
     "vaults-daily-gc": {"task": "vaults.daily_gc", "schedule": 86400.0},

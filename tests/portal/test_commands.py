@@ -11,7 +11,7 @@ from supervisor.options import ServerOptions
 
 from portal import processes
 
-PROCESS_NAMES = ["web", "worker", "beat", "fabric"]
+PROCESS_NAMES = ["web", "worker", "control", "beat", "fabric"]
 
 
 def supervisord_conf() -> str:

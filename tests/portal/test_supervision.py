@@ -144,7 +144,7 @@ def test_a_process_that_dies_is_restarted_alone_and_ctrl_c_stops_them_all(
     config = io.StringIO()
     call_command("supervisord_conf", stdout=config, stderr=io.StringIO())
     (tmp_path / "supervisord.conf").write_text(config.getvalue())
-    names = ["web", "worker", "beat", "fabric"] + (["redis"] if private_redis else [])
+    names = ["web", "worker", "control", "beat", "fabric"] + (["redis"] if private_redis else [])
     assert all(f"[program:{name}]" in config.getvalue() for name in names)
 
     env = process_env(redis_url, PORT=str(web_port), FABRIC_PORT=str(fabric_port),

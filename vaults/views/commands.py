@@ -17,7 +17,7 @@ from vaults.models import ProtectedItem, Vault
 from vaults.operations.backup import Backup
 from vaults.operations.maintenance import DeleteBackupData, StopProtection, Verify
 from vaults.services.refusals import Refusal
-from vaults.views.common import ids_from, notice, vault_or_404
+from vaults.views.common import ids_from, notice, started_notice, vault_or_404
 
 
 def item_notice(text: str, state: str = "failed") -> HttpResponse:
@@ -42,16 +42,16 @@ def backup_now(request: HttpRequest, pk: int) -> HttpResponse:
     items = list(vault.protected_items.select_related("item__vm", "vault__subscription").filter(pk__in=_ids(request)))
     if not items:
         return item_notice("Select a protected item to back up.")
-    started, refusals = 0, []
+    jobs, refusals = [], []
     for item in items:
         try:
-            Backup.start(request.user, item)
-            started += 1
+            jobs.append(Backup.start(request.user, item))
         except Refusal as refusal:
             refusals.append(f"{item.item.vm.name}: {refusal}")
     if refusals:
-        return item_notice(" ".join(refusals) + (f" ({started} backup job(s) started.)" if started else ""))
-    return item_notice(f"Backup started for {started} item(s). Follow it on the Jobs tab.", state="succeeded")
+        return item_notice(" ".join(refusals) + (f" ({len(jobs)} backup job(s) started.)" if jobs else ""))
+    text = started_notice(jobs, f"Backup started for {len(jobs)} item(s). Follow it on the Jobs tab.", "the backup")
+    return item_notice(text, state="succeeded")
 
 
 # --- VERIFY ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import json
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from jobs.models import Job
 from vaults.models import Vault
 
 # (key, label, url name): the vault's tabs, in the classic order.
@@ -52,3 +53,9 @@ def vault_page(request: HttpRequest, vault: Vault, tab: str, template: str,
     context = {"vault": vault, "page_title": vault.name, "tab": tab, "tabs": VAULT_TABS,
                "sse_query": f"vault={vault.pk}", **(context or {})}
     return render(request, template, context)
+
+
+def started_notice(jobs: list[Job], started: str, what: str) -> str:
+    """What a user reads after starting jobs: ``started``, or that they wait for the job service (the broker) to
+    answer again when their tasks could not be sent."""
+    return Job.UNSENT.format(what=what) if any(job.is_queued_unsent for job in jobs) else started

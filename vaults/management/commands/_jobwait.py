@@ -31,8 +31,15 @@ def find_item(vault: Vault, vm: str) -> ProtectedItem:
     return found[0]
 
 
+def started(command: BaseCommand, job: Job, line: str = "job {pk} started") -> None:
+    """Say the job started, and that it waits for the job service when its task could not be sent."""
+    command.stdout.write(line.format(pk=job.pk, operation=job.get_operation_display()))
+    if job.is_queued_unsent:
+        command.stdout.write(Job.UNSENT.format(what="it"))
+
+
 def wait_for_job(command: BaseCommand, job: Job, timeout: float) -> None:
-    command.stdout.write(f"job {job.pk} ({job.get_operation_display()}) started")
+    started(command, job, "job {pk} ({operation}) started")
     deadline = time.monotonic() + timeout
     last = None
     while True:

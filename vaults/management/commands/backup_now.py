@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
+from vaults.management.commands._jobwait import find_item, find_vault, started, wait_for_job
 from vaults.operations.backup import Backup
 from vaults.services.refusals import Refusal
 
@@ -29,4 +29,4 @@ class Command(BaseCommand):
         if wait:
             wait_for_job(self, job, timeout)
         else:
-            self.stdout.write(f"job {job.pk} started")
+            started(self, job)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vaults.cloud.errors import FabricError
-from vaults.management.commands._jobwait import find_item, find_vault, wait_for_job
+from vaults.management.commands._jobwait import find_item, find_vault, started, wait_for_job
 from vaults.operations.restore import Restore
 from vaults.services.refusals import Refusal
 from vaults.services.restore import RestoreRequest
@@ -45,4 +45,4 @@ class Command(BaseCommand):
         if o["wait"]:
             wait_for_job(self, job, o["timeout"])
         else:
-            self.stdout.write(f"job {job.pk} started")
+            started(self, job)

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.errors import OperationInProgress
-from vaults.management.commands._jobwait import find_vault, wait_for_job
+from vaults.management.commands._jobwait import find_vault, started, wait_for_job
 from vaults.operations.maintenance import Verify
 
 
@@ -27,4 +27,4 @@ class Command(BaseCommand):
         if wait:
             wait_for_job(self, job, timeout)
         else:
-            self.stdout.write(f"job {job.pk} started")
+            started(self, job)
