@@ -20,19 +20,49 @@ from starlette.responses import JSONResponse, Response
 
 from fabric import blobs, compute, shapes
 from fabric.agent import Agent
-from fabric.disks import EXTENT, DiskError, DiskStore
+from fabric.disks import EXTENT, MAX_SIZE, DiskError, DiskStore
 from fabric.faults import Faults
 from fabric.state import Compute, ServiceError, now_iso
 
 SAVE_EVERY = 0.5
+# How long a request body may pause between two of its pieces. The server waits for as many bytes as the
+# Content-Length promised; a client that sends fewer would otherwise hold its request open until it gave up.
+BODY_IDLE = 5.0
+
+
+class BodyStalled(Exception):
+    """The client stopped sending before its request body was whole."""
+
+
+def bounded(receive, idle: float):
+    """``receive`` that waits at most ``idle`` seconds for each piece of the request body.
+
+    Only the body is bounded: once it is whole, a response that listens for the client leaving (a long
+    streamed read) waits as long as it needs.
+    """
+    whole = False
+
+    async def receive_body():
+        nonlocal whole
+        if whole:
+            return await receive()
+        try:
+            message = await asyncio.wait_for(receive(), idle)
+        except TimeoutError:
+            raise BodyStalled from None
+        whole = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return receive_body
 
 
 class FabricApp:
     """State of one running fabric and the ASGI entry point that serves it."""
 
     def __init__(self, state_dir: Path, op_delay: float = 0.2, agent_delay: float = 0.3,
-                 public_url: str = "http://127.0.0.1:8100") -> None:
+                 public_url: str = "http://127.0.0.1:8100", body_idle: float = BODY_IDLE) -> None:
         self.state_dir = state_dir
+        self.body_idle = body_idle
         self.compute = Compute.load(state_dir / "compute.json")
         self.compute.base_url = public_url
         self.disks = DiskStore(state_dir / "blobs")
@@ -87,7 +117,11 @@ class FabricApp:
                     if os_disk:
                         raise ServiceError(400, "BadRequest", f"The OS disk blob {disk['media']} does not exist.")
                     self.account_of(blob)
-                    self.disks.create(blob, max(1, disk.get("size_gb") or 1) << 30)
+                    size_gb = max(1, disk.get("size_gb") or 1)
+                    if size_gb << 30 > MAX_SIZE:
+                        raise ServiceError(400, "BadRequest", f"The LogicalDiskSizeInGB of the data disk {disk['media']} "
+                                           f"is {size_gb}; a disk holds at most {MAX_SIZE >> 30} GB.")
+                    self.disks.create(blob, size_gb << 30)
             else:
                 raise ServiceError(400, "BadRequest", "A disk needs a DiskName of a registered disk or a MediaLink.")
             if blob in in_use:
@@ -136,6 +170,14 @@ class FabricApp:
             return
         if scope["type"] != "http":
             return
+        receive = bounded(receive, self.body_idle)
+        try:
+            await self.dispatch(scope, receive, send)
+        except BodyStalled:
+            response = self._stalled(scope)
+            await response(scope, receive, send)
+
+    async def dispatch(self, scope, receive, send) -> None:
         scope["fabric"] = self
         path = scope["path"]
         if path.startswith("/_fabric/"):
@@ -171,6 +213,18 @@ class FabricApp:
             return False
         return any(disk["blob"] == blob for sub in self.compute.doc["subscriptions"] for _, _, role in self.compute.all_roles(sub)
                    for disk in (role["os_disk"], *role["data_disks"]))
+
+    def _stalled(self, scope) -> Response:
+        """400 for a body that stopped short of its Content-Length; the connection closes, since the bytes
+        still owed could not be told from the next request."""
+        message = f"The request body stopped short of its Content-Length: nothing came for {self.body_idle:g} seconds."
+        if scope["path"].lstrip("/").split("/", 1)[0] in self.compute.accounts():
+            response = blobs.storage_error(DiskError(400, "InvalidHeaderValue", message,
+                                                     ("Content-Length", scope_header(scope, b"content-length"))))
+        else:
+            response = compute.xml(shapes.error("BadRequest", message), 400)
+        response.headers["Connection"] = "close"
+        return response
 
     def _injected_failure(self, is_blob: bool) -> Response:
         status = self.faults.error_status
@@ -230,6 +284,10 @@ class FabricApp:
             self.compute.tick()
             if self.compute.dirty:
                 self.compute.save()
+
+
+def scope_header(scope, name: bytes) -> str:
+    return next((value.decode("latin-1") for key, value in scope["headers"] if key == name), "")
 
 
 __all__ = ["EXTENT", "FabricApp"]

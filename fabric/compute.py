@@ -1,6 +1,6 @@
 """Service Management endpoints of the lab: hosted services, deployments, roles, disks, virtual networks, operations.
 
-Every request must carry ``x-ms-version``; every answer carries
+Every request must carry an ``x-ms-version`` from 2009-10-01 to 2015-04-01; every answer carries
 ``x-ms-request-id``. Asynchronous calls answer 202 at once and complete after
 ``FabricApp.op_delay`` seconds; ``GET /<sub>/operations/<id>`` reports them.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +21,21 @@ from fabric.disks import DiskError
 from fabric.state import Compute, ServiceError, not_found, now_iso, subnet_address
 
 VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The first and the last version of the Service Management versioning table: the API stopped changing at
+# 2015-04-01, so a later date names a version the endpoint never had.
+OLDEST_VERSION, NEWEST_VERSION = "2009-10-01", "2015-04-01"
+ROLE_OPERATIONS = ("StartRoleOperation", "ShutdownRoleOperation", "RestartRoleOperation")
 XML = "application/xml; charset=utf-8"
+
+
+def version_supported(version: str) -> bool:
+    if not VERSION.match(version):
+        return False
+    try:
+        date.fromisoformat(version)
+    except ValueError:
+        return False
+    return OLDEST_VERSION <= version <= NEWEST_VERSION
 
 
 def xml(body: str, status: int = 200, request_id: str | None = None) -> Response:
@@ -37,7 +52,7 @@ def endpoint(handler):
     async def wrapped(request: Request) -> Response:
         fabric = request.scope["fabric"]
         version = request.headers.get("x-ms-version", "")
-        if not VERSION.match(version) or version < "2009-10-01":
+        if not version_supported(version):
             return xml(shapes.error("MissingOrIncorrectVersionHeader",
                                     "The versioning header is not specified or was specified incorrectly."), 400)
         fabric.compute.tick()
@@ -106,7 +121,7 @@ def place(compute: Compute, sub: str, vm: dict, network: dict | None, subnets: l
 
 @endpoint
 async def create_service(request, fabric, compute: Compute, sub: str) -> Response:
-    node = shapes.parse(await request.body())
+    node = shapes.parse(await request.body(), "CreateHostedService")
     name = shapes.text(node, "ServiceName") or ""
     location = shapes.text(node, "Location")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,61}[A-Za-z0-9]", name):
@@ -168,7 +183,7 @@ async def get_role(request, fabric, compute: Compute, sub: str) -> Response:
 async def update_role(request, fabric, compute: Compute, sub: str) -> Response:
     params = request.path_params
     role = compute.role(sub, params["svc"], params["dep"], params["role"])
-    update = shapes.parse_role(shapes.parse(await request.body()))
+    update = shapes.parse_role(shapes.parse(await request.body(), "PersistentVMRole"))
     fabric.agent.check_update(role, update["extensions"])
     op = compute.start_operation(fabric.op_delay, role=(params["svc"], params["dep"], params["role"]))
     if update["provision_guest_agent"] is not None:
@@ -194,10 +209,11 @@ async def delete_role(request, fabric, compute: Compute, sub: str) -> Response:
 async def role_operation(request, fabric, compute: Compute, sub: str) -> Response:
     params = request.path_params
     role = compute.role(sub, params["svc"], params["dep"], params["role"])
-    node = shapes.parse(await request.body())
-    kind = shapes.text(node, "OperationType") or node.tag.rsplit("}", 1)[-1]
-    if kind not in ("StartRoleOperation", "ShutdownRoleOperation", "RestartRoleOperation"):
-        raise ServiceError(400, "BadRequest", f"The operation type '{kind}' is not supported.")
+    node = shapes.parse(await request.body(), ROLE_OPERATIONS)
+    kind = node.tag.rsplit("}", 1)[-1]
+    if shapes.text(node, "OperationType", kind) != kind:
+        raise ServiceError(400, "BadRequest", f"The operation type '{shapes.text(node, 'OperationType')}' does not match "
+                           f"the element '{kind}'.")
     power = "Stopped" if kind == "ShutdownRoleOperation" else "Started"
 
     def done() -> None:
@@ -212,7 +228,7 @@ async def role_operation(request, fabric, compute: Compute, sub: str) -> Respons
 @endpoint
 async def create_deployment(request, fabric, compute: Compute, sub: str) -> Response:
     svc = compute.service(sub, request.path_params["svc"])
-    node = shapes.parse(await request.body())
+    node = shapes.parse(await request.body(), "Deployment")
     name = shapes.text(node, "Name") or ""
     slot = shapes.text(node, "DeploymentSlot", "Production")
     if not name:
@@ -241,7 +257,7 @@ async def add_role(request, fabric, compute: Compute, sub: str) -> Response:
     params = request.path_params
     svc = compute.service(sub, params["svc"])
     dep = compute.deployment(sub, params["svc"], params["dep"])
-    parsed = shapes.parse_role(shapes.parse(await request.body()))
+    parsed = shapes.parse_role(shapes.parse(await request.body(), "PersistentVMRole"))
     if parsed["name"] in dep["roles"]:
         raise ServiceError(409, "ConflictError", f"A role named '{parsed['name']}' already exists in the deployment.")
     network = network_of(compute, sub, svc, dep.get("virtual_network"), parsed)
@@ -260,7 +276,7 @@ async def list_disks(request, fabric, compute: Compute, sub: str) -> Response:
 
 @endpoint
 async def add_disk(request, fabric, compute: Compute, sub: str) -> Response:
-    node = shapes.parse(await request.body())
+    node = shapes.parse(await request.body(), "Disk")
     name, media = shapes.text(node, "Name"), shapes.text(node, "MediaLink")
     if not name or not media:
         raise ServiceError(400, "BadRequest", "A disk needs a Name and a MediaLink.")

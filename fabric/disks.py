@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE = 512
+MAX_SIZE = 8 * 1024**4  # 8 TiB: the largest page blob the storage service creates
 EXTENT = 64 * 1024
 PAGES_PER_EXTENT = EXTENT // PAGE
 FULL = (1 << PAGES_PER_EXTENT) - 1
@@ -97,11 +98,17 @@ class Body:
 
 
 class DiskError(Exception):
-    """A refused page-blob request, carrying the storage service's status and code."""
+    """A refused page-blob request, carrying the storage service's status and code.
 
-    def __init__(self, status: int, code: str, message: str, header: tuple[str, str] | None = None) -> None:
+    ``header`` names the offending header and its value; ``details`` are further elements of the error body
+    (``QueryParameterName``, ``MaxLimit``...), in the order the storage service writes them.
+    """
+
+    def __init__(self, status: int, code: str, message: str, header: tuple[str, str] | None = None,
+                 details: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.header = status, code, message, header
+        self.details = details or {}
 
 
 @dataclass
@@ -566,7 +573,7 @@ class DiskStore:
         return blob
 
     def create(self, name: str, size: int) -> Blob:
-        if size < 0 or size % PAGE:
+        if size < 0 or size % PAGE or size > MAX_SIZE:
             raise DiskError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
                             ("x-ms-blob-content-length", str(size)))
         if self.exists(name):

@@ -12,6 +12,7 @@ typed ``PersistentVMRole`` through ``i:type``, disks with ``IOType``
 from __future__ import annotations
 
 import base64
+import re
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
@@ -20,6 +21,8 @@ from fabric.state import LOCATIONS, NAMESPACE, ServiceError, now_iso
 NS = {"a": NAMESPACE}
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 HEAD = '<?xml version="1.0" encoding="utf-8"?>'
+INT32_MAX = 2**31 - 1
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False}  # the lexical forms of xs:boolean
 
 
 def b64(text: str) -> str:
@@ -207,13 +210,21 @@ def operation(op) -> str:
 
 # --- parsing ---------------------------------------------------------------
 
-def parse(body: bytes) -> ElementTree.Element:
+def parse(body: bytes, root: str | tuple[str, ...]) -> ElementTree.Element:
+    """The request document, refused unless it is XML whose root element is ``root`` (one of them, for a tuple)
+    in the Service Management namespace: a body of another operation is an error, never an empty update."""
     try:
         # Expat (>= 2.4.1, bundled with Python 3.11) refuses entity-expansion
         # bombs and never resolves external entities.
-        return ElementTree.fromstring(body)  # noqa: S314
+        node = ElementTree.fromstring(body)  # noqa: S314
     except ElementTree.ParseError as problem:
         raise ServiceError(400, "BadRequest", f"The request body is not valid XML: {problem}.") from None
+    expected = (root,) if isinstance(root, str) else root
+    if node.tag not in {f"{{{NAMESPACE}}}{name}" for name in expected}:
+        namespace, _, name = node.tag[1:].rpartition("}") if node.tag.startswith("{") else ("", "", node.tag)
+        raise ServiceError(400, "BadRequest", f"The specified XML is not valid: expecting element '{expected[0]}' from "
+                           f"namespace '{NAMESPACE}', encountered element '{name}' from namespace '{namespace}'.")
+    return node
 
 
 def text(node: ElementTree.Element | None, name: str, default: str | None = None) -> str | None:
@@ -221,6 +232,28 @@ def text(node: ElementTree.Element | None, name: str, default: str | None = None
         return default
     child = node.find(f"a:{name}", NS)
     return child.text if child is not None and child.text is not None else default
+
+
+def integer(node: ElementTree.Element, name: str, default: int = 0) -> int:
+    """A non-negative Int32 element (a LUN, a size in GB), refused with the element's name when it is not one."""
+    value = text(node, name)
+    if value is None or not value.strip():
+        return default
+    if not re.fullmatch(r"\s*\+?[0-9]+\s*", value) or int(value) > INT32_MAX:
+        raise ServiceError(400, "BadRequest", f"The value '{value}' of element '{name}' is not valid: it must be a "
+                           f"whole number from 0 to {INT32_MAX}.")
+    return int(value)
+
+
+def boolean(node: ElementTree.Element, name: str) -> bool | None:
+    """An xs:boolean element, or None when it is absent; any other text is refused with the element's name."""
+    value = text(node, name)
+    if value is None:
+        return None
+    if value.strip().lower() not in BOOLEANS:
+        raise ServiceError(400, "BadRequest", f"The value '{value}' of element '{name}' is not valid: it must be true "
+                           "or false.")
+    return BOOLEANS[value.strip().lower()]
 
 
 def parse_role(node: ElementTree.Element) -> dict:
@@ -231,8 +264,7 @@ def parse_role(node: ElementTree.Element) -> dict:
         name.text or "" for config in sets.findall("a:ConfigurationSet", NS)
         if text(config, "ConfigurationSetType") == "NetworkConfiguration"
         for name in config.findall("a:SubnetNames/a:SubnetName", NS)]
-    agent = text(node, "ProvisionGuestAgent")
-    parsed["provision_guest_agent"] = None if agent is None else agent.lower() == "true"
+    parsed["provision_guest_agent"] = boolean(node, "ProvisionGuestAgent")
     refs = node.find("a:ResourceExtensionReferences", NS)
     parsed["extensions"] = None if refs is None else [
         {"reference_name": text(ref, "ReferenceName"), "publisher": text(ref, "Publisher"), "name": text(ref, "Name"),
@@ -248,7 +280,7 @@ def parse_role(node: ElementTree.Element) -> dict:
     data = node.find("a:DataVirtualHardDisks", NS)
     parsed["data_disks"] = None if data is None else [
         {"name": text(disk, "DiskName"), "label": text(disk, "DiskLabel"), "media": text(disk, "MediaLink"),
-         "lun": int(text(disk, "Lun", "0") or 0), "size_gb": int(text(disk, "LogicalDiskSizeInGB", "0") or 0),
+         "lun": integer(disk, "Lun"), "size_gb": integer(disk, "LogicalDiskSizeInGB"),
          "host_caching": text(disk, "HostCaching", "None")}
         for disk in data.findall("a:DataVirtualHardDisk", NS)]
     return parsed
