@@ -44,6 +44,25 @@ def to_fault_workers(monkeypatch) -> None:
 
 
 @pytest.fixture
+def control_plane(redis_url, tmp_path) -> Iterator[None]:
+    """Celery beat and the control worker of ``make run``, at their default settings, on the faults' queues: the
+    reconciler runs every 5 s, as it does in production."""
+    env = process_env(redis_url, CELERY_QUEUE=QUEUE)
+    processes = [
+        start_process([sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
+                       "--schedule", str(tmp_path / "beat-schedule")], env, "fault-beat.log"),
+        start_process([sys.executable, "manage.py", "control_worker"], env, "fault-control.log"),
+    ]
+    try:
+        yield
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+@pytest.fixture
 def fault_worker(redis_url) -> Iterator[Callable[..., subprocess.Popen]]:
     """fault_worker(name, **env) starts a prefork worker (2 processes, as ``make run``) on the faults queue."""
     started: list[subprocess.Popen] = []

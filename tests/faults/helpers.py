@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from pathlib import Path
 
 from jobs.models import Job, Operation
 from vaults.models import ProtectedItem, RegisteredItem, Subscription, User, Vault, VirtualMachine
@@ -10,6 +13,7 @@ from vaults.operations.discovery import Discovery
 from vaults.operations.protection import ConfigureProtection
 from vaults.operations.registration import Register
 from vaults.services.vaults import create_vault, set_replication
+from vaultstore import VaultStore
 
 
 def finished(job: Job, timeout: float = 60) -> Job:
@@ -47,3 +51,54 @@ def protected(operator: User, vault: Vault, names: list[tuple[str, str]]) -> lis
                                  operation=Operation.CONFIGURE_PROTECTION).latest("pk")
         assert finished(job).status == "completed", job.error_message
     return [ProtectedItem.objects.get(item__vm=vm) for vm in vms]
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (a worker's pool processes)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def writing_to(pids: list[int], directory: Path) -> list[int]:
+    """Those of ``pids`` that have a file under ``directory`` open (the pool process running a backup)."""
+    holding = []
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if any(str(Path(os.readlink(fd))).startswith(str(directory)) for fd in Path(f"/proc/{pid}/fd").iterdir()
+                   if fd.is_symlink()):
+                holding.append(pid)
+    return holding
+
+
+def leftovers(store: VaultStore) -> list[str]:
+    """What an interrupted backup could leave behind: temp files and pending records."""
+    return sorted(str(path) for path in [*store.path.rglob(".*.tmp"), *store.pending_dir.iterdir()])
+
+
+class Discard:
+    """A restore target that keeps nothing: the restore still reads, decompresses and hashes every chunk, and
+    refuses a disk whose digest differs from the one recorded at backup time."""
+
+    def begin(self, size: int) -> None:
+        self.size = size
+
+    def write(self, offset: int, pieces: object) -> None:
+        pass
+
+    def finish(self) -> None:
+        pass
+
+    def discard(self) -> None:
+        pass
+
+
+def whole(store: VaultStore, item: ProtectedItem) -> bool:
+    """Every point of the item restores to the digest recorded at backup time (restore proves it) and verify finds
+    no damage."""
+    for row in item.recovery_points.all():
+        point = store.load_point(row.store_point_id)
+        for disk in point.disks:
+            store.restore_disk(disk, Discard())
+    return store.verify().ok
