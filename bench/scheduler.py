@@ -56,10 +56,10 @@ def seed(count: int, per_service: int) -> None:
     from django.utils import timezone
 
     from vaults.models import Policy, ProtectedItem, RegisteredItem, Subscription, Vault, VirtualMachine
-    from vaults.policy import rules
+    from vaults.policy import rules, stored
 
     subscription = Subscription.objects.create(name="Bench subscription", subscription_id="bench", host="127.0.0.1:1")
-    definition = rules.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(3, 0)),
+    definition = stored.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(3, 0)),
                                                    (rules.DailyRetention(30),)))
     configured = datetime(2026, 1, 1, tzinfo=UTC)
     now = timezone.now()

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from portal.access import can_administer
 from vaults.models import Policy, RegisteredItem, Subscription, Vault, VirtualMachine
 from vaults.operations.protection import ConfigureProtection
-from vaults.policy import rules
+from vaults.policy import rules, stored
 from vaults.services import policies
 from vaults.services.subscriptions import write_private
 
@@ -75,7 +75,7 @@ class PolicyAdminForm(forms.ModelForm):
         if vault is None or not name or definition is None:
             return data
         try:
-            candidate = rules.policy_from_dict({**definition, "name": name})
+            candidate = stored.policy_from_dict({**definition, "name": name})
         except (KeyError, TypeError, ValueError) as error:
             raise forms.ValidationError({"definition": f"The definition is not a stored policy: {error}."}) from error
         taken = vault.policies.exclude(pk=self.instance.pk).values_list("name", flat=True)
@@ -83,7 +83,7 @@ class PolicyAdminForm(forms.ModelForm):
             rules.check(candidate, taken)
         except rules.PolicyInvalid as invalid:
             raise forms.ValidationError(" ".join(e.message for e in invalid.errors)) from invalid
-        data["definition"] = rules.policy_to_dict(candidate)
+        data["definition"] = stored.policy_to_dict(candidate)
         return data
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from vaults.cloud.endpoint import Endpoint
 from vaults.cloud.regions import paired_region
-from vaults.policy import rules
+from vaults.policy import rules, stored
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -282,7 +282,7 @@ class Policy(models.Model):
 
     @property
     def rules(self) -> rules.Policy:
-        return rules.policy_from_dict(self.definition)
+        return stored.policy_from_dict(self.definition)
 
 
 class ProtectedItem(StatusMoves):

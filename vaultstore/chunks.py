@@ -367,18 +367,6 @@ class ChunkStore:
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
         return self._compressor().compress(data)
 
-    def put(self, name: str, data: bytes | bytearray | memoryview) -> int:
-        """Store one chunk durably now (tools and tests; backups batch through a ChunkWriter)."""
-        from vaultstore.writer import ChunkWriter
-
-        writer = ChunkWriter(self)
-        try:
-            written = writer.write(name, data)
-            writer.commit()
-        finally:
-            writer.discard()
-        return written
-
     # --- read ------------------------------------------------------------
 
     def read_frame(self, name: str) -> bytes:

@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from vaultstore.base import Store
 from vaultstore.chunks import PACK_SUFFIX, Pack
 from vaultstore.durable import unlink_durably
 from vaultstore.errors import CorruptManifestError, StoreError
 from vaultstore.locks import lease, read_pending
 from vaultstore.writer import ChunkWriter
-
-if TYPE_CHECKING:
-    from vaultstore.store import VaultStore
 
 DEFAULT_GRACE_SECONDS = 3600.0
 DEFAULT_REPACK_THRESHOLD = 0.2
@@ -54,7 +51,7 @@ class GcReport:
     packs_rewritten: int = 0
 
 
-def collect_garbage(store: VaultStore, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0,
+def collect_garbage(store: Store, *, grace_seconds: float = DEFAULT_GRACE_SECONDS, timeout: float | None = 60.0,
                     repack_threshold: float = DEFAULT_REPACK_THRESHOLD) -> GcReport:
     report = GcReport()
     with lease(store.lock_path, exclusive=True, timeout=timeout):
@@ -101,7 +98,7 @@ def collect_garbage(store: VaultStore, *, grace_seconds: float = DEFAULT_GRACE_S
     return report
 
 
-def _referenced(store: VaultStore, cutoff: float, report: GcReport) -> set[str]:
+def _referenced(store: Store, cutoff: float, report: GcReport) -> set[str]:
     """Every chunk a point or a live pending record names; stale pending records are removed."""
     referenced: set[str] = set()
     for point_id in store.point_ids():
@@ -121,7 +118,7 @@ def _referenced(store: VaultStore, cutoff: float, report: GcReport) -> set[str]:
     return referenced
 
 
-def _rewrite(store: VaultStore, pack: Pack, live: list) -> int:
+def _rewrite(store: Store, pack: Pack, live: list) -> int:
     """Copy the live frames of ``pack`` into a new pack and publish it; returns the bytes the copy takes."""
     writer = ChunkWriter(store.chunks)
     try:

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from vaultstore.base import Store
 from vaultstore.durable import atomic_write
 from vaultstore.errors import ChunkError, CorruptManifestError
 from vaultstore.locks import PendingRecord, lease
 from vaultstore.pool import CancelFn, ProgressFn, run_bounded
 from vaultstore.writer import ChunkWriter
-
-if TYPE_CHECKING:
-    from vaultstore.store import VaultStore
 
 COPY_BATCH = 16
 
@@ -39,7 +36,7 @@ class ReplicationReport:
         return not self.failed_points
 
 
-def replicate(primary: VaultStore, secondary: VaultStore, *, prune: bool = True, progress: ProgressFn | None = None,
+def replicate(primary: Store, secondary: Store, *, prune: bool = True, progress: ProgressFn | None = None,
               cancel: CancelFn | None = None) -> ReplicationReport:
     report = ReplicationReport()
     with lease(primary.lock_path, exclusive=False, timeout=primary.lock_timeout), \
@@ -82,7 +79,7 @@ def replicate(primary: VaultStore, secondary: VaultStore, *, prune: bool = True,
     return report
 
 
-def _copy_chunks(primary: VaultStore, writer: ChunkWriter, names: list[str], report: ReplicationReport,
+def _copy_chunks(primary: Store, writer: ChunkWriter, names: list[str], report: ReplicationReport,
                  cancel: CancelFn | None) -> None:
     def work(batch: list[str]) -> int:
         copied = 0
@@ -100,7 +97,7 @@ def _copy_chunks(primary: VaultStore, writer: ChunkWriter, names: list[str], rep
     report.chunks_copied += len(names)
 
 
-def repair_chunks(primary: VaultStore, secondary: VaultStore, names: list[str]) -> list[str]:
+def repair_chunks(primary: Store, secondary: Store, names: list[str]) -> list[str]:
     """Copy chunks the primary lost or damaged back from the secondary, verified; returns the ones repaired."""
     repaired = []
     with lease(primary.lock_path, exclusive=False, timeout=primary.lock_timeout), \

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from vaultstore.base import Store
 from vaultstore.chunks import chunk_hash
 from vaultstore.errors import ChunkError, DigestMismatchError
 from vaultstore.locks import lease
@@ -22,9 +22,6 @@ from vaultstore.pool import CancelFn, ProgressFn, is_zero, run_bounded, thread_b
 from vaultstore.ranges import runs, split_by_chunk
 from vaultstore.sinks import DiskSink
 from vaultstore.sources import DiskSource, read_into
-
-if TYPE_CHECKING:
-    from vaultstore.store import VaultStore
 
 
 @dataclass
@@ -35,7 +32,7 @@ class RestoreResult:
     chunks_from_secondary: int
 
 
-def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secondary: VaultStore | None = None,
+def restore_disk(store: Store, disk: DiskManifest, sink: DiskSink, *, secondary: Store | None = None,
                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> RestoreResult:
     size, chunk_size = disk.size, disk.chunk_size
     nonzero = [index for index, name in enumerate(disk.chunks) if name is not None]
@@ -81,7 +78,7 @@ def restore_disk(store: VaultStore, disk: DiskManifest, sink: DiskSink, *, secon
     return RestoreResult(disk=disk.name, digest=digest, written_bytes=written, chunks_from_secondary=fallbacks)
 
 
-def _read_run(store: VaultStore, secondary: VaultStore | None, names: list[str],
+def _read_run(store: Store, secondary: Store | None, names: list[str],
               lengths: list[int]) -> list[tuple[bytes, bool]]:
     """The chunks of one run, each with whether it came from the secondary copy."""
     try:
@@ -91,7 +88,7 @@ def _read_run(store: VaultStore, secondary: VaultStore | None, names: list[str],
         return [_read_chunk(store, secondary, name, length) for name, length in zip(names, lengths, strict=True)]
 
 
-def _read_chunk(store: VaultStore, secondary: VaultStore | None, name: str, length: int) -> tuple[bytes, bool]:
+def _read_chunk(store: Store, secondary: Store | None, name: str, length: int) -> tuple[bytes, bool]:
     try:
         return store.chunks.get(name, length), False
     except ChunkError as primary_error:

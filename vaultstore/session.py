@@ -20,9 +20,10 @@ import secrets
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vaultstore.backup import DiskPlan, plan_disk, transfer_disk
+from vaultstore.base import Store
 from vaultstore.durable import atomic_write
 from vaultstore.errors import StoreError
 from vaultstore.locks import PendingRecord, lease
@@ -30,9 +31,6 @@ from vaultstore.manifest import POINT_ID, DiskManifest, RecoveryPoint
 from vaultstore.pool import CancelFn, ProgressFn
 from vaultstore.sources import DiskSource
 from vaultstore.writer import ChunkWriter
-
-if TYPE_CHECKING:
-    from vaultstore.store import VaultStore
 
 
 def new_point_id(created: datetime) -> str:
@@ -42,7 +40,7 @@ def new_point_id(created: datetime) -> str:
 class BackupSession:
     """Use as a context manager: leaving it with an exception (or without publish) aborts."""
 
-    def __init__(self, store: VaultStore, point_id: str | None = None, *, created: datetime | None = None) -> None:
+    def __init__(self, store: Store, point_id: str | None = None, *, created: datetime | None = None) -> None:
         self.store = store
         self.created = created or datetime.now(UTC)
         self.point_id = point_id or new_point_id(self.created)

@@ -9,15 +9,12 @@ heals every older point too, and ``repair_from`` can copy it from the secondary.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from vaultstore.base import Store
 from vaultstore.errors import ChunkError, CorruptManifestError
 from vaultstore.locks import lease
 from vaultstore.manifest import chunk_length
 from vaultstore.pool import CancelFn, ProgressFn, run_bounded
-
-if TYPE_CHECKING:
-    from vaultstore.store import VaultStore
 
 VERIFY_BATCH = 16
 
@@ -44,7 +41,7 @@ class VerifyReport:
                 f"affected recovery points: {', '.join(damaged)}.")
 
 
-def verify_store(store: VaultStore, *, quarantine: bool = True, progress: ProgressFn | None = None,
+def verify_store(store: Store, *, quarantine: bool = True, progress: ProgressFn | None = None,
                  cancel: CancelFn | None = None) -> VerifyReport:
     report = VerifyReport()
     with lease(store.lock_path, exclusive=False, timeout=store.lock_timeout):
@@ -82,7 +79,7 @@ def verify_store(store: VaultStore, *, quarantine: bool = True, progress: Progre
     return report
 
 
-def _chunks_in_use(store: VaultStore, report: VerifyReport) -> tuple[dict[str, list[str]], dict[str, int]]:
+def _chunks_in_use(store: Store, report: VerifyReport) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Every chunk the recovery points name: the points that use it (each once, in order) and its length.
 
     Counts the points read into ``report``, and records there the manifests that cannot be read.

@@ -285,3 +285,14 @@ class ChunkWriter:
                     pending.result()
             _close(pack)
             pack.temp.unlink(missing_ok=True)
+
+
+def put_chunk(chunks: ChunkStore, name: str, data: bytes | bytearray | memoryview) -> int:
+    """Store one chunk durably now (tools and tests; backups batch through a session's ChunkWriter)."""
+    writer = ChunkWriter(chunks)
+    try:
+        written = writer.write(name, data)
+        writer.commit()
+    finally:
+        writer.discard()
+    return written

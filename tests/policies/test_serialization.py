@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.policies.strategies import portal_example, valid_policies
+from vaults.policy.defaults import default_policy
 from vaults.policy.rules import (
     LAST,
     DayOfMonth,
@@ -17,11 +18,9 @@ from vaults.policy.rules import (
     MonthlyRetention,
     Policy,
     Schedule,
-    default_policy,
-    policy_from_dict,
-    policy_to_dict,
     validate,
 )
+from vaults.policy.stored import policy_from_dict, policy_to_dict
 
 
 def test_portal_example_stored_form():

@@ -14,6 +14,7 @@ import pytest
 from tests.fixtures.store import TEST_CHUNK, chunk_files
 from vaultstore import MemorySink, MemorySource, StoreBusyError, VaultStore
 from vaultstore.chunks import chunk_hash
+from vaultstore.writer import put_chunk
 
 
 def restores_to(store: VaultStore, point, data: bytes) -> bool:
@@ -39,7 +40,7 @@ def test_gc_removes_chunks_of_deleted_points_only(vault_store):
 
 def test_gc_keeps_recent_unreferenced_chunks_for_the_grace_period(vault_store):
     orphan = os.urandom(TEST_CHUNK)
-    vault_store.chunks.put(chunk_hash(orphan), orphan)
+    put_chunk(vault_store.chunks, chunk_hash(orphan), orphan)
     report = vault_store.collect_garbage(grace_seconds=3600)
     assert report.chunks_deleted == 0 and report.unreferenced_kept == 1
     assert vault_store.collect_garbage(grace_seconds=0).chunks_deleted == 1
@@ -97,7 +98,7 @@ def test_pending_records_protect_an_unpublished_backup_when_locks_are_not_shared
     from vaultstore import collect
 
     old = os.urandom(TEST_CHUNK)
-    vault_store.chunks.put(chunk_hash(old), old)
+    put_chunk(vault_store.chunks, chunk_hash(old), old)
     two_hours_ago = time.time() - 7200
     os.utime(vault_store.chunks.path(chunk_hash(old)), (two_hours_ago, two_hours_ago))  # an orphan past its grace
     data = old + os.urandom(TEST_CHUNK)

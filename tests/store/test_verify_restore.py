@@ -21,6 +21,7 @@ from vaultstore import (
     StoreError,
     measure_digest,
 )
+from vaultstore.writer import put_chunk
 
 
 @pytest.fixture
@@ -140,7 +141,7 @@ def test_gc_refuses_to_run_on_a_damaged_manifest(vault_store, three_points):
     orphan = os.urandom(TEST_CHUNK)
     from vaultstore.chunks import chunk_hash
 
-    vault_store.chunks.put(chunk_hash(orphan), orphan)
+    put_chunk(vault_store.chunks, chunk_hash(orphan), orphan)
     flip_a_byte(vault_store.point_path(points[0].id))
     before = chunk_files(vault_store)
     with pytest.raises(StoreError, match="stopped without deleting anything"):

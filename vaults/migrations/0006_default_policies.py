@@ -7,7 +7,7 @@ from django.db import migrations
 
 def add_default_policies(apps, schema_editor) -> None:
     from vaults.policy.defaults import DEFAULT_POLICY_NAME, default_policy
-    from vaults.policy.rules import policy_to_dict
+    from vaults.policy.stored import policy_to_dict
 
     Vault = apps.get_model("vaults", "Vault")
     Policy = apps.get_model("vaults", "Policy")

@@ -34,7 +34,7 @@ from jobs.errors import OperationInProgress
 from jobs.models import Job, Operation
 from vaults.models import Policy, ProtectedItem, ScheduledBackup, Vault, VirtualMachine
 from vaults.operations.backup import Backup
-from vaults.policy import rules
+from vaults.policy import rules, stored
 from vaults.policy.schedule import slot_for, slot_id
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def _policies(ids: Iterable[int]) -> dict[int, rules.Policy | None]:
     parsed: dict[int, rules.Policy | None] = {}
     for pk, definition in Policy.objects.filter(pk__in=set(ids)).values_list("pk", "definition"):
         try:
-            parsed[pk] = rules.policy_from_dict(definition)
+            parsed[pk] = stored.policy_from_dict(definition)
         except (KeyError, ValueError):
             log.warning("policy %s has an unreadable definition; its VMs are not backed up", pk)
             parsed[pk] = None

@@ -17,7 +17,7 @@ from django.db.models import Count, QuerySet
 from jobs.models import LogAction
 from jobs.services import log_operation
 from vaults.models import Policy, ProtectedItem, RecoveryPoint, User, Vault
-from vaults.policy import rules
+from vaults.policy import rules, stored
 from vaults.policy.defaults import DEFAULT_POLICY_NAME, default_policy
 from vaults.policy.retention import RetentionEngine
 from vaults.services.refusals import NotNow, require_administrator
@@ -25,7 +25,7 @@ from vaults.services.refusals import NotNow, require_administrator
 
 def create_default_policy(vault: Vault) -> Policy:
     """DefaultPolicy for a new vault: daily at night, daily retention 30 days."""
-    definition = rules.policy_to_dict(default_policy())
+    definition = stored.policy_to_dict(default_policy())
     return Policy.objects.create(vault=vault, name=DEFAULT_POLICY_NAME, definition=definition)
 
 
@@ -50,7 +50,7 @@ def create_policy(user: User, vault: Vault, candidate: rules.Policy) -> Policy:
     require_administrator(user, "create policies")
     check_policy(vault, candidate)
     with transaction.atomic():
-        row = Policy.objects.create(vault=vault, name=candidate.name, definition=rules.policy_to_dict(candidate))
+        row = Policy.objects.create(vault=vault, name=candidate.name, definition=stored.policy_to_dict(candidate))
         log_policy_added(user, row)
     return row
 
@@ -61,7 +61,7 @@ def save_policy(user: User, row: Policy, candidate: rules.Policy) -> list[Protec
     require_administrator(user, "edit policies")
     vault = row.vault
     check_policy(vault, candidate, editing=row)
-    row.name, row.definition = candidate.name, rules.policy_to_dict(candidate)
+    row.name, row.definition = candidate.name, stored.policy_to_dict(candidate)
     row.save(update_fields=["name", "definition", "updated"])
     log_operation(user, LogAction.UPDATE_POLICY, subscription=vault.subscription_id, vault=vault,
                   item_type="policy", item_key=f"policy:{row.pk}", item_name=row.name,
