@@ -12,8 +12,8 @@ never written, 30% text-like, 25% random. Then, in one run:
   protected, then backed up (full), churned 1% (scattered 64 KiB writes, the
   same bytes written to the image file and, through the page API, to the lab
   disk), backed up again (incremental) and restored as a new VM. Every step is
-  a real Job run through the same services and job functions the portal uses
-  (``start_backup`` / ``start_restore``, then the Celery task's ``apply()`` in
+  a real Job run through the same services and job classes the portal uses
+  (``Backup.start`` / ``Restore.start``, then the Celery task's ``apply()`` in
   this process): no separate worker process is started, so the process's peak
   RSS is the worker's. Times include the snapshot request through the
   extension and, for restore, re-reading every restored disk to prove its digest
@@ -165,21 +165,30 @@ class Lab:
 def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
     from celery import current_app
     from django.contrib.auth import get_user_model
-    from vaults.backup import blob_client, open_store, start_backup
-    from vaults.operations.discovery import Discovery
-    from vaults.services.policies import create_default_policy
-    from vaults.operations.registration import Register
-    from vaults.operations.restore import Restore
-from vaults.services.restore import RestoreRequest
+    from django.utils import timezone
 
     import vaults.tasks  # noqa: F401 - registers the job tasks
-    from jobs.models import Job
-    from vaults.models import ProtectedItem, RegisteredItem, Subscription, Vault, VirtualMachine
+    from jobs.models import Job, Operation
+    from vaults.cloud.pageblob import blob_client
+    from vaults.models import ProtectedItem, Subscription, Vault, VirtualMachine
+    from vaults.operations.backup import Backup
+    from vaults.operations.discovery import Discovery
+    from vaults.operations.protection import ConfigureProtection
+    from vaults.operations.registration import Register
+    from vaults.operations.restore import Restore
+    from vaults.policy.defaults import DEFAULT_POLICY_NAME
+    from vaults.services.restore import RestoreRequest
+    from vaults.services.storage import open_store
+    from vaults.services.vaults import create_vault, set_replication
 
     def run(job: Job) -> Job:
         started = time.perf_counter()
         current_app.tasks[job.task_name].apply(args=[job.pk])
         job.refresh_from_db()
+        while job.is_parked:  # a long wait for the fabric: run it again once its pause is over, as a worker would
+            time.sleep(max(0.0, (job.resume_at - timezone.now()).total_seconds()))
+            current_app.tasks[job.task_name].apply(args=[job.pk])
+            job.refresh_from_db()
         if job.status not in ("completed", "completed_with_warnings"):
             raise RuntimeError(f"{job.get_operation_display()} job {job.pk} {job.status}: {job.error_message}")
         steps = ", ".join(f"{step.name} {(step.finished - step.started).total_seconds():.2f} s"
@@ -191,16 +200,22 @@ from vaults.services.restore import RestoreRequest
     subscription = Subscription.objects.create(name="Bench", subscription_id=lab.subscription_id,
                                                host=f"127.0.0.1:{lab.fabric_port}", protocol="http")
     subscription.members.add(user)
-    vault = Vault.objects.create(subscription=subscription, name="bench", region=REGION, status="active",
-                                 replication="LRS")
+    # As a person sets it up: quick create, Locally Redundant (the other tools keep one copy too), discover,
+    # register, protect under DefaultPolicy.
+    vault = create_vault(user, subscription, "bench", REGION)
+    set_replication(user, vault, Vault.Replication.LRS)
     run(Discovery.start(user, vault))
     vm = VirtualMachine.objects.get(subscription=subscription, cloud_service=SERVICE, name=VM)
     lab.manage("fabric", "import-disk", f"{SERVICE}/{VM}", "os", str(image), "--url",
                f"http://127.0.0.1:{lab.fabric_port}")
     [outcome] = Register.start_many(user, vault, [vm.pk])
-    run(Job.objects.get(item_key=outcome.item.item_key, operation="register", status="not_started"))
-    item = ProtectedItem.objects.create(item=RegisteredItem.objects.get(vm=vm), vault=vault,
-                                        policy=create_default_policy(vault))
+    run(Job.objects.get(item_key=outcome.item.item_key, operation=Operation.REGISTER))
+    started, refusals = ConfigureProtection.protect(user, vault, [outcome.item.pk],
+                                                    vault.policies.get(name=DEFAULT_POLICY_NAME))
+    if refusals:
+        raise RuntimeError(f"protection refused: {refusals}")
+    run(Job.objects.get(item_key=outcome.item.item_key, operation=Operation.CONFIGURE_PROTECTION))
+    item = ProtectedItem.objects.get(item=outcome.item)
 
     settle()
     start = time.perf_counter()

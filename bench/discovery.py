@@ -105,22 +105,24 @@ def run(options, host: str) -> dict:
     from django.contrib.auth.models import User
 
     from jobs.models import Job, Status
-    from vaults import discovery
-    from vaults.models import Subscription, Vault, VirtualMachine
+    from vaults.cloud.hosted import fetch_region
+    from vaults.models import Subscription, VirtualMachine
     from vaults.operations.registration import Register
+    from vaults.services.discovery import record
+    from vaults.services.vaults import create_vault
 
     user = User.objects.create_superuser("bench", password=None)
     subscription = Subscription.objects.create(name="Bench lab", subscription_id=SUBSCRIPTION_ID, host=host)
     subscription.members.add(user)
-    vaults = [Vault.objects.create(subscription=subscription, name=f"bench-{n}", region=region, status="active")
+    vaults = [create_vault(user, subscription, f"bench-{n}", region)
               for n, region in enumerate(("East US", "West US", "North Europe"))]
 
     started = time.perf_counter()
     per_region = {}
     for vault in vaults:
         t0 = time.perf_counter()
-        found = discovery.fetch_region(subscription.endpoint, vault.region)
-        counts = discovery.record(vault, found)
+        found = fetch_region(subscription.endpoint, vault.region)
+        counts = record(vault, found)
         per_region[vault.region] = {"vms": counts["found"], "seconds": round(time.perf_counter() - t0, 2)}
     discover_s = time.perf_counter() - started
     discovered = VirtualMachine.objects.count()

@@ -1,61 +1,53 @@
-"""Backup and restore as the jobs run them, in this process, against the lab fabric."""
+"""Backup and restore as the jobs run them, in this process, against the lab fabric.
+
+Vaults are quick-created and VMs registered and protected through the same
+services and jobs a person's clicks start (``tests.fixtures.vaults``).
+"""
 
 from __future__ import annotations
 
-from vaults.backup import blob_client
+from jobs.models import Job
+from tests.fixtures.vaults import protect_vm, quick_vault, run_job, wait_for_job
+from vaults.cloud.pageblob import blob_client
+from vaults.models import ProtectedItem, Vault
+from vaults.operations.backup import Backup
 
-from jobs.models import Job, Operation
-from tests.fixtures.vaults import wait_for_job
-from vaults.models import ProtectedItem, RegisteredItem, Vault, VirtualMachine
-from vaults.operations.discovery import Discovery
-from vaults.operations.registration import Register
-from vaults.services.policies import create_default_policy
+__all__ = ["back_up", "disk_bytes", "lab_vault", "protect", "run", "same_bytes", "wait_for", "write"]
+
+run = run_job
 
 
 def wait_for(job: Job, timeout: float = 60) -> Job:
     return wait_for_job(job, timeout)
 
 
-def run(job: Job) -> Job:
-    """Run a job's task here, as a worker would."""
-    from celery import current_app
+def lab_vault(owner, subscription, region: str = "East US", name: str = "east",
+              replication: str = Vault.Replication.LRS) -> Vault:
+    """A vault of the lab subscription: quick-created, then set to ``replication`` by its administrator.
 
-    import vaults.tasks  # noqa: F401 - registers the tasks
-
-    current_app.tasks[job.task_name].apply(args=[job.pk])
-    job.refresh_from_db()
-    return job
-
-
-
-
-def lab_vault(subscription, region: str = "East US", name: str = "east", replication: str = "LRS") -> Vault:
-    return Vault.objects.create(subscription=subscription, name=name, region=region, status="active",
-                                replication=replication)
+    Locally Redundant unless a test asks for Geo-Redundant, so that only the tests about the paired region's copy
+    start Replicate jobs.
+    """
+    return quick_vault(owner, subscription, name, region, replication)
 
 
 def protect(user, vault: Vault, service: str, name: str, *, runner=run) -> ProtectedItem:
     """Discover, register and protect one lab VM (DefaultPolicy)."""
-    if not VirtualMachine.objects.filter(subscription=vault.subscription, cloud_service=service, name=name).exists():
-        job = runner(Discovery.start(user, vault))
-        assert job.status == "completed", job.error_message
-    vm = VirtualMachine.objects.get(subscription=vault.subscription, cloud_service=service, name=name)
-    [outcome] = Register.start_many(user, vault, [vm.pk])
-    assert outcome.refusal == "", outcome.refusal
-    # Not filtered by status: a running worker may have started the job already.
-    job = runner(Job.objects.filter(item_key=outcome.item.item_key, operation=Operation.REGISTER).latest("pk"))
-    assert job.status == "completed", job.error_message
-    registered = RegisteredItem.objects.get(vm=vm)
-    policy = vault.policies.first() or create_default_policy(vault)
-    return ProtectedItem.objects.create(item=registered, vault=vault, policy=policy)
+    return protect_vm(user, vault, service, name, runner=runner)
 
 
 def back_up(user, item: ProtectedItem, *, runner=run) -> Job:
     return runner(Backup.start(user, item))
 
 
+PUT_PAGE_LIMIT = 4 << 20  # the most one Put Page may carry
+
+
 def write(subscription, url: str, offset: int, data: bytes) -> None:
-    blob_client(subscription.endpoint).write_pages(url, offset, data)
+    """The workload writes ``data`` at ``offset``, in Put Pages of at most 4 MiB as the storage service takes them."""
+    client = blob_client(subscription.endpoint)
+    for at in range(0, len(data), PUT_PAGE_LIMIT):
+        client.write_pages(url, offset + at, data[at:at + PUT_PAGE_LIMIT])
 
 
 def same_bytes(subscription, snapshot_url: str, snapshot: str, restored_url: str) -> bool:

@@ -28,10 +28,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds(
-        redis_url, lab_subscription, member, fabric_faults):
+        redis_url, lab_subscription, member, owner, fabric_faults):
     process = worker(redis_url, "backup-kill", JOBS_HEARTBEAT_SECONDS="1")
     try:
-        vault = lab_vault(lab_subscription)
+        vault = lab_vault(owner, lab_subscription)
         item = protect(member, vault, "tailspin-web", "web01", runner=wait_job)
         os_disk = next(d for d in item.item.vm.disks if d["lun"] is None)
         write(lab_subscription, os_disk["media_link"], 64 << 20, os.urandom(48 << 20))

@@ -9,10 +9,12 @@ import pytest
 
 from jobs.errors import JobError
 from tests.fixtures.store import damage_chunk
-from vaults import restore as restore_module
+from vaults.cloud import deployments
 from vaults.cloud.endpoint import compute_client
-from vaults.cloud.pageblob import PageBlobError
+from vaults.cloud.pageblob import PageBlobError, blob_client
 from vaults.models import ProtectedItem, RecoveryPoint, VirtualMachine
+from vaults.operations import backup as backup_operation
+from vaults.operations import restore as restore_operation
 from vaults.operations.restore import Restore
 from vaults.services.backup import point_id_for
 from vaults.services.refusals import Refusal
@@ -25,8 +27,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
-def east(lab_subscription):
-    return lab_vault(lab_subscription)
+def east(lab_subscription, owner):
+    return lab_vault(owner, lab_subscription)
 
 
 def restore_as(member, point: RecoveryPoint, vm_name: str, service: str = "contoso-web", new_service: bool = False):
@@ -87,8 +89,8 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
         Restore.start(member, point1, RestoreRequest("rsfull3", "contoso-sql", True, "labstoreeastus"))
 
 
-def test_stopped_vm_is_backed_up_crash_consistent(lab_subscription, member):
-    west = lab_vault(lab_subscription, "West US", "west")
+def test_stopped_vm_is_backed_up_crash_consistent(lab_subscription, member, owner):
+    west = lab_vault(owner, lab_subscription, "West US", "west")
     item = protect(member, west, "fabrikam-app", "app02")
     client = compute_client(lab_subscription.endpoint)
     wait(client, client.shutdown_role("fabrikam-app", "fabrikam-app", "app02").request_id)
@@ -107,9 +109,9 @@ def wait(client, request_id: str) -> None:
         time.sleep(0.1)
 
 
-def test_agent_that_does_not_answer_fails_with_the_snapshot_timeout(east, member, fabric_faults, monkeypatch):
+def test_agent_that_does_not_answer_fails_with_the_snapshot_timeout(east, member, fabric_faults, settings):
     item = protect(member, east, "tailspin-web", "web01")
-    monkeypatch.setenv("BACKUP_SNAPSHOT_TIMEOUT_SECONDS", "2")
+    settings.BACKUP_SNAPSHOT_TIMEOUT_SECONDS = 2
     fabric_faults(agent_unresponsive=["tailspin-web/web01"])
     job = back_up(member, item)
     assert job.status == "failed"
@@ -121,28 +123,31 @@ def test_agent_that_does_not_answer_fails_with_the_snapshot_timeout(east, member
     assert item.status == ProtectedItem.Status.ERROR and "Snapshot VM sub task timed out" in item.error_message
 
 
-def test_fabric_5xx_during_transfer_is_retried(lab_subscription, member, fabric_faults):
-    item = protect(member, lab_vault(lab_subscription, "West US", "west"), "fabrikam-app", "app01")
+def test_fabric_5xx_during_transfer_is_retried(lab_subscription, member, owner, fabric_faults):
+    item = protect(member, lab_vault(owner, lab_subscription, "West US", "west"), "fabrikam-app", "app01")
     fabric_faults(error_rate=0.2, error_status=503, error_scope="blob")
     job = back_up(member, item)
     assert job.status == "completed", job.error_message
     assert item.recovery_points.count() == 1
 
 
-def test_a_backup_retried_after_a_temporary_error_reuses_the_snapshot_it_took(lab_subscription, member, monkeypatch):
-    from vaults.backup import blob_client, snapshot_exists
-
+def test_a_backup_retried_after_a_temporary_error_reuses_the_snapshot_it_took(lab_subscription, member, owner,
+                                                                              monkeypatch):
     from jobs.errors import TransientError
-    from vaults import backup_tasks
 
-    item = protect(member, lab_vault(lab_subscription, "West US", "west"), "fabrikam-app", "app01")
+    item = protect(member, lab_vault(owner, lab_subscription, "West US", "west"), "fabrikam-app", "app01")
     assert back_up(member, item).status == "completed"
     monkeypatch.setenv("JOBS_BACKOFF_BASE_MS", "0")
-    real_snapshot, real_transfer = backup_tasks.backup.take_snapshot, backup_tasks._transfer
-    taken = []
+    real_request, real_wait = backup_operation.backup.request_snapshot, backup_operation.backup.wait_for_snapshot
+    real_transfer = backup_operation._transfer
+    requested, taken = [], []
+
+    def request(*args, **kwargs):
+        requested.append(args)
+        return real_request(*args, **kwargs)
 
     def recorded(*args, **kwargs):
-        snapshot = real_snapshot(*args, **kwargs)
+        snapshot = real_wait(*args, **kwargs)
         taken.append({(d["mediaLink"], d["snapshot"]) for d in snapshot.disks})
         return snapshot
 
@@ -151,17 +156,20 @@ def test_a_backup_retried_after_a_temporary_error_reuses_the_snapshot_it_took(la
             raise TransientError("503 ServerBusy")
         return real_transfer(*args, **kwargs)
 
-    monkeypatch.setattr(backup_tasks.backup, "take_snapshot", recorded)
-    monkeypatch.setattr(backup_tasks, "_transfer", busy_once)
+    monkeypatch.setattr(backup_operation.backup, "request_snapshot", request)
+    monkeypatch.setattr(backup_operation.backup, "wait_for_snapshot", recorded)
+    monkeypatch.setattr(backup_operation, "_transfer", busy_once)
     job = back_up(member, item)
     assert job.status == "completed" and job.attempts == 1, job.error_message
     item.refresh_from_db()
-    # The retry asked the extension again under the same task id and got the same snapshots: none is left over.
+    # The retry waited for the request it had made, under the same task id, and got the same snapshots: none is
+    # left over.
+    assert len(requested) == 1
     assert len(taken) == 2 and taken[0] == taken[1]
     kept = {(v["media_link"], v["snapshot"]) for v in item.base_snapshots.values()}
     assert kept == taken[0]
     client = blob_client(lab_subscription.endpoint)
-    assert all(snapshot_exists(client, url, snapshot) for url, snapshot in kept)
+    assert all(client.snapshot_exists(url, snapshot) for url, snapshot in kept)
 
 
 def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east, member, lab_subscription):
@@ -180,9 +188,9 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
     assert "rsbad" not in role_names(lab_subscription, "contoso-web")
     for url in job.params.get("created_blobs", []):
         with pytest.raises(PageBlobError):
-            restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
+            blob_client(lab_subscription.endpoint).size(url)
 
-    job = run(Verify.start(east, member))
+    job = run(Verify.start_for(member, east))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert any("web01" in name for name in job.properties["Affected recovery points"])
 
@@ -196,7 +204,7 @@ def test_a_restore_that_fails_after_creating_its_cloud_service_removes_it_again(
     def refuse(*args, **kwargs):
         raise JobError("RoleRefused", "The role could not be described.", ["Try again."])
 
-    monkeypatch.setattr(restore_module, "role_xml", refuse)  # fails after the new cloud service exists
+    monkeypatch.setattr(deployments, "role_xml", refuse)  # fails after the new cloud service exists
     job = restore_as(member, point, "rsnew", service="rs-new-svc", new_service=True)
     assert job.status == "failed" and job.error_code == "RoleRefused", job.error_message
     assert job.params.get("created_service") == "rs-new-svc"
@@ -204,7 +212,7 @@ def test_a_restore_that_fails_after_creating_its_cloud_service_removes_it_again(
     assert "rs-new-svc" not in {service.service_name for service in services}  # nothing half-restored stays
     for url in job.params.get("created_blobs", []):
         with pytest.raises(PageBlobError):
-            restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
+            blob_client(lab_subscription.endpoint).size(url)
 
 
 def test_a_restore_that_fails_after_creating_its_vm_removes_the_vm_and_its_disks(east, member, lab_subscription,
@@ -213,10 +221,10 @@ def test_a_restore_that_fails_after_creating_its_vm_removes_the_vm_and_its_disks
     assert back_up(member, item).status == "completed"
     point = item.recovery_points.get()
 
-    def lost(ctx, client, request_id, **kwargs):
+    def lost(client, request_id, **kwargs):
         raise JobError("OperationFailed", "Creating the virtual machine failed: the host went away.", ["Try again."])
 
-    monkeypatch.setattr(restore_module, "wait_for_operation", lost)  # the role exists; its creation never reports
+    monkeypatch.setattr(restore_operation, "wait_for_operation", lost)  # the role exists; its creation never reports
     started = time.monotonic()
     job = restore_as(member, point, "rsgone")
     assert job.status == "failed" and job.error_code == "OperationFailed", job.error_message
@@ -225,7 +233,7 @@ def test_a_restore_that_fails_after_creating_its_vm_removes_the_vm_and_its_disks
     assert job.params.get("created_blobs")
     for url in job.params["created_blobs"]:
         with pytest.raises(PageBlobError):
-            restore_module.backup.blob_client(lab_subscription.endpoint).size(url)
+            blob_client(lab_subscription.endpoint).size(url)
     assert time.monotonic() - started < 30
 
 
@@ -235,16 +243,16 @@ def test_a_restore_retried_after_its_vm_was_asked_for_finishes_that_vm(east, mem
     item = protect(member, east, "contoso-web", "web01")
     assert back_up(member, item).status == "completed"
     monkeypatch.setenv("JOBS_BACKOFF_BASE_MS", "0")
-    real_wait = restore_module.wait_for_operation
+    real_wait = restore_operation.wait_for_operation
     calls = []
 
-    def busy_once(ctx, client, request_id, **kwargs):
+    def busy_once(client, request_id, **kwargs):
         calls.append(request_id)
         if len(calls) == 1:
             raise TransientError("503 ServiceUnavailable while polling the operation")
-        return real_wait(ctx, client, request_id, **kwargs)
+        return real_wait(client, request_id, **kwargs)
 
-    monkeypatch.setattr(restore_module, "wait_for_operation", busy_once)
+    monkeypatch.setattr(restore_operation, "wait_for_operation", busy_once)
     job = restore_as(member, item.recovery_points.get(), "rsretry")
     assert job.status == "completed", job.error_message
     assert job.attempts == 1
@@ -259,25 +267,25 @@ def test_a_restore_retried_before_its_vm_was_asked_for_keeps_the_disks_it_proved
     item = protect(member, east, "contoso-web", "web01")
     assert back_up(member, item).status == "completed"
     monkeypatch.setenv("JOBS_BACKOFF_BASE_MS", "0")
-    real_detail, real_restore = restore_module._service_detail, restore_module._restore_disks
+    real_detail, real_restore = restore_operation.service_detail, restore_operation._restore_disks
     details, restores = [], []
 
     def busy_once(*args):
         details.append(args)
-        if len(details) == 2:  # the first call is the target check's; the second, the VM creation's
+        if len(details) == 1:  # the VM creation's look at the cloud service (the target check has its own)
             raise TransientError("503 ServiceUnavailable")
         return real_detail(*args)
 
-    monkeypatch.setattr(restore_module, "_service_detail", busy_once)
-    monkeypatch.setattr(restore_module, "_restore_disks", lambda *args: restores.append(1) or real_restore(*args))
+    monkeypatch.setattr(restore_operation, "service_detail", busy_once)
+    monkeypatch.setattr(restore_operation, "_restore_disks", lambda *args: restores.append(1) or real_restore(*args))
     job = restore_as(member, item.recovery_points.get(), "rskeep")
     assert job.status == "completed", job.error_message
     assert job.attempts == 1 and len(restores) == 1  # the retry reused the proven blobs
     assert "rskeep" in role_names(lab_subscription, "contoso-web")
 
 
-def test_a_vm_that_no_longer_exists_fails_with_the_documented_error(lab_subscription, member):
-    west = lab_vault(lab_subscription, "West US", "west")
+def test_a_vm_that_no_longer_exists_fails_with_the_documented_error(lab_subscription, member, owner):
+    west = lab_vault(owner, lab_subscription, "West US", "west")
     item = protect(member, west, "fabrikam-app", "app02")
     # The shared lab must keep its VMs, so the row is pointed at a role the fabric does not have (it answers 404).
     VirtualMachine.objects.filter(pk=item.item.vm_id).update(name="ghost01")

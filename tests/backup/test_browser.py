@@ -28,9 +28,9 @@ def settled(wizard) -> None:
     expect(wizard.locator("#restore-form.htmx-added")).to_have_count(0)
 
 
-def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, lab_subscription, celery_worker_process,
-                                            portal_server, screenshot_dir, fabric_faults):
-    vault = lab_vault(lab_subscription, name="contoso-east")
+def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, owner, lab_subscription,
+                                            celery_worker_process, portal_server, screenshot_dir, fabric_faults):
+    vault = lab_vault(owner, lab_subscription, name="contoso-east")
     item = protect(member, vault, "contoso-web", "web01", runner=wait_for)
     os_disk = next(d for d in item.item.vm.disks if d["lun"] is None)
     write(lab_subscription, os_disk["media_link"], 64 << 20, os.urandom(32 << 20))

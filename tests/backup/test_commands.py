@@ -11,9 +11,9 @@ from .helpers import lab_vault, protect, wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_backup_now_restore_and_verify_commands_wait_and_fail_clearly(lab_subscription, member, celery_worker_process,
-                                                                      capsys):
-    vault = lab_vault(lab_subscription, "North Europe", "cli")
+def test_backup_now_restore_and_verify_commands_wait_and_fail_clearly(lab_subscription, member, owner,
+                                                                      celery_worker_process, capsys):
+    vault = lab_vault(owner, lab_subscription, "North Europe", "cli")
     protect(member, vault, "northwind-eu", "files01", runner=wait_for)
     call_command("backup_now", "cli", "northwind-eu/files01", "--wait", "--timeout", "120")
     assert "Completed" in capsys.readouterr().out

@@ -6,8 +6,11 @@ import pytest
 
 from jobs.models import Status
 from tests.fixtures.fabric import start_lab_fabric, stop_lab_fabric
-from vaults import backup_tasks
 from vaults.models import ProtectedItem
+from vaults.operations import restore as restore_operation
+from vaults.operations.restore import Restore
+from vaults.services import backup
+from vaults.services.restore import RestoreRequest
 from vaultstore import VaultStore
 
 from .helpers import back_up, lab_vault, protect, run
@@ -37,16 +40,16 @@ def kill(fabric) -> None:
 
 
 def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clearly(own_fabric, subscription, member,
-                                                                                  monkeypatch):
-    item = protect(member, lab_vault(subscription), "contoso-web", "web01")
-    take_snapshot = backup_tasks.backup.take_snapshot
+                                                                                  owner, monkeypatch):
+    item = protect(member, lab_vault(owner, subscription), "contoso-web", "web01")
+    wait_for_snapshot = backup.wait_for_snapshot
 
     def then_the_fabric_goes(*args, **kwargs):
-        snapshot = take_snapshot(*args, **kwargs)
+        snapshot = wait_for_snapshot(*args, **kwargs)
         kill(own_fabric)
         return snapshot
 
-    monkeypatch.setattr(backup_tasks.backup, "take_snapshot", then_the_fabric_goes)
+    monkeypatch.setattr(backup, "wait_for_snapshot", then_the_fabric_goes)
     job = back_up(member, item)
 
     assert job.status == Status.FAILED and job.error_code == "TransientFailure", job.error_message
@@ -64,20 +67,16 @@ def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clear
 
 
 def test_a_fabric_that_stops_answering_during_a_restore_fails_it_clearly_without_a_vm(own_fabric, subscription, member,
-                                                                                     monkeypatch):
-    from vaults.operations.restore import Restore
-from vaults.services.restore import RestoreRequest
-
-    from vaults import restore as restore_module
-    item = protect(member, lab_vault(subscription), "contoso-web", "web01")
+                                                                                     owner, monkeypatch):
+    item = protect(member, lab_vault(owner, subscription), "contoso-web", "web01")
     assert back_up(member, item).status == Status.COMPLETED
-    real_sink = restore_module.PageBlobSink
+    real_sink = restore_operation.PageBlobSink
 
     def then_the_fabric_goes(*args, **kwargs):  # the target was checked; the first disk is about to be written
         kill(own_fabric)
         return real_sink(*args, **kwargs)
 
-    monkeypatch.setattr(restore_module, "PageBlobSink", then_the_fabric_goes)
+    monkeypatch.setattr(restore_operation, "PageBlobSink", then_the_fabric_goes)
     job = run(Restore.start(member, item.recovery_points.get(), RestoreRequest("rsgone", "contoso-web", False,
                                                                                "labstoreeastus")))
 

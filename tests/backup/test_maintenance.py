@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
-from jobs.models import Job, Operation
+from jobs.models import Job, Operation, Status
 from tests.fixtures.store import damage_chunk
-from vaults import backup, maintenance
-from vaults.models import ProtectedItem
+from vaults.models import ProtectedItem, Vault
+from vaults.operations.backup import Backup
+from vaults.operations.maintenance import DeleteBackupData, GarbageCollection, Retention, StopProtection, Verify
 from vaults.operations.restore import Restore
 from vaults.services.restore import RestoreRequest
+from vaults.services.storage import secondary_store
 from vaultstore import MemorySource, StoreFullError, VaultStore
 from vaultstore.session import BackupSession
 
@@ -21,8 +25,8 @@ from .helpers import back_up, lab_vault, protect, run
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
-def test_a_full_vault_store_fails_clearly_and_loses_nothing(lab_subscription, member, monkeypatch):
-    vault = lab_vault(lab_subscription, "North Europe", "eu")
+def test_a_full_vault_store_fails_clearly_and_loses_nothing(lab_subscription, member, owner, monkeypatch):
+    vault = lab_vault(owner, lab_subscription, "North Europe", "eu")
     item = protect(member, vault, "northwind-dev", "dev01")
     assert back_up(member, item).status == "completed"
     first = item.recovery_points.get()
@@ -48,17 +52,28 @@ def test_a_full_vault_store_fails_clearly_and_loses_nothing(lab_subscription, me
     assert item.status == ProtectedItem.Status.PROTECTED and item.error_message == ""
 
 
+def replicate(vault: Vault) -> None:
+    """Run the Replicate jobs the vault's backups started (one, or more when one was done before the next backup)."""
+    jobs = Job.objects.filter(vault=vault, operation=Operation.REPLICATE, status=Status.NOT_STARTED)
+    assert jobs.exists(), "a backup of a Geo-Redundant vault starts a Replicate job"
+    for job in jobs:
+        job = run(job)
+        assert job.status == Status.COMPLETED, job.error_message
+
+
 def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscription, member, owner):
-    vault = lab_vault(lab_subscription, "North Europe", "eu", replication="GRS")
+    vault = lab_vault(owner, lab_subscription, "North Europe", "eu", replication=Vault.Replication.GRS)
+    assert vault.replication == Vault.Replication.GRS and vault.is_geo_redundant
     item = protect(member, vault, "northwind-dev", "dev02")
     assert back_up(member, item).status == "completed"
     assert back_up(member, item).status == "completed"
-    # GRS: each backup started a Replicate job; run them.
-    for job in Job.objects.filter(operation=Operation.REPLICATE, status="not_started"):
-        assert run(job).status == "completed"
-    secondary = backup.secondary_store(vault)
+    # GRS: each backup started a Replicate job; run them. The copy lives in the paired region.
+    replicate(vault)
+    secondary = secondary_store(vault)
     assert secondary is not None and sorted(secondary.point_ids()) == sorted(
         item.recovery_points.values_list("store_point_id", flat=True))
+    assert secondary.path == Path(settings.VAULT_STORE_DIR) / "secondary" / "West Europe" / vault.store_key
+    assert (secondary.path / "store.json").exists()
 
     # A chunk the primary copy can no longer read comes from the secondary copy.
     newest = item.recovery_points.order_by("-created").first()
@@ -73,56 +88,54 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     old = item.recovery_points.order_by("created").first()
     old.expires = timezone.now() - timedelta(minutes=1)
     old.save()
-    assert run(maintenance.start_retention(vault)).status == "completed"
+    assert run(Retention.start(vault)).status == "completed"
     assert item.recovery_points.count() == 1
     assert old.store_point_id not in VaultStore(vault.store_path).point_ids()
-    job = run(maintenance.start_gc(vault))
+    job = run(GarbageCollection.start(vault))
     assert job.status == "completed"
 
-    job = run(maintenance.stop_protection(member, item, delete_data=False, reason="Other"))
+    job = run(StopProtection.start(member, item, delete_data=False, reason="Other"))
     assert job.status == "completed"
     item.refresh_from_db()
     assert item.status == ProtectedItem.Status.STOPPED and item.recovery_points.count() == 1
-    # A backup that was already queued when protection stopped does not run.
-    job = run(Job.objects.create(operation=Operation.BACKUP, subscription=vault.subscription, vault=vault,
-                                 item_type="vm", item_key=item.item.item_key, item_name="dev02",
-                                 task_name="vaults.backup", params={"protected_item": item.pk, "adhoc": False}))
+    # A backup the scheduler had already queued when protection stopped does not run.
+    job = run(Backup.enqueue(vault, item.pk, item.item.vm_id, item.item.vm.name))
     assert job.status == "failed" and job.error_code == "ProtectionStopped"
     assert item.recovery_points.count() == 1
 
-    job = run(maintenance.delete_backup_data(owner, item))
+    job = run(DeleteBackupData.start(owner, item))
     assert job.status == "completed", job.error_message
     assert not ProtectedItem.objects.filter(pk=item.pk).exists()
     assert VaultStore(vault.store_path).point_ids() == []
 
 
-def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chunks(lab_subscription, member):
-    vault = lab_vault(lab_subscription, "North Europe", "eu")
+def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chunks(lab_subscription, member, owner):
+    vault = lab_vault(owner, lab_subscription, "North Europe", "eu")
     store = VaultStore.open_or_create(vault.store_path)
     with store.session("job-in-flight") as session:  # a backup holding the store's lease, mid-transfer
         session.back_up_disk("os", MemorySource(bytes(range(256)) * 4096))
-        job = run(maintenance.start_gc(vault, grace=0, lock_timeout=0.5))
+        job = run(GarbageCollection.start(vault, member, grace=0, lock_timeout=0.5))
         assert job.status == "failed" and job.error_code == "StoreBusy"
         assert "garbage collection waits" in job.error_message
         session.publish(consistency="crash")
-    job = run(maintenance.start_gc(vault, grace=0))
+    job = run(GarbageCollection.start(vault, member, grace=0))
     assert job.status == "completed"
     store = VaultStore(vault.store_path)
     assert store.point_ids() == ["job-in-flight"] and store.verify().ok
 
 
-def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab_subscription, member):
-    vault = lab_vault(lab_subscription, "North Europe", "eu", replication="GRS")
+def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab_subscription, member, owner):
+    vault = lab_vault(owner, lab_subscription, "North Europe", "eu", replication=Vault.Replication.GRS)
     item = protect(member, vault, "northwind-dev", "dev01")
     assert back_up(member, item).status == "completed"
-    for job in Job.objects.filter(operation=Operation.REPLICATE, status="not_started"):
-        assert run(job).status == "completed"
+    replicate(vault)
+    assert secondary_store(vault).point_ids() == [item.recovery_points.get().store_point_id]
     point = item.recovery_points.get()
     store = VaultStore(vault.store_path)
     chunks = [c for d in store.load_point(point.store_point_id).disks for c in d.chunks if c]
     damage_chunk(store, chunks[0])
 
-    job = run(maintenance.Verify.start(vault, member))
+    job = run(Verify.start_for(member, vault))
     assert job.status == "completed_with_warnings", job.error_message
     assert [step.name for step in job.subtasks.all()] == ["Verify recovery points", "Repair from the paired region"]
     assert job.properties["Chunks repaired"] == 1
@@ -133,8 +146,8 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
 
     # A chunk damaged in both copies cannot be repaired: verify fails and names the point.
     damage_chunk(VaultStore(vault.store_path), chunks[1])
-    damage_chunk(backup.secondary_store(vault), chunks[1])
-    job = run(maintenance.Verify.start(vault, member))
+    damage_chunk(secondary_store(vault), chunks[1])
+    job = run(Verify.start_for(member, vault))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert job.properties["Chunks repaired"] == 0
     assert "Still affected: dev01 @ " in job.error_message

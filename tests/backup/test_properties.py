@@ -24,8 +24,8 @@ rounds = st.lists(writes, min_size=1, max_size=3)
 
 
 @pytest.fixture
-def item(lab_subscription, member):
-    return protect(member, lab_vault(lab_subscription, "West US", "west"), "fabrikam-app", "app01")
+def item(lab_subscription, member, owner):
+    return protect(member, lab_vault(owner, lab_subscription, "West US", "west"), "fabrikam-app", "app01")
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

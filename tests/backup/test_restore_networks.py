@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
-def west(lab_subscription):
-    return lab_vault(lab_subscription, "West US", "west")
+def west(lab_subscription, owner):
+    return lab_vault(owner, lab_subscription, "West US", "west")
 
 
 def placement(subscription, service: str, vm: str) -> tuple[str, list[str], str]:

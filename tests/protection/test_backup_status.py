@@ -1,8 +1,9 @@
 """Protection status after a backup: Protection Error while the last backup failed, Protected once one succeeds.
 
-The Backup job runs in this process; the fabric and the vault store are stood
-in for (the backup suite runs the real ones), so these tests see only what the
-job's end does to the item.
+The vault is quick-created and the VM registered and protected on the lab
+fabric, as a person does it. The Backup job runs in this process; its snapshot
+and transfer and the vault store are stood in for (the backup suite runs the
+real ones), so these tests see only what the job's end does to the item.
 """
 
 from __future__ import annotations
@@ -14,19 +15,18 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
-from vaults.backup_tasks import run_backup
 
 from jobs import services
 from jobs.errors import JobCancelled
 from jobs.models import Job, Status
-from vaults import backup
-from vaults.models import ProtectedItem, VirtualMachine
-from vaults.services.policies import create_default_policy
+from tests.fixtures.vaults import protect_vm, quick_vault
+from vaults.models import ProtectedItem, Vault, VirtualMachine
+from vaults.operations import backup as backup_operation
+from vaults.operations.backup import Backup
+from vaults.services import backup
 from vaults.services.vaults import dashboard_summary
 
-from .helpers import protected
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 class FakeStore:
@@ -36,13 +36,25 @@ class FakeStore:
     def delete_points(self, ids) -> None:
         pass
 
+    def abandon(self, point_id: str) -> None:
+        pass
+
+    def stored_bytes(self) -> int:
+        return 1 << 19
+
 
 @pytest.fixture
-def item(vault, monkeypatch):
-    vault.replication = "LRS"
-    vault.save()
-    monkeypatch.setattr(backup, "open_store", lambda vault: FakeStore())
-    return protected(vault, create_default_policy(vault), "web01")
+def vault(lab_subscription, owner, vault_stores_removed):
+    """A Locally Redundant vault (no Replicate job follows a backup), as its administrator set it up."""
+    return quick_vault(owner, lab_subscription, "contoso-east", "East US", Vault.Replication.LRS)
+
+
+@pytest.fixture
+def item(vault, member, monkeypatch):
+    """contoso-web/web01, protected under DefaultPolicy; its backups write to a stand-in store."""
+    item = protect_vm(member, vault, "contoso-web", "web01")
+    monkeypatch.setattr(backup_operation, "open_store", lambda vault: FakeStore())
+    return item
 
 
 @pytest.fixture
@@ -50,19 +62,20 @@ def snapshots_succeed(monkeypatch):
     """Take Snapshot and Transfer data to vault succeed without a fabric: the job publishes a point."""
     snapshot = backup.Snapshot("application", [{"disk": "os", "lun": None, "mediaLink": "http://lab/os.vhd",
                                                 "snapshot": "2026-01-01T00:00:00Z"}])
-    monkeypatch.setattr(backup, "take_snapshot", lambda *args, **kwargs: snapshot)
+    monkeypatch.setattr(backup, "request_snapshot", lambda *args, **kwargs: "snapshot-request")
+    monkeypatch.setattr(backup, "wait_for_snapshot", lambda *args, **kwargs: snapshot)
 
-    def transfer(ctx, item, vault, endpoint, snapshot, created):
-        point = SimpleNamespace(id=f"job-{ctx.job.pk}", logical_bytes=1 << 20, stored_bytes=1 << 19)
-        return point, [{"name": "os", "lun": None, "size": 1 << 20, "digest": "d", "snapshot": "2026-01-01T00:00:00Z",
-                        "media_link": "http://lab/os.vhd"}]
+    def transfer(ctx, item, snapshot, created):
+        disk = SimpleNamespace(name="os", size=1 << 20, digest="d", source_snapshot="2026-01-01T00:00:00Z")
+        return SimpleNamespace(id=f"job-{ctx.job.pk}", logical_bytes=1 << 20, stored_bytes=1 << 19,
+                               read_bytes=1 << 20, disks=[disk])
 
-    monkeypatch.setattr("vaults.backup_tasks._transfer", transfer)
+    monkeypatch.setattr(backup_operation, "_transfer", transfer)
 
 
 def back_up(member, item: ProtectedItem) -> Job:
-    job = backup.Backup.start(member, item)
-    run_backup.apply(args=[job.pk])
+    job = Backup.start(member, item)
+    Backup.task.apply(args=[job.pk])
     job.refresh_from_db()
     item.refresh_from_db()
     return job
@@ -106,7 +119,7 @@ def test_a_failed_initial_backup_leaves_pending_for_protection_error(member, ite
 
 
 def test_a_backup_failed_by_the_reconciler_shows_protection_error(member, item):
-    job = backup.Backup.start(member, item)
+    job = Backup.start(member, item)
     job.claim("dead-worker")
     Job.objects.filter(pk=job.pk).update(heartbeat=timezone.now() - timedelta(minutes=5))
     assert services.reconcile(stale_after=timedelta(seconds=60))["failed"] == 1
@@ -115,22 +128,23 @@ def test_a_backup_failed_by_the_reconciler_shows_protection_error(member, item):
     assert "stopped unexpectedly" in item.error_message
 
 
-def test_a_cancelled_backup_leaves_the_protection_status_alone(member, item, monkeypatch):
-    ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.PROTECTED)
+def test_a_cancelled_backup_leaves_the_protection_status_alone(member, item, snapshots_succeed, monkeypatch):
+    assert back_up(member, item).status == Status.COMPLETED
+    assert item.status == ProtectedItem.Status.PROTECTED
 
     def cancelled(*args, **kwargs):
         raise JobCancelled()
 
-    monkeypatch.setattr(backup, "take_snapshot", cancelled)
+    monkeypatch.setattr(backup, "wait_for_snapshot", cancelled)
     job = back_up(member, item)
     assert job.status == Status.CANCELLED
     assert item.status == ProtectedItem.Status.PROTECTED and item.last_backup_status == "Cancelled"
 
 
 def test_a_backup_of_an_item_stopped_meanwhile_fails_and_the_item_stays_stopped(member, item):
-    job = backup.Backup.start(member, item)
-    ProtectedItem.objects.filter(pk=item.pk).update(status=ProtectedItem.Status.STOPPED)
-    run_backup.apply(args=[job.pk])
+    job = Backup.start(member, item)
+    assert item.stop()  # what Stop Protection does, while the backup waits for a worker
+    Backup.task.apply(args=[job.pk])
     job.refresh_from_db()
     item.refresh_from_db()
     assert job.status == Status.FAILED and job.error_code == "ProtectionStopped"
