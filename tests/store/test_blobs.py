@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.fixtures.store import TEST_CHUNK
+from tests.fixtures.store import TEST_CHUNK, restored
 from vaultstore import MemoryDisk, PageBlobSink, PageBlobSource
 
 
@@ -28,6 +28,13 @@ class FakePageBlobs:
 
     def snapshot(self, url: str) -> str:
         return self.blobs[url].snapshot()
+
+    def release(self, url: str, snapshot: str) -> None:
+        del self.blobs[url].snapshots[snapshot]
+
+    def snapshot_exists(self, url: str, snapshot: str | None) -> bool:
+        self.calls.append(("snapshot_exists", url, snapshot))
+        return snapshot is not None and url in self.blobs and snapshot in self.blobs[url].snapshots
 
     def size(self, url: str, snapshot: str | None = None) -> int:
         return self.blobs[url].size
@@ -71,6 +78,43 @@ def test_back_up_a_page_blob_and_restore_it_into_a_new_one(vault_store):
     assert all(offset % 512 == 0 and 0 < length <= 4 << 20 for _, _, offset, length in writes)
     # Zeros are never sent: only the 5 MiB of data and one chunk are written.
     assert sum(length for *_, length in writes) == (5 << 20) + TEST_CHUNK
+
+
+def test_a_released_previous_snapshot_makes_the_next_backup_full(vault_store):
+    client = FakePageBlobs()
+    url = "http://fabric/vhds/web01-os.vhd"
+    client.create(url, 1 << 20)
+    client.write_pages(url, 0, os.urandom(256 << 10))
+    first = client.snapshot(url)
+    base = vault_store.back_up([("os", PageBlobSource(client, url, first))])
+    client.write_pages(url, 0, os.urandom(1024))
+    second = client.snapshot(url)
+    client.release(url, first)
+    client.calls.clear()
+    point = vault_store.back_up([("os", PageBlobSource(client, url, second, prev_snapshot=first))], previous=base)
+    # The diff against a snapshot that is gone cannot be asked for: every valid range is read again.
+    assert ("snapshot_exists", url, first) in client.calls
+    assert not [call for call in client.calls if call[0] == "page_ranges" and call[3] is not None]
+    assert point.disks[0].incremental is False
+    assert point.disks[0].read_bytes == 256 << 10
+
+
+def test_a_previous_point_of_another_snapshot_is_no_base_for_the_diff(vault_store):
+    client = FakePageBlobs()
+    url = "http://fabric/vhds/web01-os.vhd"
+    client.create(url, 1 << 20)
+    client.write_pages(url, 0, os.urandom(256 << 10))
+    first = client.snapshot(url)
+    base = vault_store.back_up([("os", PageBlobSource(client, url, first))])
+    client.write_pages(url, 0, os.urandom(1024))
+    second = client.snapshot(url)
+    client.write_pages(url, 512 << 10, os.urandom(1024))
+    third = client.snapshot(url)
+    # The diff offered is since `second`, but the previous point holds `first`: the changes in between would be lost.
+    point = vault_store.back_up([("os", PageBlobSource(client, url, third, prev_snapshot=second))], previous=base)
+    assert point.disks[0].incremental is False
+    restored_disk = restored(vault_store, point.disks[0])
+    assert restored_disk == client.blobs[url].snapshots[third].data
 
 
 def test_a_run_of_pieces_is_regrouped_into_put_pages_of_at_most_4_mib():
