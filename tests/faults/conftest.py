@@ -67,14 +67,16 @@ def fault_worker(redis_url) -> Iterator[Callable[..., subprocess.Popen]]:
     """fault_worker(name, **env) starts a prefork worker (2 processes, as ``make run``) on the faults queue."""
     started: list[subprocess.Popen] = []
 
-    def start(name: str, *, concurrency: int = 2, **env: str) -> subprocess.Popen:
+    def start(name: str, *, concurrency: int = 2, broker: str = "", queue: str = QUEUE, **env: str) -> subprocess.Popen:
+        """``broker``: another Redis than the suite's (one a test restarts); ``queue``: the queue it consumes."""
+        broker = broker or redis_url
         process = start_process(
             [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--concurrency",
              str(concurrency), "--hostname", f"{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
-             "-Q", QUEUE],
-            process_env(redis_url, CELERY_QUEUE=QUEUE, **env), f"{name}.log")
+             "-Q", queue],
+            process_env(broker, CELERY_QUEUE=queue, **env), f"{name}.log")
         started.append(process)
-        app = Celery(broker=redis_url, set_as_current=False)
+        app = Celery(broker=broker, set_as_current=False)
 
         def ready() -> bool:
             replies = app.control.ping(timeout=0.5) or []
