@@ -17,12 +17,13 @@ from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
 from portal.events import publish
+from portal.units import human_bytes
 from vaults.cloud.pageblob import blob_client
 from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem, User, Vault
 from vaults.operations.base import VaultOperation, parking
 from vaults.operations.maintenance import Replicate
 from vaults.services import backup
-from vaults.services.backup import human_bytes, point_id_for
+from vaults.services.backup import point_id_for
 from vaults.services.failures import job_failures
 from vaults.services.protection import check_backup
 from vaults.services.storage import open_store, record_storage_used

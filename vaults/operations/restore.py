@@ -21,6 +21,7 @@ from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
 from portal.events import publish
+from portal.units import human_bytes
 from vaults.cloud.deployments import RestoredDisk, create_vm, delete_role
 from vaults.cloud.endpoint import compute_client
 from vaults.cloud.hosted import service_detail
@@ -28,7 +29,6 @@ from vaults.cloud.pageblob import PageBlobClient, PageBlobError, blob_client
 from vaults.cloud.polling import settle, wait_for_operation
 from vaults.models import RecoveryPoint, User, Vault
 from vaults.operations.base import VaultOperation, parking
-from vaults.services.backup import human_bytes
 from vaults.services.failures import job_failures
 from vaults.services.refusals import Refusal
 from vaults.services.restore import RestoreRequest, check_request, check_restore, damaged_point_error
