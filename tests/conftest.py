@@ -8,6 +8,7 @@ another subscription and must see none of it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -131,10 +132,35 @@ def outsider(other_subscription):
 
 
 @pytest.fixture
-def vault(subscription):
-    from vaults.models import Vault
+def vault(vm_lab, subscription, owner):
+    """contoso-east, quick-created in East US by the administrator, on the personas' subscription pointed at
+    ``vm_lab`` (which answers the region list). Like every new vault it holds DefaultPolicy."""
+    from vaults.services.vaults import create_vault
 
-    return Vault.objects.create(subscription=subscription, name="contoso-east", region="East US", status=Vault.Status.ACTIVE)
+    subscription.subscription_id, subscription.host = vm_lab.subscription_id, vm_lab.host
+    subscription.save()
+    vault = create_vault(owner, subscription, "contoso-east", "East US")
+    store = vault.store_path
+    yield vault
+    shutil.rmtree(store, ignore_errors=True)  # the row is rolled back; the store is a directory
+
+
+@pytest.fixture(scope="session")
+def vm_lab(tmp_path_factory):
+    """A lab fabric of this run for the vault pages' tests, answering without the lab's usual delays.
+
+    It holds the seeded lab and 40 small VMs, vm00...vm09 in each of the cloud services scale-0000 (East US),
+    scale-0001 (West US), scale-0002 (North Europe) and scale-0003 (East US). Its state is the run's own: tests
+    register VMs in it freely (a VM registered again finds its backup extension installed).
+    """
+    from tests.fixtures.fabric import start_lab_fabric, stop_lab_fabric
+
+    fabric = start_lab_fabric(tmp_path_factory.mktemp("vm-lab"), vms=54, log_name="vm-lab.log",
+                              extra_args=("--op-delay", "0", "--agent-delay", "0"))
+    try:
+        yield fabric
+    finally:
+        stop_lab_fabric(fabric)
 
 
 # --- Processes -----------------------------------------------------------

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.policies import reference
 from tests.policies.strategies import point_histories, portal_example, valid_policies
+from vaults.policy.defaults import default_policy
 from vaults.policy.retention import Point, RetentionEngine, add_months, describe, expired, expiries, expiry, preview, selects
 from vaults.policy.rules import (
     LAST,
@@ -23,7 +24,6 @@ from vaults.policy.rules import (
     WeekdayOfMonth,
     WeeklyRetention,
     YearlyRetention,
-    default_policy,
 )
 
 SUN, WED = Weekday.SUNDAY, Weekday.WEDNESDAY

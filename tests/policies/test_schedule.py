@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.policies.strategies import valid_policies
+from vaults.policy.defaults import default_policy
 from vaults.policy.rules import (
-    Frequency,
     MonthlyRetention,
     Policy,
     Schedule,
@@ -21,7 +21,6 @@ from vaults.policy.rules import (
     WeekdayOfMonth,
     WeeklyRetention,
     YearlyRetention,
-    default_policy,
     validate,
 )
 from vaults.policy.schedule import (
@@ -33,8 +32,6 @@ from vaults.policy.schedule import (
     policy_from_local,
     policy_in_zone,
     previous_run,
-    schedule_from_local,
-    schedule_in_zone,
     slot_for,
     slot_id,
     slots,
@@ -154,13 +151,6 @@ def test_local_display_uses_today_under_a_frozen_clock():
         assert default_policy(LONDON).schedule.time == time(21, 30)
     with time_machine.travel(utc(2026, 1, 1, 12, 0), tick=False):
         assert to_local(time(21, 30), LONDON).label == "21:30 (UTC+00:00)"
-
-
-def test_sunday_night_in_new_york_is_stored_as_monday_utc_and_shown_back_as_sunday():
-    schedule = schedule_from_local(Frequency.WEEKLY, time(22, 0), {SUN}, NEW_YORK, date(2026, 1, 4))
-    assert schedule == Schedule.weekly(time(3, 0), {MON})
-    local, weekdays = schedule_in_zone(schedule, NEW_YORK, date(2026, 1, 5))
-    assert (local.label, weekdays) == ("22:00 (UTC-05:00)", frozenset({SUN}))
 
 
 def test_from_local_in_a_dst_gap_uses_the_offset_before_the_change():

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 from tests.policies.strategies import portal_example, valid_policies
+from vaults.policy.defaults import default_policy
 from vaults.policy.rules import (
     LAST,
     DailyRetention,
@@ -25,7 +26,6 @@ from vaults.policy.rules import (
     WeeklyRetention,
     YearlyRetention,
     check,
-    default_policy,
     name_taken_error,
     validate,
 )

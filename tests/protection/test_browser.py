@@ -13,7 +13,6 @@ from vaults.models import Vault, VirtualMachine
 from vaults.operations.discovery import Discovery
 from vaults.operations.registration import Register
 from vaults.policy.rules import Weekday
-from vaults.services.policies import create_default_policy
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -24,11 +23,10 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "timezone_id": "Asia/Tokyo"}
 
 
-
-
 def register_two_vms(user, vault: Vault) -> list[VirtualMachine]:
     assert wait_for_job(Discovery.start(user, vault)).status == "completed"
-    vms = [VirtualMachine.objects.get(cloud_service="contoso-web", name=name) for name in ("web01", "web02")]
+    vms = [VirtualMachine.objects.get(subscription=vault.subscription, cloud_service="contoso-web", name=name)
+           for name in ("web01", "web02")]
     outcomes = Register.start_many(user, vault, [vm.pk for vm in vms])
     for outcome in outcomes:
         job = wait_for_job(Job.objects.get(item_key=outcome.item.item_key, operation="register"))
@@ -37,10 +35,8 @@ def register_two_vms(user, vault: Vault) -> list[VirtualMachine]:
 
 
 def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
-    page, sign_in, owner, lab_subscription, celery_worker_process, portal_server, screenshot_dir
+    page, sign_in, owner, vault, celery_worker_process, portal_server, screenshot_dir
 ):
-    vault = Vault.objects.create(subscription=lab_subscription, name="contoso-east", region="East US", status="active")
-    create_default_policy(vault)
     register_two_vms(owner, vault)
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, owner)

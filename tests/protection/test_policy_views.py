@@ -5,12 +5,11 @@ import json
 import pytest
 from django.urls import reverse
 
-from jobs.models import Job, LogAction, Operation, OperationLogEntry
-from vaults.models import Policy, RecoveryPoint
-from vaults.policy import rules
-from vaults.services.policies import create_default_policy
+from jobs.models import Job, LogAction, Operation, OperationLogEntry, Status
+from vaults.models import Policy, ProtectedItem
+from vaults.policy import rules, stored
 
-from .helpers import make_policy, protected, registered
+from .helpers import default_policy, make_policy, point, protected, registered, stop_protection
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +33,8 @@ def notice(response) -> str:
     return json.loads(response["HX-Trigger"])["portal:notice"]["text"]
 
 
-def test_a_new_vault_starts_with_default_policy(owner, subscription, monkeypatch):
-    from vaults.services import vaults as services
-
-    monkeypatch.setattr(services, "regions_of", lambda s: ["East US"])
-    vault = services.create_vault(owner, subscription, "fresh-vault", "East US")
+def test_a_new_vault_starts_with_default_policy(vault):
+    """The ``vault`` fixture is quick-created, as a person creates one."""
     policy = vault.policies.get()
     assert policy.name == "DefaultPolicy"
     assert policy.rules.schedule.frequency == rules.Frequency.DAILY
@@ -47,7 +43,6 @@ def test_a_new_vault_starts_with_default_policy(owner, subscription, monkeypatch
 
 @pytest.mark.parametrize("persona", ["owner", "member", "reader"])
 def test_members_see_the_policies_tab(client, vault, persona, request):
-    create_default_policy(vault)
     client.force_login(request.getfixturevalue(persona))
     response = client.get(reverse("vaults:policies", args=[vault.pk]))
     assert response.status_code == 200
@@ -57,7 +52,6 @@ def test_members_see_the_policies_tab(client, vault, persona, request):
 
 
 def test_schedule_shows_in_the_browsers_zone(client, owner, vault):
-    create_default_policy(vault)
     client.force_login(owner)
     client.cookies["tz"] = "Asia/Tokyo"
     body = client.get(reverse("vaults:policies", args=[vault.pk])).content.decode()
@@ -65,7 +59,7 @@ def test_schedule_shows_in_the_browsers_zone(client, owner, vault):
 
 
 def test_outsiders_get_404_everywhere(client, vault, outsider):
-    policy = create_default_policy(vault)
+    policy = default_policy(vault)
     client.force_login(outsider)
     for name in ("vaults:policies", "vaults:policy_new", "vaults:protected", "vaults:protect_dialog"):
         assert client.get(reverse(name, args=[vault.pk])).status_code == 404
@@ -81,7 +75,7 @@ def test_anonymous_users_are_sent_to_sign_in(client, vault):
 
 @pytest.mark.parametrize("persona", ["member", "reader"])
 def test_only_administrators_create_edit_or_delete(client, vault, persona, request):
-    policy = create_default_policy(vault)
+    policy = default_policy(vault)
     client.force_login(request.getfixturevalue(persona))
     assert client.get(reverse("vaults:policy_new", args=[vault.pk])).status_code == 404
     assert client.post(reverse("vaults:policy_save", args=[vault.pk]), WEEKLY_FORM).status_code == 404
@@ -134,7 +128,6 @@ def test_local_evening_choice_is_stored_in_utc_with_weekdays_moved(client, owner
     ({"time": "22:15"}, "on the hour or the half hour"),
 ])
 def test_each_rule_refuses_with_its_message_next_to_its_field(client, owner, vault, change, message):
-    create_default_policy(vault)
     client.force_login(owner)
     response = client.post(reverse("vaults:policy_save", args=[vault.pk]), {**WEEKLY_FORM, **change, "nav": "finish"})
     assert response.status_code == 200
@@ -173,9 +166,9 @@ def test_live_preview_summarises_a_year(client, owner, vault):
     assert "1 to 260 weeks" in bad.content.decode() and 'hx-swap-oob="true"' in bad.content.decode()
 
 
-def test_delete_is_refused_while_vms_use_the_policy(client, owner, vault):
-    policy = make_policy(vault)
-    protected(vault, policy, "vm01")
+def test_delete_is_refused_while_vms_use_the_policy(client, owner, member, vault):
+    policy = make_policy(owner, vault)
+    protected(member, vault, policy, "vm01")
     client.force_login(owner)
     response = client.post(reverse("vaults:policy_delete", args=[vault.pk]), {"policies": policy.pk})
     assert notice(response) == ("Policy 'Nightly' cannot be deleted: 1 virtual machine uses it. Protect them with "
@@ -184,7 +177,7 @@ def test_delete_is_refused_while_vms_use_the_policy(client, owner, vault):
 
 
 def test_delete_unused_policy_is_logged(client, owner, vault):
-    policy = make_policy(vault)
+    policy = make_policy(owner, vault)
     client.force_login(owner)
     response = client.post(reverse("vaults:policy_delete", args=[vault.pk]), {"policies": policy.pk})
     assert "Deleted policy 'Nightly'" in notice(response)
@@ -192,13 +185,12 @@ def test_delete_unused_policy_is_logged(client, owner, vault):
     assert OperationLogEntry.objects.filter(operation=LogAction.DELETE_POLICY, item_name="Nightly").exists()
 
 
-def test_editing_a_used_policy_reconfigures_each_vm_and_recomputes_expiry(client, owner, vault):
+def test_editing_a_used_policy_reconfigures_each_vm_and_recomputes_expiry(client, owner, member, vault):
     from datetime import UTC, datetime
 
-    policy = make_policy(vault)
-    items = [protected(vault, policy, f"vm0{n}") for n in (1, 2)]
-    point = RecoveryPoint.objects.create(protected_item=items[0], created=datetime(2026, 3, 1, 3, tzinfo=UTC),
-                                         consistency="crash", store_point_id="p1")
+    policy = make_policy(owner, vault)
+    items = [protected(member, vault, policy, f"vm0{n}") for n in (1, 2)]
+    kept = point(items[0], datetime(2026, 3, 1, 3, tzinfo=UTC))
     client.force_login(owner)
     response = client.get(reverse("vaults:policy_edit", args=[vault.pk]), {"policies": policy.pk})
     assert 'value="Nightly"' in response.content.decode()
@@ -207,27 +199,27 @@ def test_editing_a_used_policy_reconfigures_each_vm_and_recomputes_expiry(client
             "nav": "finish"}
     response = client.post(reverse("vaults:policy_save", args=[vault.pk]), form)
     assert response.status_code == 204, response.content.decode()
-    jobs = Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION)
+    jobs = Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION, status=Status.NOT_STARTED)  # the edit's
     assert sorted(j.item_key for j in jobs) == sorted(i.item.item_key for i in items)
-    assert all(j.params["policy"] == policy.pk for j in jobs)
-    point.refresh_from_db()
+    assert all(j.params["policy"] == policy.pk and j.params["reconfigure"] for j in jobs)
+    kept.refresh_from_db()
     # 1 March 2026 is a Sunday, so weekly (104 weeks) keeps it longest.
-    assert point.expires == datetime(2028, 2, 27, 3, tzinfo=UTC)
+    assert kept.expires == datetime(2028, 2, 27, 3, tzinfo=UTC)
     assert OperationLogEntry.objects.filter(operation=LogAction.UPDATE_POLICY).exists()
 
 
 def test_protect_wizard_lists_only_registered_unprotected_vms(client, member, vault):
-    policy = create_default_policy(vault)
-    free = registered(vault, "free01")
-    protected(vault, policy, "taken01")
+    free = registered(member, vault, "vm01")
+    protected(member, vault, default_policy(vault), "vm02")
     client.force_login(member)
     body = client.get(reverse("vaults:protect_dialog", args=[vault.pk]), {"items": str(free.pk)}).content.decode()
-    assert "free01" in body and "taken01" not in body
+    assert ">vm01<" in body and "vm02" not in body
+    assert "vm03" not in body  # discovered, never registered
 
 
 def test_protect_wizard_creates_one_job_per_vm(client, member, vault):
-    policy = create_default_policy(vault)
-    vms = [registered(vault, f"vm0{n}") for n in (1, 2)]
+    policy = default_policy(vault)
+    vms = [registered(member, vault, f"vm0{n}") for n in (1, 2)]
     client.force_login(member)
     url = reverse("vaults:protect", args=[vault.pk])
     response = client.post(url, {"vm": [v.pk for v in vms], "choice": "existing", "existing": policy.pk,
@@ -241,8 +233,7 @@ def test_protect_wizard_creates_one_job_per_vm(client, member, vault):
 
 
 def test_protect_wizard_needs_a_vm_and_an_administrator_for_a_new_policy(client, member, vault):
-    create_default_policy(vault)
-    vm = registered(vault, "vm01")
+    vm = registered(member, vault, "vm01")
     client.force_login(member)
     url = reverse("vaults:protect", args=[vault.pk])
     body = client.post(url, {"page": "1", "nav": "next"}).content.decode()
@@ -251,26 +242,25 @@ def test_protect_wizard_needs_a_vm_and_an_administrator_for_a_new_policy(client,
     assert "Only Backup Administrators can create policies" in notice(response)
 
 
-def test_reader_cannot_protect(client, reader, vault):
-    policy = create_default_policy(vault)
-    vm = registered(vault, "vm01")
+def test_reader_cannot_protect(client, reader, member, vault):
+    policy = default_policy(vault)
+    vm = registered(member, vault, "vm01")
     client.force_login(reader)
     response = client.post(reverse("vaults:protect", args=[vault.pk]),
                            {"vm": vm.pk, "choice": "existing", "existing": policy.pk, "nav": "finish"})
-    assert "Only Backup Operators" in notice(response)
-    assert not Job.objects.exists()
+    assert notice(response) == "Only Backup Operators and Administrators can protect virtual machines."
+    assert not Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION).exists()
+    assert not ProtectedItem.objects.exists()
 
 
-def test_reprotecting_a_stopped_item_keeps_its_points(client, member, vault):
+def test_reprotecting_a_stopped_item_keeps_its_points(client, owner, member, vault):
     from datetime import UTC, datetime
 
-    old = make_policy(vault)
-    item = protected(vault, old, "vm01")
-    RecoveryPoint.objects.create(protected_item=item, created=datetime(2026, 3, 1, 3, tzinfo=UTC),
-                                 consistency="crash", store_point_id="p1")
-    item.status = item.Status.STOPPED
-    item.save()
-    other = create_default_policy(vault)
+    old = make_policy(owner, vault)
+    item = protected(member, vault, old, "vm01")
+    point(item, datetime(2026, 3, 1, 3, tzinfo=UTC))
+    stop_protection(member, item)
+    other = default_policy(vault)
     client.force_login(member)
     response = client.post(reverse("vaults:protect", args=[vault.pk]),
                            {"vm": item.item.pk, "choice": "existing", "existing": other.pk, "nav": "finish"})
@@ -279,9 +269,8 @@ def test_reprotecting_a_stopped_item_keeps_its_points(client, member, vault):
     assert item.policy == other and item.recovery_points.count() == 1
 
 
-def test_protected_item_drill_down(client, reader, vault):
-    policy = create_default_policy(vault)
-    item = protected(vault, policy, "vm01")
+def test_protected_item_drill_down(client, reader, member, vault):
+    item = protected(member, vault, default_policy(vault), "vm01")
     client.force_login(reader)
     body = client.get(reverse("vaults:protected_item", args=[vault.pk, item.pk])).content.decode()
     assert "Backup details" in body and "Daily at 22:30 (UTC+00:00)" in body and "Daily, for 30 days" in body
@@ -290,8 +279,7 @@ def test_protected_item_drill_down(client, reader, vault):
 def test_admin_policy_form_applies_the_same_validation(vault):
     from vaults.admin import PolicyAdminForm
 
-    create_default_policy(vault)
-    good = rules.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(3, 0)), (rules.DailyRetention(7),)))
+    good = stored.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(3, 0)), (rules.DailyRetention(7),)))
     form = PolicyAdminForm(data={"vault": vault.pk, "name": "Nightly", "definition": json.dumps(good)})
     assert form.is_valid(), form.errors
     bad = {**good, "retention": [{"kind": "daily", "count": 400}]}
@@ -301,12 +289,11 @@ def test_admin_policy_form_applies_the_same_validation(vault):
     assert not form.is_valid() and "already exists" in str(form.errors)
 
 
-def test_protected_items_list_reads_times_in_the_users_zone(client, reader, vault):
+def test_protected_items_list_reads_times_in_the_users_zone(client, reader, member, vault):
     from datetime import UTC, datetime
 
-    item = protected(vault, create_default_policy(vault), "vm01")
-    RecoveryPoint.objects.create(protected_item=item, created=datetime(2026, 7, 1, 22, 30, tzinfo=UTC),
-                                 consistency="crash", store_point_id="p1")
+    item = protected(member, vault, default_policy(vault), "vm01")
+    point(item, datetime(2026, 7, 1, 22, 30, tzinfo=UTC))
     client.force_login(reader)
     client.cookies["tz"] = "Europe/Berlin"
     body = client.get(reverse("vaults:protected", args=[vault.pk])).content.decode()
@@ -317,8 +304,7 @@ def test_protected_items_list_reads_times_in_the_users_zone(client, reader, vaul
 
 
 def test_administrator_protects_with_a_new_policy_defined_in_the_wizard(client, owner, vault):
-    create_default_policy(vault)
-    vm = registered(vault, "vm01")
+    vm = registered(owner, vault, "vm01")
     client.force_login(owner)
     response = client.post(reverse("vaults:protect", args=[vault.pk]),
                            {**WEEKLY_FORM, "vm": vm.pk, "choice": "new", "page": "3", "nav": "finish"})
@@ -329,8 +315,7 @@ def test_administrator_protects_with_a_new_policy_defined_in_the_wizard(client, 
 
 
 def test_protect_wizard_shows_new_policy_errors_on_its_page(client, owner, vault):
-    create_default_policy(vault)
-    vm = registered(vault, "vm01")
+    vm = registered(owner, vault, "vm01")
     client.force_login(owner)
     body = client.post(reverse("vaults:protect", args=[vault.pk]),
                        {**WEEKLY_FORM, "name": "x", "vm": vm.pk, "choice": "new", "page": "2", "nav": "next"}
@@ -346,10 +331,10 @@ def test_a_new_policy_starts_at_night_in_the_users_zone(client, owner, vault):
     assert '<option value="13:30" selected>22:30 (UTC+09:00)</option>' in body
 
 
-def test_admin_changes_are_logged_and_reconfigure_used_policies(admin_client, vault):
-    policy = make_policy(vault)
-    item = protected(vault, policy, "vm01")
-    changed = rules.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(4, 0)),
+def test_admin_changes_are_logged_and_reconfigure_used_policies(admin_client, owner, member, vault):
+    policy = make_policy(owner, vault)
+    item = protected(member, vault, policy, "vm01")
+    changed = stored.policy_to_dict(rules.Policy("Nightly", rules.Schedule.daily(rules.time(4, 0)),
                                                 (rules.DailyRetention(9),)))
     response = admin_client.post(reverse("admin:vaults_policy_change", args=[policy.pk]),
                                  {"vault": vault.pk, "name": "Nightly", "definition": json.dumps(changed)})
@@ -357,7 +342,8 @@ def test_admin_changes_are_logged_and_reconfigure_used_policies(admin_client, va
     policy.refresh_from_db()
     assert policy.rules.daily.count == 9
     assert OperationLogEntry.objects.filter(operation=LogAction.UPDATE_POLICY).exists()
-    assert Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION, item_key=item.item.item_key).exists()
+    assert Job.objects.filter(operation=Operation.CONFIGURE_PROTECTION, item_key=item.item.item_key,
+                              status=Status.NOT_STARTED, params__reconfigure=True).exists()
     response = admin_client.post(reverse("admin:vaults_policy_add"),
                                  {"vault": vault.pk, "name": "Other", "definition": json.dumps(changed)})
     assert response.status_code == 302
@@ -367,7 +353,6 @@ def test_admin_changes_are_logged_and_reconfigure_used_policies(admin_client, va
 
 @pytest.mark.parametrize("cookie", ["Asia%2FTokyo", "Not/AZone", "../../etc"])
 def test_zone_cookie_is_read_safely(client, owner, vault, cookie):
-    create_default_policy(vault)
     client.force_login(owner)
     client.cookies["tz"] = cookie
     body = client.get(reverse("vaults:policies", args=[vault.pk])).content.decode()

@@ -7,10 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import expect
 
-from vaults.models import RecoveryPoint, Vault
-from vaults.services.policies import create_default_policy
-
-from .helpers import make_policy, protected
+from .helpers import default_policy, failed_backup, make_policy, point, protected
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,14 +25,13 @@ def still_the_same_document(page) -> bool:
     return page.evaluate("window.noReload === true")
 
 
-def test_policies_sort_by_header_and_filter_as_the_user_types(page, sign_in, owner, subscription, portal_server,
+def test_policies_sort_by_header_and_filter_as_the_user_types(page, sign_in, owner, member, vault, portal_server,
                                                                screenshot_dir):
-    vault = Vault.objects.create(subscription=subscription, name="contoso-east", region="East US", status="active")
-    default, archive = create_default_policy(vault), make_policy(vault, "Archive-Monthly")
-    make_policy(vault, "Weekly-Long")
-    for name in ("web01", "web02"):
-        protected(vault, archive, name)
-    protected(vault, default, "db01")
+    default, archive = default_policy(vault), make_policy(owner, vault, "Archive-Monthly")
+    make_policy(owner, vault, "Weekly-Long")
+    for name in ("vm01", "vm02"):
+        protected(member, vault, archive, name)
+    protected(member, vault, default, "vm03")
     page.set_viewport_size({"width": 1400, "height": 800})
     sign_in(page, owner)
     page.goto(f"{portal_server}/vaults/{vault.pk}/policies/")
@@ -83,25 +79,19 @@ def test_policies_sort_by_header_and_filter_as_the_user_types(page, sign_in, own
     expect(page.locator("#policy-search input[name=q]")).to_have_value("")
 
 
-def test_protected_items_sort_by_header_and_filter_as_the_user_types(page, sign_in, member, subscription, portal_server,
+def test_protected_items_sort_by_header_and_filter_as_the_user_types(page, sign_in, member, vault, portal_server,
                                                                       screenshot_dir):
-    vault = Vault.objects.create(subscription=subscription, name="contoso-east", region="East US", status="active")
-    policy = create_default_policy(vault)
-    items = {name: protected(vault, policy, name, service)
-             for name, service in (("web01", "contoso-web"), ("web02", "contoso-web"), ("sql01", "contoso-data"))}
-    items["web01"].status = items["sql01"].status = "protected"
-    items["web01"].last_backup_status = items["sql01"].last_backup_status = "Completed"
-    for item in items.values():
-        item.save()
-    for name, days in (("web01", [1, 2]), ("sql01", [1, 2, 3])):
+    policy = default_policy(vault)
+    items = {name: protected(member, vault, policy, name, service)
+             for name, service in (("web01", "contoso-web"), ("web02", "contoso-web"), ("vm01", "scale-0000"))}
+    for name, days in (("web01", [1, 2]), ("vm01", [1, 2, 3])):
         for day in days:
-            RecoveryPoint.objects.create(protected_item=items[name], created=datetime(2026, 3, day, 3, tzinfo=UTC),
-                                         consistency="application", store_point_id=f"{name}-{day}")
+            point(items[name], datetime(2026, 3, day, 3, tzinfo=UTC))
     page.set_viewport_size({"width": 1400, "height": 800})
     sign_in(page, member)
     page.goto(f"{portal_server}/vaults/{vault.pk}/protected-items/")
     page.wait_for_selector("body[data-live='1']")
-    expect(first_cells(page, "protected-table")).to_have_text(["sql01", "web01", "web02"])
+    expect(first_cells(page, "protected-table")).to_have_text(["vm01", "web01", "web02"])
     mark_the_document(page)
 
     # RECOVERY POINTS twice: most first.
@@ -111,11 +101,11 @@ def test_protected_items_sort_by_header_and_filter_as_the_user_types(page, sign_
     page.locator("#protected-table th a[data-sort=points]").click()
     expect(page).to_have_url(f"{portal_server}/vaults/{vault.pk}/protected-items/?sort=-points")
     expect(page.locator("#protected-table th a[data-sort=points]")).to_have_class("sorted desc")
-    expect(first_cells(page, "protected-table")).to_have_text(["sql01", "web01", "web02"])
+    expect(first_cells(page, "protected-table")).to_have_text(["vm01", "web01", "web02"])
 
     # Select two rows, then search: the one left stays selected and the commands follow it.
     page.locator("#protected-table tbody tr", has_text="web01").locator("td").nth(1).click()
-    page.locator("#protected-table tbody tr", has_text="sql01").locator("td").nth(1).click(modifiers=["Control"])
+    page.locator("#protected-table tbody tr", has_text="vm01").locator("td").nth(1).click(modifiers=["Control"])
     expect(page.locator("#cmd-restore")).to_be_disabled()  # RESTORE takes one item
     page.locator("#protected-search input[name=q]").press_sequentially("web", delay=40)
     expect(page.locator("#protected-table tbody tr")).to_have_count(2)
@@ -136,16 +126,13 @@ def test_protected_items_sort_by_header_and_filter_as_the_user_types(page, sign_
     expect(page.locator("#protected-no-match")).to_be_visible()
     page.go_back()
     expect(page).to_have_url(f"{portal_server}/vaults/{vault.pk}/protected-items/?sort=points")
-    expect(first_cells(page, "protected-table")).to_have_text(["web02", "web01", "sql01"])
+    expect(first_cells(page, "protected-table")).to_have_text(["web02", "web01", "vm01"])
 
 
-def test_an_item_in_protection_error_says_so_in_the_list_and_on_its_page(page, sign_in, member, subscription,
+def test_an_item_in_protection_error_says_so_in_the_list_and_on_its_page(page, sign_in, member, vault, vm_lab,
                                                                            portal_server, screenshot_dir):
-    vault = Vault.objects.create(subscription=subscription, name="contoso-east", region="East US", status="active")
-    item = protected(vault, create_default_policy(vault), "web01", "contoso-web")
-    item.status, item.last_backup_status = "error", "Failed"
-    item.error_message = "Snapshot VM sub task timed out."
-    item.save()
+    item = protected(member, vault, default_policy(vault), "web01", "contoso-web")
+    failed_backup(vm_lab, member, item)
     sign_in(page, member)
     page.goto(f"{portal_server}/vaults/{vault.pk}/protected-items/")
     expect(page.locator("#protected-table tbody tr", has_text="web01")).to_contain_text("Protection Error")

@@ -7,10 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from vaults.models import RecoveryPoint
-from vaults.services.policies import create_default_policy
-
-from .helpers import make_policy, protected
+from .helpers import SCALE, SCALE_2, default_policy, failed_backup, make_policy, point, protected, stop_protection
 
 pytestmark = pytest.mark.django_db
 
@@ -26,31 +23,39 @@ def item_names(response) -> list[str]:
 
 
 @pytest.fixture
-def policies(vault):
+def policies(vault, owner, member):
     """Three policies: Archive protects two VMs, DefaultPolicy one, Weekly-Long none."""
-    default, archive = create_default_policy(vault), make_policy(vault, "Archive")
-    make_policy(vault, "Weekly-Long")
-    protected(vault, archive, "web01")
-    protected(vault, archive, "web02")
-    protected(vault, default, "db01")
+    default, archive = default_policy(vault), make_policy(owner, vault, "Archive")
+    make_policy(owner, vault, "Weekly-Long")
+    protected(member, vault, archive, "vm01")
+    protected(member, vault, archive, "vm02")
+    protected(member, vault, default, "vm03")
     return vault
 
 
 @pytest.fixture
-def items(vault):
-    """Four protected VMs that differ in every column."""
-    policy = create_default_policy(vault)
-    rows = {name: protected(vault, policy, name, service)
-            for name, service in (("web01", "svc-c"), ("db01", "svc-a"), ("app01", "svc-b"), ("web02", "svc-d"))}
-    statuses = {"web01": "protected", "db01": "stopped", "app01": "error", "web02": "pending"}
-    for name, status in statuses.items():
-        rows[name].status = status
-        rows[name].last_backup_status = {"web01": "Completed", "db01": "Failed"}.get(name, "")
-        rows[name].save()
-    for name, days in (("web01", [1, 2, 3]), ("db01", [5]), ("app01", [2, 4])):
+def items(vault, member, vm_lab):
+    """Four protected VMs that differ in every column.
+
+    ====== ============ ================================= ============ ============
+    name   service      status                            points (Mar) last backup
+    ====== ============ ================================= ============ ============
+    web01  tailspin-web Protected                         1, 2, 3      Completed
+    vm05   scale-0000   Protection Stopped                5            Failed
+    vm02   scale-0003   Protection Error                  2, 4         Failed
+    web02  contoso-web  Protected - (initial backup ...)  none         (none)
+    ====== ============ ================================= ============ ============
+    """
+    policy = default_policy(vault)
+    rows = {name: protected(member, vault, policy, name, service)
+            for name, service in (("web01", "tailspin-web"), ("vm05", SCALE), ("vm02", SCALE_2),
+                                  ("web02", "contoso-web"))}
+    for name, days in (("web01", [1, 2, 3]), ("vm05", [5]), ("vm02", [2, 4])):
         for day in days:
-            RecoveryPoint.objects.create(protected_item=rows[name], created=datetime(2026, 3, day, 3, tzinfo=UTC),
-                                         consistency="crash", store_point_id=f"{name}-{day}")
+            point(rows[name], datetime(2026, 3, day, 3, tzinfo=UTC))
+    for name in ("vm05", "vm02"):
+        failed_backup(vm_lab, member, rows[name])
+    stop_protection(member, rows["vm05"])
     return vault
 
 
@@ -105,14 +110,14 @@ def test_the_policy_table_partial_answers_htmx(reader_client, policies):
 
 
 @pytest.mark.parametrize(("sort", "expected"), [
-    ("name", ["app01", "db01", "web01", "web02"]),
-    ("-name", ["web02", "web01", "db01", "app01"]),
-    ("service", ["db01", "app01", "web01", "web02"]),
-    ("status", ["web01", "web02", "app01", "db01"]),  # as it reads: Protected, Protected - (initial...), Error, Stopped
-    ("-points", ["web01", "app01", "db01", "web02"]),
-    ("newest", ["web01", "app01", "db01", "web02"]),  # no point yet: last
-    ("-newest", ["web02", "db01", "app01", "web01"]),  # and first going down
-    ("last", ["app01", "web02", "web01", "db01"]),  # blank first, ties by name
+    ("name", ["vm02", "vm05", "web01", "web02"]),
+    ("-name", ["web02", "web01", "vm05", "vm02"]),
+    ("service", ["web02", "vm05", "vm02", "web01"]),
+    ("status", ["web01", "web02", "vm02", "vm05"]),  # as it reads: Protected, Protected - (initial...), Error, Stopped
+    ("-points", ["web01", "vm02", "vm05", "web02"]),
+    ("newest", ["web01", "vm02", "vm05", "web02"]),  # no point yet: last
+    ("-newest", ["web02", "vm05", "vm02", "web01"]),  # and first going down
+    ("last", ["web02", "web01", "vm02", "vm05"]),  # blank first, ties by name
 ])
 def test_protected_items_sort_by_every_column(reader_client, items, sort, expected):
     assert item_names(reader_client.get(reverse("vaults:protected", args=[items.pk]), {"sort": sort})) == expected
@@ -121,7 +126,7 @@ def test_protected_items_sort_by_every_column(reader_client, items, sort, expect
 def test_protected_items_search_by_vm_name(reader_client, items):
     url = reverse("vaults:protected", args=[items.pk])
     assert item_names(reader_client.get(url, {"q": "WEB", "sort": "-name"})) == ["web02", "web01"]
-    assert item_names(reader_client.get(url, {"q": "svc-a"})) == []  # the name only, not the cloud service
+    assert item_names(reader_client.get(url, {"q": "tailspin"})) == []  # the name only, not the cloud service
 
 
 def test_no_protected_item_matching_the_search_says_so(reader_client, items):
@@ -139,7 +144,7 @@ def test_a_vault_without_protected_items_still_says_how_to_protect(reader_client
 def test_unknown_protected_item_sort_keys_fall_back_to_name(reader_client, items, sort):
     response = reader_client.get(reverse("vaults:protected", args=[items.pk]), {"sort": sort})
     assert response.status_code == 200
-    assert item_names(response) == ["app01", "db01", "web01", "web02"]
+    assert item_names(response) == ["vm02", "vm05", "web01", "web02"]
 
 
 def test_the_protected_table_partial_answers_htmx(reader_client, items):
@@ -147,7 +152,7 @@ def test_the_protected_table_partial_answers_htmx(reader_client, items):
                                  headers={**HTMX, "HX-Target": "protected-items"})
     body = response.content.decode()
     assert "<html" not in body and 'id="protected-table"' in body
-    assert body.index("web02") < body.index("app01")
+    assert body.index("web02") < body.index("vm02")
 
 
 @pytest.mark.parametrize("name", ["vaults:policies", "vaults:protected"])

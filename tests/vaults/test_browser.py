@@ -58,9 +58,8 @@ def test_quick_create_a_vault_through_the_drawer_and_visit_every_tab(
 
 
 def test_discover_then_register_two_same_named_vms(
-    page, sign_in, member, lab_subscription, celery_worker_process, portal_server, screenshot_dir
+    page, sign_in, member, vault, celery_worker_process, portal_server, screenshot_dir
 ):
-    vault = Vault.objects.create(subscription=lab_subscription, name="contoso-east", region="East US", status="active")
     sign_in(page, member)
     page.goto(f"{portal_server}/vaults/{vault.pk}/registered-items/")
     page.wait_for_selector("body[data-live='1']")

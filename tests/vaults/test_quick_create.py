@@ -4,6 +4,7 @@ import pytest
 
 from vaults.cloud.errors import FabricError
 from vaults.models import Vault
+from vaults.services import subscriptions
 from vaults.services import vaults as services
 from vaults.services.refusals import Refusal
 from vaults.services.vaults import create_vault, vault_name_errors
@@ -61,7 +62,8 @@ def test_same_name_is_fine_in_another_subscription(owner, outsider, vault, other
 
 def test_at_most_25_vaults_per_subscription(member, subscription, regions, settings, tmp_path):
     settings.VAULT_STORE_DIR = tmp_path
-    Vault.objects.bulk_create([Vault(subscription=subscription, name=f"v{i}", region="East US") for i in range(25)])
+    for i in range(25):
+        create_vault(member, subscription, f"v{i}", "East US")
     with pytest.raises(Refusal) as caught:
         create_vault(member, subscription, "one-more", "East US")
     assert str(caught.value) == ("Subscription 'Lab subscription' already has 25 vaults, the most it may hold. "
@@ -110,5 +112,5 @@ def test_unreachable_endpoint_is_described_in_plain_words(subscription):
     subscription.host = "127.0.0.1:9"  # discard port: nothing listens
     with pytest.raises(FabricError, match="Could not connect to the endpoint at 127.0.0.1:9"):
         services.list_regions(subscription.endpoint)
-    ok, message = services.test_connection(subscription)
+    ok, message = subscriptions.test_connection(subscription)
     assert not ok and "Could not connect" in message

@@ -7,18 +7,21 @@ from django.urls import reverse
 from django.utils import timezone
 
 from jobs.models import Job
+from tests.protection.helpers import SCALE_2, deleted_in_the_fabric, discover, discovered
 from vaults.cloud.hosted import FoundVM
-from vaults.models import RegisteredItem, Vault, VirtualMachine
+from vaults.models import RegisteredItem, VirtualMachine
 from vaults.operations.registration import Register
+from vaults.services.refusals import NotAllowed, Refusal
 from vaults.services.registration import preflight_errors, registrable
+from vaults.services.vaults import create_vault
 
 pytestmark = pytest.mark.django_db
 
 
-def make_vm(subscription, name, service="svc-a", region="East US", **fields) -> VirtualMachine:
-    return VirtualMachine.objects.create(subscription=subscription, cloud_service=service, name=name, deployment=service,
-                                         region=region, last_seen=timezone.now(), power_state="Started",
-                                         agent_status="Ready", has_agent=True, **fields)
+def make_vm(name, service="svc-a", region="East US") -> VirtualMachine:
+    """A VM as discovery would record it (not saved: the checks under test only read it)."""
+    return VirtualMachine(cloud_service=service, name=name, deployment=service, region=region,
+                          last_seen=timezone.now(), power_state="Started", agent_status="Ready", has_agent=True)
 
 
 def found(vm: VirtualMachine, **changes) -> FoundVM:
@@ -32,8 +35,8 @@ def notice(response) -> str:
     return json.loads(response["HX-Trigger"])["portal:notice"]["text"]
 
 
-def test_preflight_names_every_documented_failure(subscription):
-    vm = make_vm(subscription, "vm01")
+def test_preflight_names_every_documented_failure():
+    vm = make_vm("vm01")
     assert preflight_errors(vm, found(vm)) is None
     assert preflight_errors(vm, None).code == "VMNotFound"
     assert preflight_errors(vm, found(vm, has_agent=False)).code == "VMAgentNotPresent"
@@ -49,7 +52,7 @@ def test_preflight_names_every_documented_failure(subscription):
 
 
 def test_register_makes_one_job_per_vm_and_marks_them_registering(member, vault):
-    vms = [make_vm(vault.subscription, "web", service="svc-a"), make_vm(vault.subscription, "web", service="svc-b")]
+    vms = [discovered(member, vault, "web01", service) for service in ("contoso-web", "tailspin-web")]
     outcomes = Register.start_many(member, vault, [vm.pk for vm in vms])
     assert [o.refusal for o in outcomes] == ["", ""]
     assert RegisteredItem.objects.filter(vault=vault, status="registering").count() == 2
@@ -58,39 +61,57 @@ def test_register_makes_one_job_per_vm_and_marks_them_registering(member, vault)
 
 
 def test_a_second_register_of_the_same_vm_makes_no_job(member, vault):
-    vm = make_vm(vault.subscription, "web")
+    vm = discovered(member, vault, "web01", "contoso-web")
     Register.start_many(member, vault, [vm.pk])
     again = Register.start_many(member, vault, [vm.pk])
-    assert again[0].refusal == "'web' is already registered with a vault."
-    assert Job.objects.count() == 1
+    assert again[0].refusal == "'web01' is already registered with a vault."
+    assert Job.objects.filter(operation="register").count() == 1
 
 
-def test_a_vm_belongs_to_one_vault(member, vault, subscription):
-    other = Vault.objects.create(subscription=subscription, name="second", region="East US", status="active")
-    vm = make_vm(subscription, "web")
+def test_a_vm_belongs_to_one_vault(member, owner, vault, subscription):
+    other = create_vault(owner, subscription, "second", "East US")
+    vm = discovered(member, vault, "web01", "contoso-web")
     Register.start_many(member, vault, [vm.pk])
-    assert Register.start_many(member, other, [vm.pk])[0].refusal == "'web' is already registered with a vault."
-    assert list(registrable(other)) == []
+    assert Register.start_many(member, other, [vm.pk])[0].refusal == "'web01' is already registered with a vault."
+    east = VirtualMachine.objects.filter(subscription=subscription, region="East US", gone=False)
+    assert set(registrable(other)) == set(east.exclude(pk=vm.pk))
 
 
-def test_only_vms_of_the_vaults_region_are_offered_and_accepted(member, vault):
-    west = make_vm(vault.subscription, "west-vm", region="West US")
-    east = make_vm(vault.subscription, "east-vm")
-    gone = make_vm(vault.subscription, "old-vm", gone=True)
-    assert list(registrable(vault)) == [east]
+def test_only_vms_of_the_vaults_region_are_offered_and_accepted(member, owner, vault, vm_lab):
+    discover(member, create_vault(owner, vault.subscription, "contoso-west", "West US"))
+    west = VirtualMachine.objects.get(subscription=vault.subscription, cloud_service="fabrikam-app", name="app01")
+    east = discovered(member, vault, "web02", "contoso-web")
+    gone = discovered(member, vault, "vm07", SCALE_2)
+    deleted_in_the_fabric(vm_lab, member, vault, gone)
+    offered = set(registrable(vault))
+    assert east in offered and west not in offered and gone not in offered
+    assert offered == set(VirtualMachine.objects.filter(subscription=vault.subscription, region="East US",
+                                                        gone=False))
     refusals = {o.vm.name: o.refusal for o in Register.start_many(member, vault, [west.pk, gone.pk])}
-    assert refusals["west-vm"] == "'west-vm' runs in West US; a vault protects only VMs in its own region (East US)."
-    assert refusals["old-vm"] == "'old-vm' no longer exists. Run DISCOVER to refresh the list."
+    assert refusals["app01"] == "'app01' runs in West US; a vault protects only VMs in its own region (East US)."
+    assert refusals["vm07"] == "'vm07' no longer exists. Run DISCOVER to refresh the list."
 
 
-def test_readers_cannot_register_discover_or_unregister(client, reader, vault):
-    vm = make_vm(vault.subscription, "web")
+def test_a_reader_is_refused_with_the_code_and_sentence_every_caller_shows(reader, member, vault):
+    vm = discovered(member, vault, "web01", "contoso-web")
+    with pytest.raises(Refusal) as refusal:
+        Register.start_many(reader, vault, [vm.pk])
+    assert isinstance(refusal.value, NotAllowed)
+    assert (refusal.value.code, str(refusal.value)) == (
+        "NotAllowed", "Only Backup Operators and Administrators can register virtual machines.")
+    assert not RegisteredItem.objects.exists()
+
+
+def test_readers_cannot_register_discover_or_unregister(client, reader, member, vault):
+    vm = discovered(member, vault, "web01", "contoso-web")
+    jobs_before = set(Job.objects.values_list("pk", flat=True))
     client.force_login(reader)
     response = client.post(reverse("vaults:register", args=[vault.pk]), {"vm": vm.pk}, HTTP_HX_REQUEST="true")
     assert notice(response) == "Only Backup Operators and Administrators can register virtual machines."
     response = client.post(reverse("vaults:discover", args=[vault.pk]), HTTP_HX_REQUEST="true")
-    assert "Only Backup Operators" in notice(response)
-    assert not Job.objects.exists()
+    assert notice(response) == "Only Backup Operators and Administrators can discover VMs."
+    assert set(Job.objects.values_list("pk", flat=True)) == jobs_before
+    assert not RegisteredItem.objects.exists()
     html = client.get(reverse("vaults:registered", args=[vault.pk])).content.decode()
     assert 'id="cmd-discover"' not in html
 
@@ -104,20 +125,19 @@ def test_one_discovery_at_a_time_per_vault(client, member, vault):
 
 
 def test_register_dialog_lists_same_named_vms_with_their_cloud_service(client, member, vault):
-    make_vm(vault.subscription, "web", service="svc-a")
-    make_vm(vault.subscription, "web", service="svc-b")
+    discover(member, vault)
     client.force_login(member)
     html = client.get(reverse("vaults:register_dialog", args=[vault.pk])).content.decode()
-    assert "svc-a" in html and "svc-b" in html and html.count(">web<") == 2
+    assert "contoso-web" in html and "tailspin-web" in html and html.count(">web01<") == 2
 
 
 def test_unregister_refuses_items_with_work_in_progress(client, member, vault):
-    vm = make_vm(vault.subscription, "web")
+    vm = discovered(member, vault, "web01", "contoso-web")
     Register.start_many(member, vault, [vm.pk])
     item = RegisteredItem.objects.get()
     client.force_login(member)
     response = client.post(reverse("vaults:unregister", args=[vault.pk]), {"items": str(item.pk)}, HTTP_HX_REQUEST="true")
-    assert notice(response) == "'web': Another operation is in progress on this item."
+    assert notice(response) == "'web01': Another operation is in progress on this item."
 
 
 def test_outsider_gets_404_on_registered_items_urls(client, outsider, vault):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from jobs.models import Job
@@ -12,19 +14,20 @@ from vaults.models import RegisteredItem, Vault, VirtualMachine
 from vaults.operations.discovery import Discovery
 from vaults.operations.registration import Register, Unregister
 from vaults.services.registration import registrable
+from vaults.services.vaults import create_vault
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def lab(lab_subscription, celery_worker_process):
-    """The Lab subscription of a running fabric, and a vault per lab region."""
+def lab(lab_subscription, owner, celery_worker_process):
+    """The Lab subscription of a running fabric, and a vault quick-created in each of two of its regions."""
     subscription = lab_subscription
-    east = Vault.objects.create(subscription=subscription, name="east", region="East US", status="active")
-    west = Vault.objects.create(subscription=subscription, name="west", region="West US", status="active")
-    return subscription, east, west
-
-
+    east = create_vault(owner, subscription, "east", "East US")
+    west = create_vault(owner, subscription, "west", "West US")
+    yield subscription, east, west
+    for vault in (east, west):
+        shutil.rmtree(vault.store_path, ignore_errors=True)
 
 
 def discovered(user, vault: Vault) -> dict[tuple[str, str], VirtualMachine]:
@@ -58,7 +61,7 @@ def test_register_installs_the_extension_and_unregister_removes_it(lab, member, 
     item = RegisteredItem.objects.get(vm=vm)
     assert item.status == "registered"
     client = compute_client(subscription.endpoint)
-    assert extension_status(client, subscription.subscription_id, vm.cloud_service, vm.name).handler_status == "Ready"
+    assert extension_status(client, subscription.endpoint, vm.cloud_service, vm.name).handler_status == "Ready"
 
     Unregister.start_many(member, east, [item.pk])
     job = wait_for_job(Job.objects.get(item_key=item.item_key, operation="unregister"))

@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from vaults.models import RegisteredItem, Subscription, Vault, VirtualMachine
+from tests.protection.helpers import default_policy, point, protected, registered, unregister
+from vaults.models import Subscription, Vault
 from vaults.services import vaults as services
 
 pytestmark = pytest.mark.django_db
@@ -12,13 +13,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def regions(monkeypatch):
+    """What the subscriptions' endpoints answer for their regions, where a test quick-creates a vault itself."""
     monkeypatch.setattr(services, "list_regions", lambda endpoint: ["East US", "West US"])
-
-
-def register(vault, name: str) -> RegisteredItem:
-    vm = VirtualMachine.objects.create(subscription=vault.subscription, cloud_service="svc", name=name,
-                                       deployment="svc", region=vault.region, last_seen=timezone.now())
-    return RegisteredItem.objects.create(vault=vault, vm=vm, status=RegisteredItem.Status.REGISTERED)
 
 
 def vault_urls(vault) -> list[str]:
@@ -40,16 +36,10 @@ def test_members_reach_every_tab(client, request, persona, vault):
         assert "QUICK START" in response.content.decode()
 
 
-def test_outsider_gets_404_on_every_vault_url(client, outsider, vault):
-    client.force_login(outsider)
-    for url in vault_urls(vault):
-        assert client.get(url).status_code == 404, url
-    assert client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": "x"}).status_code == 404
-    assert client.post(reverse("vaults:configure", args=[vault.pk]), {"replication": "lrs"}).status_code == 404
-
-
-def test_list_shows_name_status_location_subscription(client, member, vault, outsider, other_subscription):
-    Vault.objects.create(subscription=other_subscription, name="hidden-vault", region="West US")
+def test_list_shows_name_status_location_subscription(client, member, vault, outsider, other_subscription, settings,
+                                                      tmp_path):
+    settings.VAULT_STORE_DIR = tmp_path
+    services.create_vault(outsider, other_subscription, "hidden-vault", "West US")
     client.force_login(member)
     html = client.get(reverse("vaults:list")).content.decode()
     for text in ("contoso-east", "Active", "East US", "Lab subscription"):
@@ -121,7 +111,7 @@ def test_administrator_sets_replication_until_an_item_is_registered(client, owne
     client.post(reverse("vaults:configure", args=[vault.pk]), {"replication": "lrs"})
     vault.refresh_from_db()
     assert vault.replication == Vault.Replication.LRS
-    register(vault, "vm01")
+    registered(owner, vault, "vm01")
     response = client.post(reverse("vaults:configure", args=[vault.pk]), {"replication": "grs"})
     assert Vault.REPLICATION_LOCKED in response.content.decode()
     vault.refresh_from_db()
@@ -141,10 +131,10 @@ def test_delete_needs_a_reason_and_an_empty_vault(client, owner, vault, settings
     client.force_login(owner)
     client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": ""})
     assert Vault.objects.filter(pk=vault.pk).exists()
-    item = register(vault, "vm01")
+    item = registered(owner, vault, "vm01")
     response = client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": "moving"}, follow=True)
     assert "The vault still has registered items." in response.content.decode()
-    item.delete()
+    unregister(owner, vault, item)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("vaults:delete", args=[vault.pk]), {"reason": "moving"})
     assert not Vault.objects.filter(pk=vault.pk).exists()
@@ -180,10 +170,13 @@ def test_operators_cannot_add_subscriptions(client, member):
     assert not Subscription.objects.filter(subscription_id="s").exists()
 
 
-def test_test_connection_reports_in_plain_words(client, member, subscription):
+def test_test_connection_reports_in_plain_words(client, member, subscription, vm_lab):
+    subscription.subscription_id, subscription.host = vm_lab.subscription_id, vm_lab.host
+    subscription.save()
     client.force_login(member)
     response = client.post(reverse("vaults:subscription_test", args=[subscription.pk]), HTTP_HX_REQUEST="true")
-    assert "Connected to 127.0.0.1:8100: 2 regions (East US, West US)." in response.content.decode()
+    assert (f"Connected to {vm_lab.host}: 3 regions (East US, West US, North Europe)."
+            in response.content.decode())
 
 
 def test_outsider_cannot_test_another_subscription(client, outsider, subscription):
@@ -203,15 +196,12 @@ def test_creating_and_deleting_a_vault_is_in_the_operations_log(client, owner, s
 
 
 def test_dashboard_counts_what_the_vault_holds(client, member, vault):
-    from vaults.models import Policy, ProtectedItem, RecoveryPoint
+    from datetime import timedelta
 
-    item = register(vault, "vm01")
-    register(vault, "vm02")
-    protected = ProtectedItem.objects.create(item=item, vault=vault, policy=Policy.objects.filter(vault=vault).first(),
-                                             status=ProtectedItem.Status.PROTECTED)
-    for n in range(3):
-        RecoveryPoint.objects.create(protected_item=protected, created=timezone.now(), consistency="application",
-                                     store_point_id=f"p{n}")
+    item = protected(member, vault, default_policy(vault), "vm01")
+    registered(member, vault, "vm02")
+    for hours in range(3):
+        point(item, timezone.now() - timedelta(hours=hours))
     client.force_login(member)
     summary = client.get(reverse("vaults:dashboard", args=[vault.pk])).context["summary"]
     assert (summary["protected_vms"], summary["recovery_points"], summary["registered_items"]) == (1, 3, 2)
