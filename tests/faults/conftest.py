@@ -44,22 +44,28 @@ def to_fault_workers(monkeypatch) -> None:
 
 
 @pytest.fixture
-def control_plane(redis_url, tmp_path) -> Iterator[None]:
-    """Celery beat and the control worker of ``make run``, at their default settings, on the faults' queues: the
-    reconciler runs every 5 s, as it does in production."""
-    env = process_env(redis_url, CELERY_QUEUE=QUEUE)
-    processes = [
-        start_process([sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
-                       "--schedule", str(tmp_path / "beat-schedule")], env, "fault-beat.log"),
-        start_process([sys.executable, "manage.py", "control_worker"], env, "fault-control.log"),
-    ]
-    try:
-        yield
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+def control_plane_on(redis_url, tmp_path) -> Iterator[Callable[..., None]]:
+    """control_plane_on(broker, queue) starts Celery beat and the control worker of ``make run``, at their default
+    settings: the reconciler runs every 5 s, as it does in production."""
+    processes: list[subprocess.Popen] = []
+
+    def start(broker: str = "", queue: str = QUEUE) -> None:
+        env = process_env(broker or redis_url, CELERY_QUEUE=queue)
+        processes.append(start_process([sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
+                                        "--schedule", str(tmp_path / "beat-schedule")], env, "fault-beat.log"))
+        processes.append(start_process([sys.executable, "manage.py", "control_worker"], env, "fault-control.log"))
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+@pytest.fixture
+def control_plane(control_plane_on) -> None:
+    """Beat and the control worker on the suite's Redis and the faults' queue."""
+    control_plane_on()
 
 
 @pytest.fixture

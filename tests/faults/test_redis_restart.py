@@ -14,7 +14,6 @@ import pytest
 
 from jobs.models import Job, Status
 from tests.conftest import wait_for
-from tests.jobs.test_integration import private_redis  # noqa: F401 - the restartable Redis, used as a fixture
 from vaults.cloud.pageblob import blob_client
 from vaults.models import Vault
 from vaults.operations.backup import Backup
@@ -25,7 +24,7 @@ from .helpers import finished, leftovers, protected, quick_created_vault, whole
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_redis_restart_mid_backup_loses_nothing(private_redis, fault_fabric, fault_worker,  # noqa: F811
+def test_a_redis_restart_mid_backup_loses_nothing(private_redis, fault_fabric, fault_worker,
                                                   subscription, owner, member, settings):
     url, restart = private_redis
     subscription.subscription_id, subscription.host = fault_fabric.subscription_id, fault_fabric.host

@@ -8,12 +8,11 @@ import redis as redis_lib
 from jobs import queue, services
 from jobs.models import Job, Status
 from tests.conftest import free_port
-from tests.jobs.test_integration import private_redis  # noqa: F401 - the restartable Redis, used as a fixture
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_job_whose_task_could_not_be_sent_is_sent_by_the_next_reconcile(start_work, private_redis, settings,  # noqa: F811
+def test_a_job_whose_task_could_not_be_sent_is_sent_by_the_next_reconcile(start_work, private_redis, settings,
                                                                          django_capture_on_commit_callbacks):
     url, _restart = private_redis
     queue.set_broker_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing answers there

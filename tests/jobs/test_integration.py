@@ -20,7 +20,7 @@ from django.conf import settings
 from jobs import queue, services
 from jobs.models import Job, Status
 from portal import events
-from tests.conftest import free_port, process_env, start_process, stop_process, wait_for
+from tests.conftest import process_env, start_process, stop_process, wait_for
 from tests.jobs.tasks import KILL_QUEUE
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -105,41 +105,6 @@ def test_a_killed_worker_leaves_its_job_failed_within_bounded_time(redis_url, st
     assert "stopped unexpectedly" in job.error_message and "Run the operation again." in job.recommendations
     assert [s.status for s in job.subtasks.all()] == [Status.FAILED]
     assert not marker.exists()  # nothing half-done remains
-
-
-@pytest.fixture
-def private_redis(settings):
-    """A redis-server of this test's own, so it can be restarted; publishing and enqueueing point at it."""
-    import redis as redis_lib
-
-    from portal import events
-    from portal.processes import private_redis_command, redis_answers
-
-    url = f"redis://127.0.0.1:{free_port()}/0"
-    command = private_redis_command(url, settings.VAR_DIR / "jobs-redis")
-
-    def start() -> subprocess.Popen:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        wait_for(lambda: redis_answers(url), what="private redis", process=process)
-        return process
-
-    state = {"process": start()}
-    events.set_redis(redis_lib.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1))
-    queue.set_broker_url(url)
-
-    def restart(down: float = 1.0, during=None) -> None:
-        stop_process(state["process"])
-        if during:
-            during()
-        time.sleep(down)
-        state["process"] = start()
-
-    try:
-        yield url, restart
-    finally:
-        queue.set_broker_url(None)
-        events.set_redis(None)
-        stop_process(state["process"])
 
 
 def test_jobs_survive_a_redis_restart_because_the_database_is_the_record(private_redis, start_work):
