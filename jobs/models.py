@@ -60,6 +60,8 @@ ACTIVE = (Status.NOT_STARTED, Status.IN_PROGRESS, Status.CANCELLING)
 RUNNING = (Status.IN_PROGRESS, Status.CANCELLING)
 TERMINAL = (Status.COMPLETED, Status.COMPLETED_WITH_WARNINGS, Status.FAILED, Status.CANCELLED)
 SUCCEEDED = (Status.COMPLETED, Status.COMPLETED_WITH_WARNINGS)
+STOPPED = (Status.FAILED, Status.CANCELLED)  # ended without success: their cleanup hook ran
+CLEANUP_PENDING = "cleanup_pending"  # in params: what a stopped job's cleanup hook could not undo yet
 
 # The status cell's icon class in table.grid (portal.css).
 STATUS_ICON = {
@@ -240,6 +242,18 @@ class Job(models.Model):
         now = timezone.now()
         started = self.started
         return self._move(sources, target, finished=now, duration=(now - started) if started else timedelta(0), **fields)
+
+    def mark_cleanup_pending(self, what: str) -> None:
+        """The cleanup hook could not undo everything (``what``, for the log; "" when it did): the reconciler runs
+        it again until it can. Kept in ``params`` so the hook's own job types need no column of their own."""
+        pending = bool(what)
+        if pending == bool(self.params.get(CLEANUP_PENDING)):
+            return
+        if pending:
+            self.params[CLEANUP_PENDING] = what
+        else:
+            self.params.pop(CLEANUP_PENDING, None)
+        Job.objects.filter(pk=self.pk).update(params=self.params)
 
     def close_subtasks(self, status: str) -> None:
         """End the sub-tasks still open, e.g. Failed when the worker running them died."""

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -41,9 +41,11 @@ from django.utils import timezone
 
 from jobs import conf, live, queue
 from jobs.errors import NEVER_PICKED_UP, WORKER_LOST, CancelRefused, JobError, OperationInProgress
-from jobs.models import RUNNING, Job, LogAction, OperationLogEntry, Status
+from jobs.models import CLEANUP_PENDING, RUNNING, STOPPED, Job, LogAction, OperationLogEntry, Status
 
 log = logging.getLogger(__name__)
+
+CLEANUPS_PER_PASS = 20  # a pass stays short even when an endpoint has been down for long
 
 # None: the machine itself acts (the scheduler, an operator's command).
 User = AbstractBaseUser | AnonymousUser | None
@@ -126,26 +128,41 @@ def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta 
     Safe to run in several places at once: every move is a compare-and-swap.
     """
     now = timezone.now()
-    if stale_after is None:
-        stale_after = timedelta(seconds=conf.stale_seconds())
-    if requeue_after is None:
-        requeue_after = timedelta(seconds=conf.requeue_seconds())
-    counts = {"failed": 0, "requeued": 0, "abandoned": 0, "resumed": 0}
+    stale_after = stale_after if stale_after is not None else timedelta(seconds=conf.stale_seconds())
+    requeue_after = requeue_after if requeue_after is not None else timedelta(seconds=conf.requeue_seconds())
+    counts = {"failed": 0, "requeued": 0, "abandoned": 0, "resumed": 0, "cleaned": 0}
     for job in Job.objects.filter(status__in=RUNNING, heartbeat__lt=now - stale_after, resume_at__isnull=True):
         if _fail_lost(job, WORKER_LOST, RUNNING):
             counts["failed"] += 1
-    # A parked job whose task did not come back in time (the broker lost it, or the worker holding it died): send
-    # it again; resuming is a compare-and-swap, so a late original and this copy never both run it.
-    for job in Job.objects.filter(status__in=RUNNING, resume_at__lt=now - stale_after):
+    _retry_cleanups(counts)
+    _resume_lost_parks(now - stale_after, now, counts)
+    _resend_not_started(now - requeue_after, now, counts)
+    return counts
+
+
+def _retry_cleanups(counts: dict[str, int]) -> None:
+    """A stopped job whose cleanup could not undo everything (the fabric did not answer): try again."""
+    for job in Job.objects.filter(status__in=STOPPED, params__has_key=CLEANUP_PENDING)[:CLEANUPS_PER_PASS]:
+        queue.run_cleanup(job, reason="retry")
+        counts["cleaned"] += CLEANUP_PENDING not in Job.objects.get(pk=job.pk).params
+
+
+def _resume_lost_parks(overdue: datetime, now: datetime, counts: dict[str, int]) -> None:
+    """A parked job whose task did not come back in time (the broker lost it, or the worker holding it died): send
+    it again; resuming is a compare-and-swap, so a late original and this copy never both run it."""
+    for job in Job.objects.filter(status__in=RUNNING, resume_at__lt=overdue):
         if Job.objects.filter(pk=job.pk, resume_at=job.resume_at).update(resume_at=now):
             queue.enqueue(job.pk, job.task_name)
             counts["resumed"] += 1
+
+
+def _resend_not_started(overdue: datetime, now: datetime, counts: dict[str, int]) -> None:
     # Jobs whose task could not be sent (the broker was down): this pass runs, so the broker answers again.
     for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__isnull=True):
         if Job.objects.filter(pk=job.pk, enqueued__isnull=True).update(enqueued=now,
                                                                        enqueue_count=job.enqueue_count + 1):
             counts["requeued"] += int(queue.enqueue(job.pk, job.task_name))
-    for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__lt=now - requeue_after):
+    for job in Job.objects.filter(status=Status.NOT_STARTED, enqueued__lt=overdue):
         if job.enqueue_count >= conf.max_enqueues():
             counts["abandoned"] += _fail_lost(job, NEVER_PICKED_UP, [Status.NOT_STARTED])
             continue
@@ -156,7 +173,6 @@ def reconcile(*, stale_after: timedelta | None = None, requeue_after: timedelta 
         if moved:
             queue.enqueue(job.pk, job.task_name)
             counts["requeued"] += 1
-    return counts
 
 
 def _fail_lost(job: Job, error: JobError, sources: Iterable[str]) -> bool:

@@ -70,11 +70,11 @@ def _back_up_forever(path: str, ready) -> None:
     store.back_up([("os", Hanging(os.urandom(64 * TEST_CHUNK)))], point_id="job-7")
 
 
-def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store):
+def _kill_a_backup_mid_transfer(store: VaultStore) -> None:
     # spawn, not fork: the suite's process has threads (Playwright, Redis) whose locks a fork would copy held.
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    worker = context.Process(target=_back_up_forever, args=(str(vault_store.path), ready))
+    worker = context.Process(target=_back_up_forever, args=(str(store.path), ready))
     worker.start()
     try:
         assert ready.wait(30)
@@ -82,6 +82,10 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store
     finally:
         worker.kill()
         worker.join(10)
+
+
+def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store):
+    _kill_a_backup_mid_transfer(vault_store)
     assert vault_store.point_ids() == []
     assert leftover_temp_files(vault_store), "the dead backup's staged chunks"
     assert chunk_files(vault_store) == []  # nothing was named: names appear only for durable chunks
@@ -99,16 +103,7 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_gc_cleans_up(vault_store
 
 def test_a_killed_backups_leftovers_go_as_soon_as_its_death_is_known(vault_store):
     """The reconciler knows a dead worker's job: its temp packs and pending record go then, not an hour later."""
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    worker = context.Process(target=_back_up_forever, args=(str(vault_store.path), ready))
-    worker.start()
-    try:
-        assert ready.wait(30)
-        time.sleep(0.2)
-    finally:
-        worker.kill()
-        worker.join(10)
+    _kill_a_backup_mid_transfer(vault_store)
     assert leftover_temp_files(vault_store) and len(list(vault_store.pending_dir.iterdir())) == 1
     [record] = vault_store.pending_dir.iterdir()
     assert json.loads(record.read_bytes())["temps"] == leftover_temp_files(vault_store)  # each named before written

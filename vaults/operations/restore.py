@@ -23,7 +23,8 @@ from jobs.runner import JobContext
 from portal.events import publish
 from portal.units import human_bytes
 from vaults.cloud.deployments import RestoredDisk, create_vm, delete_role
-from vaults.cloud.endpoint import compute_client
+from vaults.cloud.endpoint import Endpoint, compute_client
+from vaults.cloud.errors import describe_failure
 from vaults.cloud.hosted import service_detail
 from vaults.cloud.pageblob import PageBlobClient, PageBlobError, blob_client
 from vaults.cloud.polling import settle, wait_for_operation
@@ -68,34 +69,20 @@ class Restore(VaultOperation):
 
     @classmethod
     def cleanup(cls, job: Job, reason: str) -> None:
-        """Remove the VM (if it was created) and every blob the job wrote: nothing half-restored stays."""
+        """Remove the VM (if it was created) and every blob the job wrote: nothing half-restored stays.
+
+        What cannot be removed now (the fabric does not answer) is left to the reconciler, which runs this again
+        until it is all gone (``Job.mark_cleanup_pending``); what is gone already counts as removed.
+        """
         vault = Vault.objects.select_related("subscription").filter(pk=job.vault_id).first()
         if vault is None:
             return
         endpoint = vault.subscription.endpoint
-        if created := job.params.get("created_role"):
-            try:
-                client = compute_client(endpoint)
-                # The role's creation may still be under way (the job timed out or lost track of it): until it
-                # ends, the deployment refuses a delete.
-                settle(client, created.get("request_id"))
-                settle(client, delete_role(client, endpoint, created["service"], created["deployment"],
-                                           created["role"]))
-            except Exception:
-                log.warning("could not delete role %s", created, exc_info=True)
-        if service := job.params.get("created_service"):
-            # The cloud service this job created for the VM: empty again once the role is gone.
-            try:
-                compute_client(endpoint).delete_hosted_service(service)
-            except Exception:
-                log.warning("could not delete cloud service %s", service, exc_info=True)
-        blobs = blob_client(endpoint)
-        for url in job.params.get("created_blobs") or []:
-            try:
-                blobs.delete(url)
-            except PageBlobError as error:
-                if error.status != 404:
-                    log.warning("could not delete restored blob %s: %s", url, error)
+        left = [what for what, removed in (("role", _remove_role(endpoint, job.params.get("created_role"))),
+                                           ("cloud service", _remove_service(endpoint, job.params.get("created_service"))),
+                                           ("disks", _remove_blobs(endpoint, job.params.get("created_blobs") or [])))
+                if not removed]
+        job.mark_cleanup_pending(", ".join(left))
 
     @classmethod
     def run(cls, ctx: JobContext) -> None:
@@ -237,3 +224,52 @@ def _wait_for_vm(ctx: JobContext, client: ServiceManagementService, request_id: 
 def _restored(ctx: JobContext, vault: Vault, name: str) -> None:
     ctx.progress(100)
     publish([f"vault:{vault.pk}"], "item", {"restored": name})
+
+
+def _gone(endpoint: Endpoint, error: Exception) -> bool:
+    """Whether a removal failed only because the thing is already gone."""
+    status = error.status if isinstance(error, PageBlobError) else describe_failure(endpoint, error).status
+    return status == 404
+
+
+def _remove_role(endpoint: Endpoint, created: dict | None) -> bool:
+    if not created:
+        return True
+    try:
+        client = compute_client(endpoint)
+        # The role's creation may still be under way (the job timed out or lost track of it): until it ends, the
+        # deployment refuses a delete.
+        settle(client, created.get("request_id"))
+        settle(client, delete_role(client, endpoint, created["service"], created["deployment"], created["role"]))
+    except Exception as error:
+        if _gone(endpoint, error):
+            return True
+        log.warning("could not delete role %s", created, exc_info=True)
+        return False
+    return True
+
+
+def _remove_service(endpoint: Endpoint, service: str | None) -> bool:
+    """The cloud service the job created for the VM: empty again once the role is gone."""
+    if not service:
+        return True
+    try:
+        compute_client(endpoint).delete_hosted_service(service)
+    except Exception as error:
+        if _gone(endpoint, error):
+            return True
+        log.warning("could not delete cloud service %s", service, exc_info=True)
+        return False
+    return True
+
+
+def _remove_blobs(endpoint: Endpoint, urls: list[str]) -> bool:
+    blobs, removed = blob_client(endpoint), True
+    for url in urls:
+        try:
+            blobs.delete(url)
+        except PageBlobError as error:
+            if error.status != 404:
+                log.warning("could not delete restored blob %s: %s", url, error)
+                removed = False
+    return removed
