@@ -7,6 +7,7 @@ restores whole and the next backup is whole.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -102,3 +103,50 @@ def test_the_fabric_killed_mid_restore(own_fabric, fault_worker, control_plane, 
         shutil.rmtree(vault.store_path, ignore_errors=True)
 
 
+
+
+def test_the_fabric_killed_mid_backup(own_fabric, fault_worker, control_plane, to_fault_workers, subscription,
+                                      owner, member):
+    """The snapshots the failed backup took cannot be released while the fabric is gone: the reconciler releases
+    them once it answers again, and the item's base (the earlier point's snapshots) is untouched."""
+    fabric = own_fabric["fabric"]
+    subscription.subscription_id, subscription.host = fabric.subscription_id, fabric.host
+    subscription.save()
+    fault_worker("fabric-killed-backup", JOBS_TRANSIENT_RETRIES="0")
+    vault = quick_created_vault(owner, subscription, "fabric-killed-backup", replication=Vault.Replication.LRS)
+    try:
+        [item] = protected(member, vault, [("tailspin-web", "web01")])
+        assert finished(Backup.start(member, item), 120).status == Status.COMPLETED
+        item.refresh_from_db()
+        base = dict(item.base_snapshots)
+        os_disk = next(d for d in item.item.vm.disks if d["lun"] is None)
+        blobs = blob_client(subscription.endpoint)
+        for offset in range(64 << 20, 96 << 20, 4 << 20):
+            blobs.write_pages(os_disk["media_link"], offset, os.urandom(4 << 20))
+        fabric.set_faults(latency_ms=300)
+        job = Backup.start(member, item)
+        wait_for(lambda: Job.objects.get(pk=job.pk).subtasks.filter(name="Transfer data to vault").exists(),
+                 what="the transfer to start", timeout=60)
+        fabric.process.kill()
+        fabric.process.wait(10)
+
+        job = finished(job, 180)
+        assert job.status == Status.FAILED and fabric.host in job.error_message
+        taken = job.params["new_snapshots"]
+        assert job.params.get(CLEANUP_PENDING) == f"{len(taken)} snapshot(s)"
+
+        own_fabric["start_again"]()
+        wait_for(lambda: CLEANUP_PENDING not in Job.objects.get(pk=job.pk).params,
+                 what="the reconciler to release the backup's snapshots", timeout=30)
+        assert not any(blobs.snapshot_exists(entry["media_link"], entry["snapshot"]) for entry in taken.values())
+        assert all(blobs.snapshot_exists(entry["media_link"], entry["snapshot"]) for entry in base.values())
+        store = VaultStore(vault.store_path)
+        assert item.recovery_points.count() == 1 and leftovers(store) == [] and whole(store, item)
+        fabric.clear_faults()
+        again = finished(Backup.start(member, item), 120)
+        assert again.status == Status.COMPLETED, again.error_message
+        assert again.properties["Backup kind"] == "Incremental" and whole(VaultStore(vault.store_path), item)
+    finally:
+        if fabric.process is not None and fabric.process.poll() is None:
+            fabric.clear_faults()
+        shutil.rmtree(vault.store_path, ignore_errors=True)

@@ -51,11 +51,17 @@ class Backup(VaultOperation):
 
     @classmethod
     def cleanup(cls, job: Job, reason: str) -> None:
-        """A stopped backup leaves no point and no snapshot of its own; the item keeps its previous base."""
+        """A stopped backup leaves no point and no snapshot of its own; the item keeps its previous base.
+
+        Snapshots the fabric could not release now (it does not answer) are left to the reconciler, which runs
+        this again until they are gone (``Job.mark_cleanup_pending``).
+        """
         item = (ProtectedItem.objects.select_related("vault__subscription")
                 .filter(pk=job.params.get("protected_item")).first())
         if item is None:
+            job.mark_cleanup_pending("")
             return
+        left = 0
         if not RecoveryPoint.objects.filter(protected_item=item, store_point_id=point_id_for(job.pk)).exists():
             try:
                 store = open_store(item.vault)
@@ -69,10 +75,12 @@ class Backup(VaultOperation):
             drop = {k: v for k, v in (job.params.get("new_snapshots") or {}).items()
                     if (v.get("media_link"), v.get("snapshot")) not in keep}
             if drop:
-                backup.release_snapshots(item.vault.subscription.endpoint, drop)
+                left = len(drop) - backup.release_snapshots(item.vault.subscription.endpoint, drop)
             if reason == "cancelled":  # a failure is recorded by on_failure, once the job is Failed
                 item.record_backup_cancelled(timezone.now())
-        publish([f"vault:{item.vault_id}"], "item", {"protected_item": item.pk})
+        job.mark_cleanup_pending(f"{left} snapshot(s)" if left else "")
+        if reason != "retry":
+            publish([f"vault:{item.vault_id}"], "item", {"protected_item": item.pk})
 
     @classmethod
     def on_failure(cls, job: Job) -> None:

@@ -75,7 +75,8 @@ class Restore(VaultOperation):
         until it is all gone (``Job.mark_cleanup_pending``); what is gone already counts as removed.
         """
         vault = Vault.objects.select_related("subscription").filter(pk=job.vault_id).first()
-        if vault is None:
+        if vault is None:  # the vault, and with it this job's subscription, is gone: nothing can be reached
+            job.mark_cleanup_pending("")
             return
         endpoint = vault.subscription.endpoint
         left = [what for what, removed in (("role", _remove_role(endpoint, job.params.get("created_role"))),
