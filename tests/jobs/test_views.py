@@ -166,3 +166,21 @@ def test_status_groups_serve_dashboard_links(member_client, make_job):
     for status in ("completed", "completed_with_warnings", "failed"):
         make_job(item_name=status, status=status)
     assert sorted(rows(member_client.get("/jobs/?status=succeeded"))) == ["completed", "completed_with_warnings"]
+
+
+def test_the_details_say_when_a_job_is_parked_or_waits_for_the_job_service(member_client, make_job):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    parked = make_job(item_name="vm01", enqueued=timezone.now())
+    parked.claim("w")
+    parked.park(timezone.now() + timedelta(seconds=8))
+    text = member_client.get(f"/jobs/{parked.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert 'id="job-details-waiting"' in text and "holds no worker meanwhile" in text
+    assert 'id="job-details-queued"' not in text
+
+    unsent = make_job(item_name="vm02", enqueued=None)
+    text = member_client.get(f"/jobs/{unsent.pk}/", headers={"HX-Request": "true"}).content.decode()
+    assert 'id="job-details-queued"' in text and "starts as soon as it answers again" in text
+    assert 'id="job-details-waiting"' not in text
