@@ -8,10 +8,12 @@ modules together all the same.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("portal", "jobs", "vaults", "vaultstore", "fabric")
@@ -105,3 +107,14 @@ def test_no_module_grows_past_the_size_of_one_concern():
     assert len(sizes) > 50  # the packages were found
     oversize = [f"{path}: {lines} lines" for lines, path in sizes if lines > MAX_LINES]
     assert not oversize, f"modules past {MAX_LINES} lines (about 400 is the aim):\n" + "\n".join(oversize)
+
+
+@pytest.mark.django_db
+def test_every_model_change_has_its_migration():
+    """A changed field without a migration would differ between a fresh database and one that was migrated."""
+    from django.core.management import call_command
+
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=io.StringIO())
+    except SystemExit as missing:
+        raise AssertionError("a model changed without a migration: run manage.py makemigrations") from missing

@@ -268,7 +268,7 @@ class RegisteredItem(StatusMoves):
 class Policy(models.Model):
     vault = models.ForeignKey("vaults.Vault", on_delete=models.CASCADE, related_name="policies")
     name = models.CharField(max_length=150)
-    definition = models.JSONField(help_text="vaults.policy.policy_to_dict() of the policy")
+    definition = models.JSONField(help_text="vaults.policy.stored.policy_to_dict() of the policy")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -416,7 +416,7 @@ class ScheduledBackup(models.Model):
     """
 
     protected_item = models.ForeignKey(ProtectedItem, on_delete=models.CASCADE, related_name="scheduled_backups")
-    slot = models.CharField(max_length=20, help_text="vaults.schedule.slot_id() of the slot")
+    slot = models.CharField(max_length=20, help_text="vaults.policy.schedule.slot_id() of the slot")
     claimed_by = models.CharField(max_length=32, help_text="the token of the tick that claimed the slot")
     claimed = models.DateTimeField(default=timezone.now, db_index=True)  # old claims are pruned by the tick
     job_id = models.BigIntegerField(null=True, blank=True)

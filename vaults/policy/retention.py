@@ -228,7 +228,7 @@ def _day_words(on: DayChoice) -> str:
 def describe(r: RetentionRange) -> str:
     """A range in words for the Backup Policy drill-down, such as ``Monthly on the last Sunday, for 120 months``.
 
-    Weekdays are the stored (UTC) ones: pass ranges from ``vaults.schedule.policy_in_zone()`` to word them locally.
+    Weekdays are the stored (UTC) ones: pass ranges from ``vaults.policy.schedule.policy_in_zone()`` to word them locally.
     """
     if isinstance(r, DailyRetention):
         return f"Daily, for {r.count} days"
