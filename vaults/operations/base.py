@@ -8,6 +8,7 @@ call ``_enqueue``, which makes the Job row and sends the task once the transacti
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -47,7 +48,7 @@ class VaultOperation:
 def parking(ctx: JobContext, key: str) -> Waiter:
     """The way a job waits for the fabric: briefly in the worker, then parked between checks (``ctx.wait``), so
     a hung agent or a slow operation holds no worker slot. ``key`` names the wait within the job."""
-    waits = iter(range(1_000_000))
+    waits = itertools.count()  # the n-th wait of a run: the same n when a resumed run reaches it again
 
     def wait(check: Callable[[], bool], timeout: float) -> bool:
         return ctx.wait(f"{key}-{next(waits)}", check, timeout=timeout)
