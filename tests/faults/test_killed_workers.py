@@ -79,14 +79,15 @@ def test_a_worker_killed_mid_transfer(kill, fault_fabric, fault_worker, control_
         print(f"\nkill -9 of the worker's {kill} to Failed: {took:.1f} s")
         assert took < FAIL_WITHIN
 
-        store = VaultStore(vault.store_path)
-        assert item.recovery_points.count() == 1 and len(store.point_ids()) == 1  # no point of the killed job
-        assert leftovers(store) == []  # its temp packs and pending record went with the job
-        # The reconciler fails the job, then runs its cleanup and failure hooks: the item shows the failure.
+        # The reconciler fails the job, then runs its cleanup hook, then its failure hook: once the item shows the
+        # failure, the cleanup is done.
         wait_for(lambda: ProtectedItem.objects.get(pk=item.pk).status == ProtectedItem.Status.ERROR,
                  what="the item to show the failure", timeout=10)
         item.refresh_from_db()
         assert "stopped unexpectedly" in item.error_message
+        store = VaultStore(vault.store_path)
+        assert item.recovery_points.count() == 1 and len(store.point_ids()) == 1  # no point of the killed job
+        assert leftovers(store) == []  # its temp packs and pending record went with the job
         assert whole(store, item)  # the earlier point still restores bit-exact
 
         if kill == "main process":
