@@ -118,7 +118,7 @@ def _checked_index(fd: int, size: int) -> bytes | None:
     return index if blake3.blake3(index).digest() == checksum else None
 
 
-REBUILD_READ = 4 << 20
+FRAME_PIECE = 256 << 10  # what the index rebuild reads at a time: about one frame
 
 
 def rebuild_index(fd: int, pack_id: str, size: int) -> list[tuple[str, Location]]:
@@ -130,25 +130,34 @@ def rebuild_index(fd: int, pack_id: str, size: int) -> list[tuple[str, Location]
     Verify names the points that need them.
     """
     entries: list[tuple[str, Location]] = []
-    offset, buffered = 0, b""
-    while offset < size:
-        decompressor = zstandard.ZstdDecompressor().decompressobj()
-        try:
-            if len(buffered) >= 18 and zstandard.frame_content_size(buffered) > MAX_CHUNK:
-                break  # a header that claims more than any chunk is damage, not a frame
-            data = decompressor.decompress(buffered)
-        except zstandard.ZstdError:
-            break
-        if decompressor.eof:
-            length = len(buffered) - len(decompressor.unused_data)
-            entries.append((chunk_hash(data), Location(pack_id, offset, length, len(data))))
-            offset += length
-            buffered = buffered[length:]
-            continue
-        if offset + len(buffered) >= size or len(buffered) >= MAX_FRAME_READ:
-            break  # the rest is not a whole frame
-        buffered += os.pread(fd, REBUILD_READ, offset + len(buffered))
+    offset = 0
+    while offset < size and (frame := _frame_at(fd, offset, size)) is not None:
+        data, length = frame
+        entries.append((chunk_hash(data), Location(pack_id, offset, length, len(data))))
+        offset += length
     return entries
+
+
+def _frame_at(fd: int, offset: int, size: int) -> tuple[bytes, int] | None:
+    """The chunk in the zstd frame that starts at ``offset`` and the frame's length, or None where none does.
+
+    The frame is fed to the decompressor a piece at a time, so what is read past its end is at most one piece.
+    """
+    decompressor = zstandard.ZstdDecompressor().decompressobj()
+    parts: list[bytes] = []
+    fed = 0
+    while not decompressor.eof:
+        if fed >= MAX_FRAME_READ or offset + fed >= size:
+            return None  # the rest is not a whole frame
+        piece = os.pread(fd, min(FRAME_PIECE, size - offset - fed), offset + fed)
+        try:
+            if not fed and len(piece) >= 18 and zstandard.frame_content_size(piece) > MAX_CHUNK:
+                return None  # a header that claims more than any chunk is damage, not a frame
+            parts.append(decompressor.decompress(piece))
+        except zstandard.ZstdError:
+            return None
+        fed += len(piece)
+    return b"".join(parts), fed - len(decompressor.unused_data)
 
 
 class _LastPacks:

@@ -1,6 +1,6 @@
 """What the backup engine reads from: the ``DiskSource`` protocol and its file and in-memory adapters.
 
-The page-blob adapter lives in ``vaultstore.pageblob``. A source describes one
+The page-blob adapter lives in ``vaultstore.blobs``. A source describes one
 disk at one snapshot: ``ranges()`` are the ranges that may hold data (everything
 else reads as zeros), ``changed_ranges()`` the ranges written since the previous
 point's snapshot. Both may over-report (a range rewritten with the same bytes);

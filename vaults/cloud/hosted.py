@@ -104,8 +104,6 @@ def fetch_region(endpoint: Endpoint, region: str, *, on_progress: Callable[[int,
     return found
 
 
-
-
 def hosted_service(client: ServiceManagementService, endpoint: Endpoint, service: str) -> Element | None:
     """Get Hosted Service Properties with ``embed-detail``, as raw XML; None when the service does not exist.
 
