@@ -28,6 +28,7 @@ from vaults.services.failures import job_failures
 from vaults.services.protection import check_backup
 from vaults.services.storage import open_store, record_storage_used
 from vaultstore import RecoveryPoint as StorePoint
+from vaultstore import VaultStore
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class Backup(VaultOperation):
                            ["Protect the VM again to resume its backups."])
         snapshot = _take_snapshot(ctx, item)
         created = timezone.now()
-        point = _transfer(ctx, item, snapshot, created)
-        _publish(ctx, item, point, snapshot, created)
+        with job_failures():
+            store = open_store(item.vault)
+        point = _transfer(ctx, item, store, snapshot, created)
+        _publish(ctx, item, store, point, snapshot, created)
 
 
 def _take_snapshot(ctx: JobContext, item: ProtectedItem) -> backup.Snapshot:
@@ -130,10 +133,10 @@ def _take_snapshot(ctx: JobContext, item: ProtectedItem) -> backup.Snapshot:
     return snapshot
 
 
-def _transfer(ctx: JobContext, item: ProtectedItem, snapshot: backup.Snapshot, created: datetime) -> StorePoint:
+def _transfer(ctx: JobContext, item: ProtectedItem, store: VaultStore, snapshot: backup.Snapshot,
+              created: datetime) -> StorePoint:
     vault = item.vault
     with ctx.subtask("Transfer data to vault"), job_failures(vault.subscription.endpoint):
-        store = open_store(vault)
         point_id = point_id_for(ctx.job.pk)
         if store.has_point(point_id):
             store.delete_points([point_id])  # published by an earlier attempt whose row never got written
@@ -158,10 +161,9 @@ def _transfer(ctx: JobContext, item: ProtectedItem, snapshot: backup.Snapshot, c
     return point
 
 
-def _publish(ctx: JobContext, item: ProtectedItem, point: StorePoint, snapshot: backup.Snapshot,
+def _publish(ctx: JobContext, item: ProtectedItem, store: VaultStore, point: StorePoint, snapshot: backup.Snapshot,
              created: datetime) -> None:
     vault = item.vault
-    store = open_store(vault)
     old = item.base_snapshots or {}
     new = {(d["media_link"], d["snapshot"]) for d in snapshot.by_disk().values()}
     try:

@@ -16,7 +16,7 @@ from jobs.models import Job
 from jobs.runner import JobContext, JobTask, job_task
 from jobs.services import start_job
 from vaults.cloud.polling import Waiter
-from vaults.models import User, Vault
+from vaults.models import ProtectedItem, User, Vault
 
 
 class VaultOperation:
@@ -43,6 +43,12 @@ class VaultOperation:
         return start_job(operation=cls.operation, user=user, subscription=vault.subscription, vault=vault,
                          item_type=item_type, item_key=item_key, item_name=item_name, task_name=cls.task_name,
                          params=params)
+
+    @classmethod
+    def _enqueue_for(cls, user: User, item: ProtectedItem, **params: Any) -> Job:
+        """A job on a protected item: one operation at a time on its VM."""
+        return cls._enqueue(user, item.vault, item_type="vm", item_key=item.item.item_key, item_name=item.item.vm.name,
+                            params={"protected_item": item.pk, **params})
 
 
 def parking(ctx: JobContext, key: str) -> Waiter:

@@ -33,9 +33,15 @@ class VaultJob(VaultOperation):
         return cls._enqueue(user, vault, item_type="vault", item_key=f"vault:{vault.pk}:{cls.operation}",
                             item_name=vault.name, params={"vault": vault.pk, **params})
 
-    @staticmethod
-    def vault_of(ctx: JobContext) -> Vault | None:
-        return Vault.objects.select_related("subscription").filter(pk=ctx.params["vault"]).first()
+    @classmethod
+    def run(cls, ctx: JobContext) -> None:
+        vault = Vault.objects.select_related("subscription").filter(pk=ctx.params["vault"]).first()
+        if vault is not None:  # a vault deleted meanwhile needs nothing more
+            cls.run_on(ctx, vault)
+
+    @classmethod
+    def run_on(cls, ctx: JobContext, vault: Vault) -> None:
+        raise NotImplementedError
 
 
 # --- Stop Protection and Delete Backup Data -----------------------------------------
@@ -48,11 +54,7 @@ class StopProtection(VaultOperation):
     def start(cls, user: User, item: ProtectedItem, *, delete_data: bool, reason: str = "", comment: str = "") -> Job:
         """STOP PROTECTION: keep the data (Protection Stopped) or delete it (a Delete Backup Data job)."""
         check_stop(user, item, delete_data=delete_data)
-        operation = DeleteBackupData if delete_data else cls
-        with transaction.atomic():
-            return operation._enqueue(user, item.vault, item_type="vm", item_key=item.item.item_key,
-                                      item_name=item.item.vm.name,
-                                      params={"protected_item": item.pk, "reason": reason, "comment": comment})
+        return (DeleteBackupData if delete_data else cls)._enqueue_for(user, item, reason=reason, comment=comment)
 
     @classmethod
     def run(cls, ctx: JobContext) -> None:
@@ -76,7 +78,7 @@ class DeleteBackupData(VaultOperation):
     def start(cls, user: User, item: ProtectedItem) -> Job:
         """DELETE on a Protection Stopped item."""
         check_delete_data(user, item)
-        return StopProtection.start(user, item, delete_data=True)
+        return cls._enqueue_for(user, item)
 
     @classmethod
     def run(cls, ctx: JobContext) -> None:
@@ -105,10 +107,7 @@ class Retention(VaultJob):
     operation = Operation.RETENTION
 
     @classmethod
-    def run(cls, ctx: JobContext) -> None:
-        vault = cls.vault_of(ctx)
-        if vault is None:
-            return
+    def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         with ctx.subtask("Delete expired recovery points"):
             # The newest point of an item is its next incremental's base; retention may still remove it once expired.
             deleted = delete_points(vault, RecoveryPoint.objects.filter(protected_item__vault=vault,
@@ -127,10 +126,7 @@ class GarbageCollection(VaultJob):
     operation = Operation.GARBAGE_COLLECTION
 
     @classmethod
-    def run(cls, ctx: JobContext) -> None:
-        vault = cls.vault_of(ctx)
-        if vault is None:
-            return
+    def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         store = open_store(vault)
         with ctx.subtask("Remove unreferenced chunks"):
             try:
@@ -158,10 +154,7 @@ class Verify(VaultJob):
         return cls.start(vault, user)
 
     @classmethod
-    def run(cls, ctx: JobContext) -> None:
-        vault = cls.vault_of(ctx)
-        if vault is None:
-            return
+    def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         store = open_store(vault)
         with ctx.subtask("Verify recovery points"):
             report = store.verify(progress=lambda done, total: ctx.progress(100 * done / max(total, 1)),
@@ -224,9 +217,8 @@ class Replicate(VaultJob):
             return None
 
     @classmethod
-    def run(cls, ctx: JobContext) -> None:
-        vault = cls.vault_of(ctx)
-        if vault is None or secondary_path(vault) is None:
+    def run_on(cls, ctx: JobContext, vault: Vault) -> None:
+        if secondary_path(vault) is None:
             return
         ctx.set_property("Paired region", vault.paired_region)
         with ctx.subtask("Copy new data to the paired region"):

@@ -36,8 +36,7 @@ class ConfigureProtection(VaultOperation):
     @classmethod
     def _start(cls, user: User, item: ProtectedItem, *, reconfigure: bool = False) -> Job:
         """``reconfigure``: the VM was already protected (a policy edit), so a failed job must not unprotect it."""
-        return cls._enqueue(user, item.vault, item_type="vm", item_key=item.item.item_key, item_name=item.item.name,
-                            params={"protected_item": item.pk, "policy": item.policy_id, "reconfigure": reconfigure})
+        return cls._enqueue_for(user, item, policy=item.policy_id, reconfigure=reconfigure)
 
     @classmethod
     def protect(cls, user: User, vault: Vault, item_ids: list[int], policy: Policy) -> tuple[int, list[str]]:
