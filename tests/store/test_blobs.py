@@ -80,7 +80,8 @@ def test_back_up_a_page_blob_and_restore_it_into_a_new_one(vault_store):
     assert sum(length for *_, length in writes) == (5 << 20) + TEST_CHUNK
 
 
-def test_a_released_previous_snapshot_makes_the_next_backup_full(vault_store):
+def _backed_up_then_written(vault_store):
+    """A disk backed up at snapshot ``first``, then written to and snapshotted again (``second``)."""
     client = FakePageBlobs()
     url = "http://fabric/vhds/web01-os.vhd"
     client.create(url, 1 << 20)
@@ -88,7 +89,11 @@ def test_a_released_previous_snapshot_makes_the_next_backup_full(vault_store):
     first = client.snapshot(url)
     base = vault_store.back_up([("os", PageBlobSource(client, url, first))])
     client.write_pages(url, 0, os.urandom(1024))
-    second = client.snapshot(url)
+    return client, url, first, client.snapshot(url), base
+
+
+def test_a_released_previous_snapshot_makes_the_next_backup_full(vault_store):
+    client, url, first, second, base = _backed_up_then_written(vault_store)
     client.release(url, first)
     client.calls.clear()
     point = vault_store.back_up([("os", PageBlobSource(client, url, second, prev_snapshot=first))], previous=base)
@@ -100,14 +105,7 @@ def test_a_released_previous_snapshot_makes_the_next_backup_full(vault_store):
 
 
 def test_a_previous_point_of_another_snapshot_is_no_base_for_the_diff(vault_store):
-    client = FakePageBlobs()
-    url = "http://fabric/vhds/web01-os.vhd"
-    client.create(url, 1 << 20)
-    client.write_pages(url, 0, os.urandom(256 << 10))
-    first = client.snapshot(url)
-    base = vault_store.back_up([("os", PageBlobSource(client, url, first))])
-    client.write_pages(url, 0, os.urandom(1024))
-    second = client.snapshot(url)
+    client, url, first, second, base = _backed_up_then_written(vault_store)
     client.write_pages(url, 512 << 10, os.urandom(1024))
     third = client.snapshot(url)
     # The diff offered is since `second`, but the previous point holds `first`: the changes in between would be lost.

@@ -34,6 +34,20 @@ def watch_direct_opens(monkeypatch) -> list[str]:
     return opened
 
 
+def watch_direct_writes(monkeypatch) -> list[int]:
+    """The lengths of the writes made through a descriptor opened with O_DIRECT, as they happen."""
+    direct_writes: list[int] = []
+    real_pwrite = os.pwrite
+
+    def watching(fd, data, offset):
+        if is_direct(fd):
+            direct_writes.append(len(data))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", watching)
+    return direct_writes
+
+
 def is_pack(name: str) -> bool:
     return ".pack" in name  # a temp pack being written (.<id>.pack.<pid>.tmp) or a named one being read
 
@@ -47,15 +61,7 @@ def back_up_and_restore(store, size: int) -> None:
 
 
 def test_packs_are_written_with_direct_io_in_whole_pages(vault_store, monkeypatch):
-    direct_writes = []
-    real_pwrite = os.pwrite
-
-    def watching(fd, data, offset):
-        if is_direct(fd):
-            direct_writes.append(len(data))
-        return real_pwrite(fd, data, offset)
-
-    monkeypatch.setattr(os, "pwrite", watching)
+    direct_writes = watch_direct_writes(monkeypatch)
     back_up_and_restore(vault_store, 3 * STAGE)
     assert direct_writes and all(length % 4096 == 0 for length in direct_writes)
 
@@ -104,15 +110,7 @@ def test_a_device_that_refuses_a_direct_write_gets_an_ordinary_one(vault_store, 
 def test_frames_larger_than_the_stage_are_written_whole(tmp_path, monkeypatch, chunk_factor):
     from vaultstore import VaultStore
 
-    direct_writes = []
-    real_pwrite = os.pwrite
-
-    def watching(fd, data, offset):
-        if is_direct(fd):
-            direct_writes.append(len(data))
-        return real_pwrite(fd, data, offset)
-
-    monkeypatch.setattr(os, "pwrite", watching)
+    direct_writes = watch_direct_writes(monkeypatch)
     chunk_size = chunk_factor * 2 * STAGE
     store = VaultStore.create(tmp_path / "vault", chunk_size=chunk_size, workers=2)
     back_up_and_restore(store, 2 * chunk_size)
