@@ -6,15 +6,13 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from vaults.cloud.endpoint import NS, Endpoint, compute_client, raw_xml, text_of
-from vaults.cloud.errors import describe_failure
+from vaults.cloud.errors import described
 
 
 def list_regions(endpoint: Endpoint, *, timeout: float = 10) -> list[str]:
     """Names of the subscription's locations, in the endpoint's order."""
-    try:
+    with described(endpoint):
         return [location.name for location in compute_client(endpoint, timeout=timeout).list_locations()]
-    except Exception as error:  # noqa: BLE001 - every failure becomes a sentence for the user
-        raise describe_failure(endpoint, error) from error
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,9 @@ def list_virtual_networks(endpoint: Endpoint, *, timeout: float = 10) -> list[Vi
 
     A network defined by affinity group has no Location; it is listed with an empty one.
     """
-    try:
+    with described(endpoint):
         root = raw_xml(compute_client(endpoint, timeout=timeout),
                        f"/{endpoint.subscription_id}/services/networking/virtualnetwork")
-    except Exception as error:  # noqa: BLE001 - every failure becomes a sentence for the user
-        raise describe_failure(endpoint, error) from error
     return [VirtualNetwork(name=text_of(site, "wa:Name"), location=text_of(site, "wa:Location"),
                            address_prefixes=tuple(prefix.text or "" for prefix in
                                                   site.iterfind("wa:AddressSpace/wa:AddressPrefixes/wa:AddressPrefix", NS)),
@@ -60,10 +56,8 @@ def storage_account_of(media_link: str) -> str:
 
 def disk_storage_accounts(endpoint: Endpoint) -> dict[str, str]:
     """The storage accounts that the subscription's disks live in (List Disks), with their regions."""
-    try:
+    with described(endpoint):
         disks = compute_client(endpoint).list_disks()
-    except Exception as error:  # noqa: BLE001 - every failure becomes a sentence for the user
-        raise describe_failure(endpoint, error) from error
     accounts: dict[str, str] = {}
     for disk in disks:
         account = storage_account_of(disk.media_link or "")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import requests
 from azure.common import AzureException
 
@@ -64,6 +67,17 @@ def describe_failure(endpoint: Endpoint, error: Exception) -> FabricError:
         return FabricError(f"{where.capitalize()} refused the request ({status or 'error'}): {text}.",
                            transient=False, status=status)
     return FabricError(f"Talking to {where} failed unexpectedly: {_short(error)}.", transient=True)
+
+
+@contextmanager
+def described(endpoint: Endpoint) -> Iterator[None]:
+    """Raise whatever a call to ``endpoint`` raised as the ``FabricError`` ``describe_failure`` words."""
+    try:
+        yield
+    except FabricError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure becomes a sentence for the user
+        raise describe_failure(endpoint, error) from error
 
 
 def is_client_failure(error: BaseException) -> bool:

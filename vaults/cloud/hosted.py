@@ -20,7 +20,7 @@ from azure.servicemanagement import ServiceManagementService
 
 from vaults.cloud.endpoint import NS, Endpoint, compute_client, raw_xml
 from vaults.cloud.endpoint import text_of as _text
-from vaults.cloud.errors import describe_failure
+from vaults.cloud.errors import describe_failure, described
 
 MAX_CONCURRENT_REQUESTS = 16
 
@@ -79,11 +79,9 @@ def fetch_region(endpoint: Endpoint, region: str, *, on_progress: Callable[[int,
                  check_cancelled: Callable[[], None] | None = None,
                  max_workers: int = MAX_CONCURRENT_REQUESTS) -> list[FoundVM]:
     """Every VM of ``region``: one List Hosted Services, then the services of the region concurrently."""
-    try:
+    with described(endpoint):
         services = [s.service_name for s in compute_client(endpoint).list_hosted_services()
                     if (s.hosted_service_properties.location or "") == region]
-    except Exception as error:  # noqa: BLE001 - described for the user by describe_failure
-        raise describe_failure(endpoint, error) from error
     local = threading.local()
 
     def fetch(service: str) -> list[FoundVM]:
