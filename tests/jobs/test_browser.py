@@ -107,3 +107,22 @@ def test_after_a_reconnect_the_page_renders_what_it_missed_from_the_database(
     page.evaluate("document.body.dispatchEvent(new CustomEvent('portal:resync'))")
     expect(page.locator(f"#job-row-{job.pk}")).to_contain_text("Completed")
     expect(page.locator(f"#notes .note[data-id=job-{job.pk}]")).to_have_attribute("data-state", "succeeded")
+
+
+def test_the_details_of_a_parked_job_say_what_it_waits_for(page, sign_in, portal_server, member, make_job,
+                                                           screenshot_dir):
+    """A job waiting for the fabric, parked (its worker slot free), as its Details dialog shows it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = make_job(item_name="vm03", enqueued=timezone.now())  # a row only: no worker may take it
+    job.claim("worker@lab")
+    job.park(timezone.now() + timedelta(seconds=8))
+    sign_in(page, member)
+    page.goto(f"{portal_server}/jobs/")
+    page.locator(f"#job-row-{job.pk} a.job-open").click()
+    dialog = page.locator("#job-details-dialog")
+    expect(dialog.locator("#job-details-status")).to_have_text("In Progress")
+    expect(dialog.locator("#job-details-waiting")).to_contain_text("holds no worker meanwhile")
+    page.screenshot(path=screenshot_dir / "jobs-details-parked.png")
