@@ -51,6 +51,8 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     assert item.status == ProtectedItem.Status.PROTECTED and item.last_backup_status == "Completed"
     point1 = item.recovery_points.get()
     assert point1.store_point_id == point_id_for(first.pk) and point1.expires is not None
+    east.refresh_from_db()  # the dashboard's figure: what the engine counted in the store after the backup
+    assert east.storage_used == VaultStore(east.store_path).stored_bytes() >= point1.stored_bytes > 0
     os_disk = next(d for d in point1.disks if d["lun"] is None)
 
     # The workload writes; the next backup reads only what changed.

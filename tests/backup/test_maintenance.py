@@ -103,10 +103,16 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     assert job.status == "failed" and job.error_code == "ProtectionStopped"
     assert item.recovery_points.count() == 1
 
+    vault.refresh_from_db()
+    before = vault.storage_used
     job = run(DeleteBackupData.start(owner, item))
     assert job.status == "completed", job.error_message
     assert not ProtectedItem.objects.filter(pk=item.pk).exists()
     assert VaultStore(vault.store_path).point_ids() == []
+    # The chunks wait for the next garbage collection; the storage-used figure follows the store each time.
+    assert run(GarbageCollection.start(vault, grace=0)).status == "completed"
+    vault.refresh_from_db()
+    assert vault.storage_used == VaultStore(vault.store_path).stored_bytes() < before
 
 
 def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chunks(lab_subscription, member, owner):
