@@ -24,7 +24,8 @@ from vaults.cloud.endpoint import Endpoint
 from vaults.cloud.regions import paired_region
 from vaults.policy import rules, stored
 
-User = AbstractBaseUser | AnonymousUser
+# Who asks for something; None when the service itself acts (the scheduler, a command run on the machine).
+User = AbstractBaseUser | AnonymousUser | None
 
 
 class StatusMoves(models.Model):

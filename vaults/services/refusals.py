@@ -7,12 +7,9 @@ command run by the machine's operator): no role applies.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
 from jobs.errors import OperationInProgress, Refusal
 from portal.access import can_administer, can_operate
-
-User = AbstractBaseUser | AnonymousUser | None
+from vaults.models import User
 
 __all__ = ["InvalidRequest", "NotAllowed", "NotNow", "OperationInProgress", "Refusal", "require_administrator",
            "require_operator"]
