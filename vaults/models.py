@@ -116,6 +116,11 @@ class Vault(StatusMoves):
     store_key = models.CharField(max_length=32, unique=True, default=_new_store_key, editable=False)
     # Bytes the vault store holds, as the engine last counted them after a job changed the store.
     storage_used = models.BigIntegerField(default=0)
+    # The vault's data key wrapped by the installation's master key (vaults/services/keys.py); empty for a vault
+    # made before encryption, whose store stays unencrypted.
+    wrapped_key = models.TextField(blank=True, editable=False)
+    # What the data key is, without revealing it: shown beside the key export and checked on import.
+    key_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
 
     REPLICATION_LOCKED = ("Storage replication cannot be changed once an item is registered with the vault: "
