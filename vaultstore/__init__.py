@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from vaultstore.blobs import PageBlobSink, PageBlobSource
 from vaultstore.collect import GcReport
+from vaultstore.crypto import KeyFormatError, StoreKey
 from vaultstore.errors import (
     ChunkError,
     CorruptChunkError,
@@ -34,6 +35,7 @@ from vaultstore.errors import (
     StoreBusyError,
     StoreError,
     StoreFullError,
+    StoreKeyError,
 )
 from vaultstore.manifest import DIGEST_ALGORITHM, DiskManifest, RecoveryPoint, disk_digest
 from vaultstore.replication import ReplicationReport, replicate
@@ -46,8 +48,9 @@ from vaultstore.verify import VerifyReport
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "DIGEST_ALGORITHM", "BackupSession", "ChunkError", "CorruptChunkError", "CorruptManifestError",
-    "DigestMismatchError", "DiskManifest", "DiskSink", "DiskSource", "FileSink", "FileSource", "GcReport", "MemoryDisk",
-    "MemorySink", "MemorySource", "MissingChunkError", "OperationCancelled", "PageBlobSink", "PageBlobSource",
-    "PointNotFoundError", "RecoveryPoint", "ReplicationReport", "RestoreResult", "StoreBusyError", "StoreError",
-    "StoreFullError", "VaultStore", "VerifyReport", "disk_digest", "measure_digest", "replicate",
+    "DigestMismatchError", "DiskManifest", "DiskSink", "DiskSource", "FileSink", "FileSource", "GcReport",
+    "KeyFormatError", "MemoryDisk", "MemorySink", "MemorySource", "MissingChunkError", "OperationCancelled",
+    "PageBlobSink", "PageBlobSource", "PointNotFoundError", "RecoveryPoint", "ReplicationReport", "RestoreResult",
+    "StoreBusyError", "StoreError", "StoreFullError", "StoreKey", "StoreKeyError", "VaultStore", "VerifyReport",
+    "disk_digest", "measure_digest", "replicate",
 ]

@@ -21,7 +21,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vaultstore.chunks import ChunkStore, chunk_hash
+from vaultstore.chunks import ChunkStore
 from vaultstore.errors import ChunkError
 from vaultstore.manifest import DiskManifest, chunk_count, chunk_length, data_length, disk_digest
 from vaultstore.pool import CancelFn, ProgressFn, is_zero, run_bounded, thread_buffer
@@ -120,10 +120,10 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
             if is_zero(data, zero):
                 done.append((index, None, 0, read))  # all-zero: recorded in the manifest, never stored
                 continue
-            name = chunk_hash(data)
+            name = chunks.name_of(data)
             written = 0
             if writer.claim(name):
-                frame = chunks.compress(data)
+                frame = chunks.encode(data)
                 frames.append((name, frame, len(data)))
                 written = len(frame)
             done.append((index, name, written, read))
@@ -149,6 +149,6 @@ def transfer_disk(plan: DiskPlan, chunks: ChunkStore, writer: ChunkWriter, *, wo
         progress(0, 0)
 
     return DiskManifest(name=plan.name, size=size, chunk_size=chunk_size, chunks=entries,
-                        digest=disk_digest(size, chunk_size, entries), source_snapshot=plan.source.snapshot_id,
+                        digest=disk_digest(size, chunk_size, entries, chunks.name_of), source_snapshot=plan.source.snapshot_id,
                         data_bytes=data_length(size, chunk_size, entries), stored_bytes=stored, read_bytes=plan.read_total,
                         incremental=previous is not None, healed_chunks=plan.healed)

@@ -1,19 +1,9 @@
-"""Content-addressed chunks, kept in pack files: ``packs/<2 hex>/<32 hex>.pack``.
+"""Content-addressed chunks, kept in pack files (packs.py): the index of a store's chunks, and their codec.
 
-A chunk's name is the BLAKE3 digest of its uncompressed bytes; it is stored as
-one zstd frame. Frames are appended to pack files of about ``PACK_TARGET``
-bytes, each ending with its own index, so a full backup creates a few dozen
-files instead of one per chunk (creating a file cost ~0.5 ms of kernel time
-here, more than compressing the chunk). Pack layout::
-
-    frame 0 | frame 1 | ... | index: count x (32-byte name, u64 offset, u32 length, u32 raw length)
-    | footer: b"RSVPACK1", u64 index offset, u32 count, 32-byte BLAKE3 of the index
-
-A pack appears under its name only once complete and durable (writer.py), so a
-pack that has a name has a trustworthy index. BLAKE3 and not SHA-256 because
-it measured ~3x faster per core here, and hashing runs on every chunk of every
-backup and restore. Every read decompresses and re-hashes, so a flipped bit, a
-truncated pack or a frame under the wrong name is reported as ``CorruptChunkError``.
+A chunk's name is the BLAKE3 digest of its uncompressed bytes (keyed by the vault's key in an encrypted store, see
+crypto.py); it is stored as one zstd frame, sealed with AES-GCM in an encrypted store. Every read opens, decompresses
+and re-hashes, so a flipped bit, a truncated pack or a frame under the wrong name is reported as
+``CorruptChunkError``.
 
 Chunks that verify found damaged are listed in ``damaged.json`` beside the
 packs and left out of the index: dedup no longer trusts them, the next backup
@@ -24,140 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
-import blake3
 import zstandard
 
+from vaultstore.crypto import InvalidTag, StoreKey
 from vaultstore.direct import read_uncached
 from vaultstore.durable import atomic_write
 from vaultstore.errors import CorruptChunkError, MissingChunkError
-
-HASH_NAME = "blake3"
-DIGEST_HEX_LEN = 64
-MAX_CHUNK = 64 << 20
-MAX_FRAME_READ = MAX_CHUNK + (1 << 20)  # a frame is at most a chunk plus zstd's overhead
-PACK_SUFFIX = ".pack"
-PACK_MAGIC = b"RSVPACK1"
-ENTRY = struct.Struct("<32sQII")
-FOOTER = struct.Struct("<8sQI32s")
-
-
-def chunk_hash(data: bytes | bytearray | memoryview) -> str:
-    # blake3 releases the GIL on large inputs, so worker threads hash in parallel.
-    return blake3.blake3(data).hexdigest()
-
-
-class Location(NamedTuple):
-    """Where a chunk's frame is. A tuple: the index holds one per chunk, and a frozen dataclass took four times
-    as long to make (opening a store makes one per chunk) and a fifth more memory."""
-
-    pack: str
-    offset: int
-    length: int       # stored (compressed) bytes
-    raw_length: int   # the chunk's bytes
-
-
-@dataclass
-class Pack:
-    id: str
-    path: Path
-    size: int
-    mtime: float
-    entries: list[tuple[str, Location]]
-    rebuilt: bool = False  # its index was damaged and was rebuilt from its frames
-
-
-def pack_index(entries: Iterable[tuple[str, Location]]) -> bytes:
-    return b"".join(ENTRY.pack(bytes.fromhex(name), where.offset, where.length, where.raw_length) for name, where in entries)
-
-
-def pack_footer(index: bytes, index_offset: int, count: int) -> bytes:
-    return FOOTER.pack(PACK_MAGIC, index_offset, count, blake3.blake3(index).digest())
-
-
-def read_pack(path: Path) -> Pack | None:
-    """A pack's index, or None when the file is gone.
-
-    A pack has a name only once complete and durable, so an index that fails its check (or a footer that does
-    not add up) means the file was damaged since: its index is then rebuilt from the frames (``rebuild_index``),
-    and the pack is marked ``rebuilt`` so Verify reports it. The store never pretends whole chunks are gone.
-    """
-    pack_id = path.name[:-len(PACK_SUFFIX)]
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    try:
-        stat = os.fstat(fd)
-        index = _checked_index(fd, stat.st_size)
-        if index is None:
-            return Pack(pack_id, path, stat.st_size, stat.st_mtime, rebuild_index(fd, pack_id, stat.st_size),
-                        rebuilt=True)
-    finally:
-        os.close(fd)
-    entries = [(raw.hex(), Location(pack_id, offset, length, raw_length))
-               for raw, offset, length, raw_length in ENTRY.iter_unpack(index)]
-    return Pack(pack_id, path, stat.st_size, stat.st_mtime, entries)
-
-
-def _checked_index(fd: int, size: int) -> bytes | None:
-    """The pack's index when its footer adds up and its checksum holds, else None."""
-    if size < FOOTER.size:
-        return None
-    magic, index_offset, count, checksum = FOOTER.unpack(os.pread(fd, FOOTER.size, size - FOOTER.size))
-    index_length = count * ENTRY.size
-    if magic != PACK_MAGIC or index_offset + index_length + FOOTER.size != size:
-        return None
-    index = os.pread(fd, index_length, index_offset)
-    return index if blake3.blake3(index).digest() == checksum else None
-
-
-FRAME_PIECE = 256 << 10  # what the index rebuild reads at a time: about one frame
-
-
-def rebuild_index(fd: int, pack_id: str, size: int) -> list[tuple[str, Location]]:
-    """The entries of a pack whose index is damaged, found from its frames.
-
-    Frames are read in order from the start: each is one zstd frame, and its chunk's name is the BLAKE3 of what
-    it decompresses to, so the name is recomputed from the bytes rather than trusted. The scan stops at the
-    first place that is not a whole frame (the old index, or damage): chunks after damage are missing, and
-    Verify names the points that need them.
-    """
-    entries: list[tuple[str, Location]] = []
-    offset = 0
-    while offset < size and (frame := _frame_at(fd, offset, size)) is not None:
-        data, length = frame
-        entries.append((chunk_hash(data), Location(pack_id, offset, length, len(data))))
-        offset += length
-    return entries
-
-
-def _frame_at(fd: int, offset: int, size: int) -> tuple[bytes, int] | None:
-    """The chunk in the zstd frame that starts at ``offset`` and the frame's length, or None where none does.
-
-    The frame is fed to the decompressor a piece at a time, so what is read past its end is at most one piece.
-    """
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    parts: list[bytes] = []
-    fed = 0
-    while not decompressor.eof:
-        if fed >= MAX_FRAME_READ or offset + fed >= size:
-            return None  # the rest is not a whole frame
-        piece = os.pread(fd, min(FRAME_PIECE, size - offset - fed), offset + fed)
-        try:
-            if not fed and len(piece) >= 18 and zstandard.frame_content_size(piece) > MAX_CHUNK:
-                return None  # a header that claims more than any chunk is damage, not a frame
-            parts.append(decompressor.decompress(piece))
-        except zstandard.ZstdError:
-            return None
-        fed += len(piece)
-    return b"".join(parts), fed - len(decompressor.unused_data)
+from vaultstore.packs import MAX_CHUNK, PACK_SUFFIX, Location, Pack, chunk_hash, read_pack
 
 
 class _LastPacks:
@@ -231,9 +98,10 @@ class ChunkStore:
     forgets packs garbage collection removed. Compressors are per thread.
     """
 
-    def __init__(self, root: Path, *, level: int = 1) -> None:
+    def __init__(self, root: Path, *, level: int = 1, key: StoreKey | None = None) -> None:
         self.root = root
         self.level = level
+        self.key = key
         self._local = threading.local()
         self._lock = threading.RLock()
         self._packs: dict[str, Pack] | None = None
@@ -268,7 +136,7 @@ class ChunkStore:
                 pack_id = path.name[:-len(PACK_SUFFIX)]
                 pack = known.get(pack_id)
                 if pack is None or not _unchanged(pack, path):
-                    pack = read_pack(path)
+                    pack = read_pack(path, self.key)
                 if pack is not None:
                     current[pack_id] = pack
             try:
@@ -373,8 +241,14 @@ class ChunkStore:
             decompressor = self._local.decompressor = zstandard.ZstdDecompressor()
         return decompressor
 
-    def compress(self, data: bytes | bytearray | memoryview) -> bytes:
-        return self._compressor().compress(data)
+    def name_of(self, data: bytes | bytearray | memoryview) -> str:
+        """The chunk's name: its BLAKE3, keyed in an encrypted store."""
+        return chunk_hash(data) if self.key is None else self.key.name(data)
+
+    def encode(self, data: bytes | bytearray | memoryview) -> bytes:
+        """The frame stored for a chunk: compressed, then sealed in an encrypted store."""
+        frame = self._compressor().compress(data)
+        return frame if self.key is None else self.key.seal_frame(frame)
 
     # --- read ------------------------------------------------------------
 
@@ -413,13 +287,19 @@ class ChunkStore:
     def decode(self, name: str, frame: bytes, expected_size: int | None = None) -> bytes:
         where = self.root.parent
         bad = f"Chunk {name} in the vault store at {where} is corrupt"
+        if self.key is not None:
+            try:
+                frame = self.key.open_frame(frame)
+            except InvalidTag:
+                raise CorruptChunkError(name, f"{bad}: it fails authentication (its stored bytes were changed).") \
+                    from None
         try:
             data = self._decompressor().decompress(frame, max_output_size=MAX_CHUNK)
         except zstandard.ZstdError as exc:
             raise CorruptChunkError(name, f"{bad}: it does not decompress ({exc}).") from exc
         if expected_size is not None and len(data) != expected_size:
             raise CorruptChunkError(name, f"{bad}: {len(data)} bytes instead of {expected_size}.")
-        if chunk_hash(data) != name:
+        if self.name_of(data) != name:
             raise CorruptChunkError(name, f"{bad}: its content does not match its hash.")
         return data
 
@@ -427,3 +307,4 @@ class ChunkStore:
 
     def stored_bytes(self) -> int:
         return sum(pack.size for pack in self.packs())
+

@@ -29,10 +29,10 @@ import time
 from dataclasses import dataclass
 
 from vaultstore.base import Store
-from vaultstore.chunks import PACK_SUFFIX, Pack
 from vaultstore.durable import unlink_durably
 from vaultstore.errors import CorruptManifestError, StoreError
 from vaultstore.locks import lease, read_pending
+from vaultstore.packs import PACK_SUFFIX, Pack
 from vaultstore.writer import ChunkWriter
 
 DEFAULT_GRACE_SECONDS = 3600.0

@@ -53,6 +53,15 @@ class CorruptManifestError(StoreError):
         self.point_id = point_id
 
 
+class StoreKeyError(StoreError):
+    """An encrypted store was opened without its key, or with another key; or a key was given for a store that is
+    not encrypted. Nothing was read or written."""
+
+    code = "VaultStoreKey"
+    recommendation = ("Import the vault's exported key on its CONFIGURE page (an administrator), then run the "
+                      "operation again.")
+
+
 class PointNotFoundError(StoreError):
     code = "RecoveryPointNotFound"
     recommendation = "Refresh the list of recovery points; the point may have expired and been removed by retention."

@@ -1,7 +1,8 @@
 """Disk manifests and recovery points, their JSON form and the disk digest.
 
 A point is one JSON file, ``points/<id>.json``, holding its metadata and every
-disk's manifest, plus a checksum of the rest of the file. Publishing a point is
+disk's manifest, plus a checksum of the rest of the file (in an encrypted store the file is that JSON sealed with
+the vault's key, see crypto.py). Publishing a point is
 one atomic rename, so a point is either whole or absent.
 
 Disk digest ("blake3-tree-v1"), the value restore must reproduce::
@@ -9,9 +10,9 @@ Disk digest ("blake3-tree-v1"), the value restore must reproduce::
     BLAKE3( b"rsv-disk-digest-v1\\0" || u64le(disk size) || u64le(chunk size)
             || H(chunk 0) || H(chunk 1) || ... )
 
-where ``H(chunk i)`` is the 32-byte BLAKE3 of chunk i's bytes (the last chunk is
-short when the size is not a multiple of the chunk size) and an all-zero chunk
-contributes the BLAKE3 of that many zero bytes. It is a two-level hash tree of
+where ``H(chunk i)`` is the 32-byte BLAKE3 of chunk i's bytes, keyed by the vault's key in an encrypted store
+(the chunk's name either way; the last chunk is short when the size is not a multiple of the chunk size) and an
+all-zero chunk contributes the H of that many zero bytes. It is a two-level hash tree of
 the whole logical disk: equal digests mean equal bytes, with the usual
 collision-resistance argument. An incremental backup computes it from the chunk
 list without re-reading unchanged data; a restore computes it from the hashes of
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -33,6 +35,7 @@ import blake3
 from vaultstore.errors import CorruptManifestError
 
 POINT_FORMAT = "rsv-point-1"
+NameFn = Callable[[bytes], str]
 DIGEST_ALGORITHM = "blake3-tree-v1"
 _DIGEST_PREFIX = b"rsv-disk-digest-v1\0"
 POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -59,18 +62,22 @@ def data_length(size: int, chunk_size: int, chunk_hashes: list[str | None]) -> i
     return stored * chunk_size
 
 
-def disk_digest(size: int, chunk_size: int, chunk_hashes: list[str | None]) -> str:
-    """The digest defined above, from hex chunk hashes (None = all-zero chunk).
+def disk_digest(size: int, chunk_size: int, chunk_hashes: list[str | None], name_of: NameFn | None = None) -> str:
+    """The digest defined above, from hex chunk hashes (None = all-zero chunk); ``name_of`` names chunks in a
+    store whose names are keyed (``ChunkStore.name_of``), where a zero chunk's H is keyed too.
 
     A disk has a name for every chunk, most of them None on a sparse disk (a 30 GiB disk has 122,880):
     the hex names are joined and decoded at once, five times faster than one ``bytes.fromhex`` each.
     """
+    def zero_name(length: int) -> str:
+        return zero_chunk_hash(length).hex() if name_of is None else name_of(bytes(length))
+
     hasher = blake3.blake3(_DIGEST_PREFIX)
     hasher.update(size.to_bytes(8, "little") + chunk_size.to_bytes(8, "little"))
-    zero = zero_chunk_hash(chunk_size).hex()
+    zero = zero_name(chunk_size)
     names = [zero if name is None else name for name in chunk_hashes]
     if names and chunk_hashes[-1] is None:
-        names[-1] = zero_chunk_hash(chunk_length(len(names) - 1, size, chunk_size)).hex()
+        names[-1] = zero_name(chunk_length(len(names) - 1, size, chunk_size))
     hasher.update(bytes.fromhex("".join(names)))
     return hasher.hexdigest()
 

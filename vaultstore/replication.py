@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from vaultstore.base import Store
 from vaultstore.durable import atomic_write
-from vaultstore.errors import ChunkError, CorruptManifestError
+from vaultstore.errors import ChunkError, CorruptManifestError, StoreKeyError
 from vaultstore.locks import PendingRecord, lease
 from vaultstore.pool import CancelFn, ProgressFn, run_bounded
 from vaultstore.writer import ChunkWriter
@@ -39,6 +39,10 @@ class ReplicationReport:
 def replicate(primary: Store, secondary: Store, *, prune: bool = True, progress: ProgressFn | None = None,
               cancel: CancelFn | None = None) -> ReplicationReport:
     report = ReplicationReport()
+    if primary.chunks.key != secondary.chunks.key:
+        # Frames and point files are copied as stored: under another key they could never be read.
+        raise StoreKeyError(f"The copy at {secondary.path} is not under the same key as the vault store at "
+                            f"{primary.path}, so nothing was copied to it.")
     with lease(primary.lock_path, exclusive=False, timeout=primary.lock_timeout), \
             lease(secondary.lock_path, exclusive=False, timeout=secondary.lock_timeout):
         primary.chunks.refresh()

@@ -17,7 +17,7 @@ from vaultstore.base import Store
 from vaultstore.chunks import chunk_hash
 from vaultstore.errors import ChunkError, DigestMismatchError
 from vaultstore.locks import lease
-from vaultstore.manifest import DiskManifest, chunk_count, chunk_length, data_length, disk_digest
+from vaultstore.manifest import DiskManifest, NameFn, chunk_count, chunk_length, data_length, disk_digest
 from vaultstore.pool import CancelFn, ProgressFn, is_zero, run_bounded, thread_buffer
 from vaultstore.ranges import runs, split_by_chunk
 from vaultstore.sinks import DiskSink
@@ -71,7 +71,7 @@ def restore_disk(store: Store, disk: DiskManifest, sink: DiskSink, *, secondary:
         run_bounded(store.workers, runs(nonzero, max(1, store.read_batch // chunk_size)), work, collect, cancel, "restore")
         sink.finish()
 
-    digest = disk_digest(size, chunk_size, verified)
+    digest = disk_digest(size, chunk_size, verified, store.chunks.name_of)
     if digest != disk.digest:
         raise DigestMismatchError(f"The restored disk {disk.name} does not match its backup: digest {digest} "
                                   f"instead of {disk.digest}.")
@@ -101,8 +101,10 @@ def _read_chunk(store: Store, secondary: Store | None, name: str, length: int) -
                 from secondary_error
 
 
-def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, read_batch: int = 4 << 20) -> str:
-    """The digest of any disk, read through a source (e.g. the restored page blob), to compare with a manifest's."""
+def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, read_batch: int = 4 << 20,
+                   name_of: NameFn = chunk_hash) -> str:
+    """The digest of any disk, read through a source (e.g. the restored page blob), to compare with a manifest's.
+    ``name_of`` is the store's (``ChunkStore.name_of``): an encrypted store's digests use its keyed names."""
     size = source.size
     touched = split_by_chunk(source.ranges(), chunk_size)
     hashes: list[str | None] = [None] * chunk_count(size, chunk_size)
@@ -116,7 +118,7 @@ def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, rea
         out = []
         for index in batch:
             part = data[(index - batch[0]) * chunk_size:(index - batch[0]) * chunk_size + chunk_length(index, size, chunk_size)]
-            out.append((index, None if is_zero(part, zero) else chunk_hash(part)))
+            out.append((index, None if is_zero(part, zero) else name_of(part)))
         return out
 
     def collect(result: list[tuple[int, str | None]]) -> None:
@@ -124,4 +126,4 @@ def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, rea
             hashes[index] = name
 
     run_bounded(workers, runs(touched.keys(), max(1, read_batch // chunk_size)), work, collect, None, "digest")
-    return disk_digest(size, chunk_size, hashes)
+    return disk_digest(size, chunk_size, hashes, name_of)

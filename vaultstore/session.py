@@ -112,7 +112,7 @@ class BackupSession:
         try:
             self.writer.commit()
             self._pending.write(point.referenced())
-            atomic_write(self.store.point_path(point.id), point.to_json())
+            atomic_write(self.store.point_path(point.id), self.store.encode_point(point))
         except BaseException:
             self.abort()
             raise

@@ -2,11 +2,15 @@
 
 Layout::
 
-    <store>/store.json          format, chunk size, hash, compression (fixed at creation)
+    <store>/store.json          format, chunk size, hash, compression, encryption (fixed at creation)
     <store>/lock                the lease (locks.py)
     <store>/packs/ab/ab12....pack  pack files of chunks (chunks.py, writer.py)
     <store>/packs/damaged.json  chunks verify found damaged
     <store>/points/<id>.json    recovery points (manifest.py), published by rename
+
+An encrypted store (``key`` given at creation) seals every frame and every point file with the vault's key and
+names chunks by keyed hashes (crypto.py); ``store.json`` holds only the key's fingerprint, so the store cannot be
+read without the key, and opening it with another key fails before anything is read.
     <store>/pending/<s>.json    intent records of unpublished backups (locks.py)
 """
 
@@ -19,12 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vaultstore.chunks import HASH_NAME, ChunkStore
+from vaultstore.chunks import ChunkStore
 from vaultstore.collect import DEFAULT_GRACE_SECONDS, DEFAULT_REPACK_THRESHOLD, GcReport, collect_garbage
+from vaultstore.crypto import CIPHER_NAME, InvalidTag, StoreKey, short_fingerprint
 from vaultstore.durable import atomic_write, full_disk_as_store_error, unlink_durably
-from vaultstore.errors import CorruptManifestError, PointNotFoundError, StoreError
+from vaultstore.errors import CorruptManifestError, PointNotFoundError, StoreError, StoreKeyError
 from vaultstore.locks import abandon_sessions
 from vaultstore.manifest import POINT_ID, DiskManifest, RecoveryPoint
+from vaultstore.packs import HASH_NAME
 from vaultstore.pool import CancelFn, PlannedFn, ProgressFn
 from vaultstore.replication import ReplicationReport, repair_chunks, replicate
 from vaultstore.restore import RestoreResult, restore_disk
@@ -48,9 +54,9 @@ DEFAULT_READ_BATCH = 4 << 20
 
 
 class VaultStore:
-    def __init__(self, path: Path | str, *, workers: int | None = None, lock_timeout: float | None = 600.0,
-                 read_batch: int = DEFAULT_READ_BATCH) -> None:
-        """Open an existing store (see ``create`` / ``open_or_create`` for a new one)."""
+    def __init__(self, path: Path | str, *, key: StoreKey | None = None, workers: int | None = None,
+                 lock_timeout: float | None = 600.0, read_batch: int = DEFAULT_READ_BATCH) -> None:
+        """Open an existing store (see ``create`` / ``open_or_create`` for a new one); ``key`` opens an encrypted one."""
         self.path = Path(path)
         try:
             config = json.loads((self.path / "store.json").read_bytes())
@@ -62,16 +68,22 @@ class VaultStore:
                              "delete the vault's backup data and back up again.")
         if config.get("format") != STORE_FORMAT or config.get("hash") != HASH_NAME:
             raise StoreError(f"The vault store at {self.path} has an unsupported format: {config}.")
+        _check_key(self.path, config.get("encryption"), key)
+        self.key = key
         self.chunk_size = int(config["chunk_size"])
         self.level = int(config["level"])
         self.workers = workers or os.cpu_count() or 2
         self.lock_timeout = lock_timeout
         self.read_batch = max(read_batch, self.chunk_size)
-        self.chunks = ChunkStore(self.path / "packs", level=self.level)
+        self.chunks = ChunkStore(self.path / "packs", level=self.level, key=key)
+
+    @property
+    def encrypted(self) -> bool:
+        return self.key is not None
 
     @classmethod
     def create(cls, path: Path | str, *, chunk_size: int = DEFAULT_CHUNK_SIZE, level: int = DEFAULT_LEVEL,
-               **options: Any) -> VaultStore:
+               key: StoreKey | None = None, **options: Any) -> VaultStore:
         path = Path(path)
         if chunk_size <= 0 or chunk_size % 512:
             raise ValueError("the chunk size must be a positive multiple of 512 bytes")
@@ -79,15 +91,17 @@ class VaultStore:
             for sub in ("packs", "points", "pending"):
                 (path / sub).mkdir(parents=True, exist_ok=True)
             if not (path / "store.json").exists():
-                config = {"format": STORE_FORMAT, "chunk_size": chunk_size, "hash": HASH_NAME, "compression": "zstd",
-                          "level": level}
+                config: dict[str, Any] = {"format": STORE_FORMAT, "chunk_size": chunk_size, "hash": HASH_NAME,
+                                          "compression": "zstd", "level": level}
+                if key is not None:
+                    config["encryption"] = {"cipher": CIPHER_NAME, "key_fingerprint": key.fingerprint}
                 atomic_write(path / "store.json", json.dumps(config).encode())
-        return cls(path, **options)
+        return cls(path, key=key, **options)
 
     @classmethod
     def open_or_create(cls, path: Path | str, **options: Any) -> VaultStore:
         return cls.create(path, **options) if not (Path(path) / "store.json").exists() else cls(path, **{
-            key: value for key, value in options.items() if key not in ("chunk_size", "level")})
+            name: value for name, value in options.items() if name not in ("chunk_size", "level")})
 
     # --- layout ----------------------------------------------------------
 
@@ -122,7 +136,18 @@ class VaultStore:
             raw = self.point_path(point_id).read_bytes()
         except FileNotFoundError:
             raise PointNotFoundError(f"Recovery point {point_id} does not exist in the vault store at {self.path}.") from None
+        if self.key is not None:
+            try:
+                raw = self.key.open_manifest(point_id, raw)
+            except InvalidTag:
+                raise CorruptManifestError(point_id, f"Recovery point {point_id} has a corrupt manifest: it fails "
+                                                     "authentication (its file was changed).") from None
         return RecoveryPoint.from_json(point_id, raw)
+
+    def encode_point(self, point: RecoveryPoint) -> bytes:
+        """The bytes of a point's file: its JSON, sealed in an encrypted store."""
+        raw = point.to_json()
+        return raw if self.key is None else self.key.seal_manifest(point.id, raw)
 
     def points(self) -> list[RecoveryPoint]:
         """Every readable point, oldest first. A damaged manifest is skipped here (a listing must not fail on it);
@@ -218,3 +243,22 @@ class VaultStore:
     def replicate_to(self, secondary: VaultStore, *, prune: bool = True, progress: ProgressFn | None = None,
                      cancel: CancelFn | None = None) -> ReplicationReport:
         return replicate(self, secondary, prune=prune, progress=progress, cancel=cancel)
+
+
+def _check_key(path: Path, encryption: dict[str, Any] | None, key: StoreKey | None) -> None:
+    """Refuse, before anything is read, a key that is not the store's: none for an encrypted store, another one, or
+    one for a store that was made unencrypted (sealing new data there would leave it half readable)."""
+    if encryption is None:
+        if key is not None:
+            raise StoreKeyError(f"The vault store at {path} is not encrypted, but a key was given to open it.",
+                                recommendation="Open it without a key.")
+        return
+    if encryption.get("cipher") != CIPHER_NAME:
+        raise StoreError(f"The vault store at {path} uses an unsupported cipher: {encryption.get('cipher')!r}.")
+    expected = str(encryption.get("key_fingerprint", ""))
+    if key is None:
+        raise StoreKeyError(f"The vault store at {path} is encrypted, and its key (fingerprint "
+                            f"{short_fingerprint(expected)}) is not available.")
+    if key.fingerprint != expected:
+        raise StoreKeyError(f"The vault store at {path} is encrypted with another key: its key's fingerprint is "
+                            f"{short_fingerprint(expected)}, the key given is {key.short_fingerprint}.")

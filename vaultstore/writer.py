@@ -36,9 +36,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vaultstore.chunks import PACK_SUFFIX, ChunkStore, Location, Pack, pack_footer, pack_index
+from vaultstore.chunks import ChunkStore
 from vaultstore.direct import ALIGN
 from vaultstore.durable import fsync_dirs, full_disk_as_store_error
+from vaultstore.packs import PACK_SUFFIX, Location, Pack, pack_footer, pack_index
 
 DEFAULT_COMMIT_BYTES = 512 << 20
 PACK_TARGET = 64 << 20
@@ -151,7 +152,7 @@ class ChunkWriter:
             return True
 
     def write(self, name: str, data: bytes | bytearray | memoryview) -> int:
-        return self.write_compressed(name, self.chunks.compress(data), len(data))
+        return self.write_compressed(name, self.chunks.encode(data), len(data))
 
     def write_compressed(self, name: str, frame: bytes, raw_length: int) -> int:
         """Append one chunk's frame to the open pack (not yet durable, not yet named). Returns its stored size."""

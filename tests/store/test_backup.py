@@ -8,7 +8,6 @@ import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files, damage_chunk
 from vaultstore import MemoryDisk, MemorySink, MemorySource, OperationCancelled, VaultStore
-from vaultstore.chunks import chunk_hash
 
 
 def restore_bytes(store: VaultStore, point, name: str = "os") -> bytes:
@@ -55,7 +54,7 @@ def test_incremental_digest_equals_the_digest_of_a_full_backup(vault_store, lab_
     disk.write(3 * TEST_CHUNK + 512, os.urandom(2048))
     second = disk.snapshot()
     incremental = vault_store.back_up([("os", disk.source(second, first))], previous=base)
-    other = VaultStore.create(tmp_path / "other", chunk_size=TEST_CHUNK)
+    other = VaultStore.create(tmp_path / "other", chunk_size=TEST_CHUNK, key=vault_store.key)
     full = other.back_up([("os", disk.source(second))])
     assert incremental.disks[0].digest == full.disks[0].digest
     assert incremental.disks[0].chunks == full.disks[0].chunks
@@ -68,8 +67,8 @@ def test_zero_chunks_are_recorded_not_stored(vault_store):
     snapshot = disk.snapshot()
     point = vault_store.back_up([("os", disk.source(snapshot))])
     assert point.disks[0].chunks.count(None) == 7
-    assert chunk_files(vault_store) == [chunk_hash(b"\x01" * TEST_CHUNK)]
-    assert not vault_store.chunks.has(chunk_hash(bytes(TEST_CHUNK)))
+    assert chunk_files(vault_store) == [vault_store.chunks.name_of(b"\x01" * TEST_CHUNK)]
+    assert not vault_store.chunks.has(vault_store.chunks.name_of(bytes(TEST_CHUNK)))
     assert point.disks[0].data_bytes == TEST_CHUNK
     assert restore_bytes(vault_store, point) == disk.snapshots[snapshot].data
 
@@ -78,8 +77,8 @@ def test_identical_chunks_are_stored_once_per_store(vault_store):
     block = os.urandom(TEST_CHUNK)
     data = block * 6 + bytes(TEST_CHUNK) + block
     first = vault_store.back_up([("os", MemorySource(data)), ("data0", MemorySource(block * 2))])
-    assert chunk_files(vault_store) == [chunk_hash(block)]
-    assert first.stored_bytes == vault_store.chunks.locate(chunk_hash(block)).length
+    assert chunk_files(vault_store) == [vault_store.chunks.name_of(block)]
+    assert first.stored_bytes == vault_store.chunks.locate(vault_store.chunks.name_of(block)).length
     # A second point of the same bytes (another VM, a full re-backup) stores nothing new.
     second = vault_store.back_up([("os", MemorySource(data))])
     assert second.stored_bytes == 0
@@ -212,9 +211,9 @@ def test_a_new_store_object_reads_only_the_packs_it_has_not_seen(vault_store, la
     base = vault_store.back_up([("os", disk.source(first))])
     read: list[str] = []
     real_read_pack = chunks.read_pack
-    monkeypatch.setattr(chunks, "read_pack", lambda path: read.append(path.name) or real_read_pack(path))
+    monkeypatch.setattr(chunks, "read_pack", lambda path, key: read.append(path.name) or real_read_pack(path, key))
 
-    again = VaultStore(vault_store.path)
+    again = VaultStore(vault_store.path, key=vault_store.key)
     assert again.chunks.names() == vault_store.chunks.names()
     assert read == []
 
@@ -225,19 +224,19 @@ def test_a_new_store_object_reads_only_the_packs_it_has_not_seen(vault_store, la
         point = vault_store.back_up([("os", disk.source(second, first))], previous=base)
     [new_pack] = {pack.id for pack in vault_store.chunks.packs()} - {pack.id for pack in again.chunks.packs()}
     read.clear()
-    third = VaultStore(vault_store.path)
+    third = VaultStore(vault_store.path, key=vault_store.key)
     assert restore_bytes(third, point) == disk.snapshots[second].data
     assert read == [f"{new_pack}.pack"]
 
     # A pack file that changed under its name is read again. With its footer cut short, its index is rebuilt from
     # the frames and the chunk is still served; cut into the chunk's frame, the chunk is missing.
-    name = chunk_hash(disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK])
+    name = vault_store.chunks.name_of(disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK])
     path = third.chunks.pack_path(new_pack)
     os.truncate(path, path.stat().st_size - 1)
-    fourth = VaultStore(vault_store.path)
+    fourth = VaultStore(vault_store.path, key=vault_store.key)
     assert name in fourth.chunks.names() and fourth.chunks.rebuilt_packs() == [new_pack]
     assert fourth.chunks.get(name) == disk.snapshots[second].data[9 * TEST_CHUNK:10 * TEST_CHUNK]
     where = fourth.chunks.locate(name)
     os.truncate(path, where.offset + where.length - 1)
-    fifth = VaultStore(vault_store.path)
+    fifth = VaultStore(vault_store.path, key=vault_store.key)
     assert name not in fifth.chunks.names()

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files, leftover_temp_files, restored
-from vaultstore import MemorySink, MemorySource, StoreFullError, VaultStore
+from vaultstore import MemorySink, MemorySource, StoreFullError, StoreKey, VaultStore
 from vaultstore import session as session_module
 
 
@@ -56,9 +56,9 @@ def test_failure_while_writing_the_point_file_leaves_nothing_visible(vault_store
     assert leftover_temp_files(vault_store) == []
 
 
-def _back_up_forever(path: str, ready) -> None:
+def _back_up_forever(path: str, ready, secret: bytes | None) -> None:
     """A worker that writes some chunks, then hangs mid-transfer until it is killed."""
-    store = VaultStore(path, read_batch=4 * TEST_CHUNK)
+    store = VaultStore(path, key=StoreKey(secret) if secret else None, read_batch=4 * TEST_CHUNK)
 
     class Hanging(MemorySource):
         def read(self, offset: int, length: int) -> bytes:
@@ -74,7 +74,7 @@ def _kill_a_backup_mid_transfer(store: VaultStore) -> None:
     # spawn, not fork: the suite's process has threads (Playwright, Redis) whose locks a fork would copy held.
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
-    worker = context.Process(target=_back_up_forever, args=(str(store.path), ready))
+    worker = context.Process(target=_back_up_forever, args=(str(store.path), ready, store.key and store.key.secret))
     worker.start()
     try:
         assert ready.wait(30)

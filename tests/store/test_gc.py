@@ -12,8 +12,7 @@ import traceback
 import pytest
 
 from tests.fixtures.store import TEST_CHUNK, chunk_files
-from vaultstore import MemorySink, MemorySource, StoreBusyError, VaultStore
-from vaultstore.chunks import chunk_hash
+from vaultstore import MemorySink, MemorySource, StoreBusyError, StoreKey, VaultStore
 from vaultstore.writer import put_chunk
 
 
@@ -40,7 +39,7 @@ def test_gc_removes_chunks_of_deleted_points_only(vault_store):
 
 def test_gc_keeps_recent_unreferenced_chunks_for_the_grace_period(vault_store):
     orphan = os.urandom(TEST_CHUNK)
-    put_chunk(vault_store.chunks, chunk_hash(orphan), orphan)
+    put_chunk(vault_store.chunks, vault_store.chunks.name_of(orphan), orphan)
     report = vault_store.collect_garbage(grace_seconds=3600)
     assert report.chunks_deleted == 0 and report.unreferenced_kept == 1
     assert vault_store.collect_garbage(grace_seconds=0).chunks_deleted == 1
@@ -98,9 +97,9 @@ def test_pending_records_protect_an_unpublished_backup_when_locks_are_not_shared
     from vaultstore import collect
 
     old = os.urandom(TEST_CHUNK)
-    put_chunk(vault_store.chunks, chunk_hash(old), old)
+    put_chunk(vault_store.chunks, vault_store.chunks.name_of(old), old)
     two_hours_ago = time.time() - 7200
-    os.utime(vault_store.chunks.path(chunk_hash(old)), (two_hours_ago, two_hours_ago))  # an orphan past its grace
+    os.utime(vault_store.chunks.path(vault_store.chunks.name_of(old)), (two_hours_ago, two_hours_ago))  # an orphan past its grace
     data = old + os.urandom(TEST_CHUNK)
     session = vault_store.session()
     session.start()
@@ -129,8 +128,8 @@ def _churn_backups(store: VaultStore, pool: list[bytes], seed: int, rounds: int,
         failures.append(traceback.format_exc())
 
 
-def _gc_loop(path: str, seconds: float) -> None:
-    store = VaultStore(path)
+def _gc_loop(path: str, seconds: float, secret: bytes | None) -> None:
+    store = VaultStore(path, key=StoreKey(secret) if secret else None)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         store.collect_garbage(grace_seconds=0, timeout=None)
@@ -140,7 +139,7 @@ def test_gc_racing_backups_in_threads_and_another_process_never_loses_a_chunk(va
     pool = [os.urandom(TEST_CHUNK) for _ in range(12)]
     # spawn, not fork: the suite's process has threads (Playwright, Redis) whose locks a fork would copy held.
     context = multiprocessing.get_context("spawn")
-    gc_process = context.Process(target=_gc_loop, args=(str(vault_store.path), 2.0))
+    gc_process = context.Process(target=_gc_loop, args=(str(vault_store.path), 2.0, vault_store.key and vault_store.key.secret))
     gc_process.start()
     failures: list = []
     writers = [threading.Thread(target=_churn_backups, args=(vault_store, pool, seed, 25, failures)) for seed in (1, 2)]

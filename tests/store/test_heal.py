@@ -35,7 +35,7 @@ def test_a_chunk_verify_found_damaged_is_read_again_by_the_next_backup(vault_sto
     assert healed.disks[0].incremental and healed.healed_chunks == 1
     assert healed.disks[0].chunks[index] == damaged  # the same bytes, so the same name, now stored whole
     assert restored(vault_store, healed.disks[0]) == disk.snapshots[second].data
-    again = VaultStore(vault_store.path).verify()
+    again = VaultStore(vault_store.path, key=vault_store.key).verify()
     assert again.ok, again.summary()  # the damaged frame was set aside; every point now reads the new copy
     assert restored(vault_store, base.disks[0]) == disk.snapshots[first].data  # Verify's advice healed the old one
 
@@ -51,7 +51,7 @@ def test_a_chunk_missing_from_the_store_is_read_again_not_referenced(vault_store
     point = vault_store.back_up([("os", disk.source(second, first))], previous=base)
 
     assert point.healed_chunks == 1 and point.disks[0].read_bytes == TEST_CHUNK
-    assert restored(VaultStore(vault_store.path), point.disks[0]) == disk.snapshots[second].data
+    assert restored(VaultStore(vault_store.path, key=vault_store.key), point.disks[0]) == disk.snapshots[second].data
 
 
 def test_a_damaged_pack_index_is_rebuilt_from_its_frames_and_reported(vault_store, lab_disk):
@@ -66,7 +66,7 @@ def test_a_damaged_pack_index_is_rebuilt_from_its_frames_and_reported(vault_stor
         handle.seek(-1, 1)
         handle.write(bytes([byte ^ 0x01]))
 
-    reopened = VaultStore(vault_store.path, workers=2)
+    reopened = VaultStore(vault_store.path, key=vault_store.key, workers=2)
     assert reopened.chunks.rebuilt_packs() == [pack.id]
     assert reopened.chunks.names() == {name for name in base.disks[0].chunks if name is not None}
     second = disk.snapshot()
@@ -77,7 +77,7 @@ def test_a_damaged_pack_index_is_rebuilt_from_its_frames_and_reported(vault_stor
     assert restored(reopened, point.disks[0]) == disk.snapshots[second].data
 
     reopened.collect_garbage(grace_seconds=0)  # rewrites the pack, so its index is whole again
-    fresh = VaultStore(vault_store.path)
+    fresh = VaultStore(vault_store.path, key=vault_store.key)
     assert fresh.chunks.rebuilt_packs() == []
     assert restored(fresh, base.disks[0]) == disk.snapshots[first].data
 
@@ -94,7 +94,7 @@ def test_a_pack_damaged_past_a_frame_loses_only_those_chunks_and_the_next_backup
         handle.seek(pack.size - 60)
         handle.write(b"\0")
 
-    reopened = VaultStore(vault_store.path, workers=2)
+    reopened = VaultStore(vault_store.path, key=vault_store.key, workers=2)
     assert last_name not in reopened.chunks.names()
     assert len(reopened.chunks.names()) == len(pack.entries) - 1  # the frames before the damage are served
     assert list(reopened.verify().affected_points) == [base.id]

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from vaultstore import MemoryDisk, MemorySink, VaultStore
-from vaultstore.chunks import chunk_hash
 from vaultstore.ranges import normalize
 
 PAGE = 512
@@ -83,7 +82,7 @@ class BackupMachine(RuleBasedStateMachine):
     @invariant()
     def no_zero_chunk_stored(self) -> None:
         if hasattr(self, "store"):
-            assert not self.store.chunks.has(chunk_hash(bytes(CHUNK)))
+            assert not self.store.chunks.has(self.store.chunks.name_of(bytes(CHUNK)))
 
 
 BackupMachine.TestCase.settings = settings(max_examples=35, stateful_step_count=18, deadline=None,

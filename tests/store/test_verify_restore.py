@@ -131,7 +131,7 @@ def test_restore_to_a_sparse_file_and_measure_its_digest(vault_store, three_poin
     vault_store.restore_disk(points[2].disks[0], sink)
     assert target.read_bytes() == disk.snapshots[snapshots[2]].data
     with FileSource(target) as source:
-        assert measure_digest(source, TEST_CHUNK) == points[2].disks[0].digest
+        assert measure_digest(source, TEST_CHUNK, name_of=vault_store.chunks.name_of) == points[2].disks[0].digest
     with pytest.raises(FileExistsError):
         FileSink(target).begin(1024)  # never overwrites an existing disk
 
@@ -139,9 +139,7 @@ def test_restore_to_a_sparse_file_and_measure_its_digest(vault_store, three_poin
 def test_gc_refuses_to_run_on_a_damaged_manifest(vault_store, three_points):
     _, _, points = three_points
     orphan = os.urandom(TEST_CHUNK)
-    from vaultstore.chunks import chunk_hash
-
-    put_chunk(vault_store.chunks, chunk_hash(orphan), orphan)
+    put_chunk(vault_store.chunks, vault_store.chunks.name_of(orphan), orphan)
     flip_a_byte(vault_store.point_path(points[0].id))
     before = chunk_files(vault_store)
     with pytest.raises(StoreError, match="stopped without deleting anything"):
