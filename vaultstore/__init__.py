@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from vaultstore.blobs import PageBlobSink, PageBlobSource
 from vaultstore.collect import GcReport
-from vaultstore.crypto import KeyFormatError, StoreKey
+from vaultstore.crypto import KeyFormatError, StoreKey, short_fingerprint
 from vaultstore.errors import (
     ChunkError,
     CorruptChunkError,
@@ -52,5 +52,5 @@ __all__ = [
     "KeyFormatError", "MemoryDisk", "MemorySink", "MemorySource", "MissingChunkError", "OperationCancelled",
     "PageBlobSink", "PageBlobSource", "PointNotFoundError", "RecoveryPoint", "ReplicationReport", "RestoreResult",
     "StoreBusyError", "StoreError", "StoreFullError", "StoreKey", "StoreKeyError", "VaultStore", "VerifyReport",
-    "disk_digest", "measure_digest", "replicate",
+    "disk_digest", "measure_digest", "replicate", "short_fingerprint",
 ]

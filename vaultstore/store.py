@@ -103,6 +103,13 @@ class VaultStore:
         return cls.create(path, **options) if not (Path(path) / "store.json").exists() else cls(path, **{
             name: value for name, value in options.items() if name not in ("chunk_size", "level")})
 
+    @staticmethod
+    def key_fingerprint_at(path: Path | str) -> str | None:
+        """The fingerprint of the key the store at ``path`` is encrypted with; None when it is not encrypted.
+        ``FileNotFoundError`` when there is no store there yet."""
+        config = json.loads((Path(path) / "store.json").read_bytes())
+        return (config.get("encryption") or {}).get("key_fingerprint")
+
     # --- layout ----------------------------------------------------------
 
     @property

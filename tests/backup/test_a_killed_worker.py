@@ -19,7 +19,7 @@ from tests.conftest import wait_for
 from tests.jobs.test_integration import worker
 from vaults.models import ProtectedItem
 from vaults.operations.backup import Backup
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import lab_vault, protect, write
 from .helpers import wait_for as wait_job
@@ -53,7 +53,7 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
     job.refresh_from_db()
     assert job.status == Status.FAILED and job.error_code == "WorkerLost"
     assert not item.recovery_points.exists()
-    assert VaultStore(vault.store_path).point_ids() == []
+    assert open_store(vault).point_ids() == []
     item.refresh_from_db()
     assert item.last_backup_status == "Failed"
     assert item.status == ProtectedItem.Status.ERROR and "stopped unexpectedly" in item.error_message
@@ -68,6 +68,6 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
     assert item.recovery_points.count() == 1
     item.refresh_from_db()
     assert item.status == ProtectedItem.Status.PROTECTED and item.error_message == ""
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     assert store.point_ids() == [item.recovery_points.get().store_point_id]
     assert store.verify().ok

@@ -19,7 +19,7 @@ from vaults.operations.restore import Restore
 from vaults.services.backup import point_id_for
 from vaults.services.refusals import Refusal
 from vaults.services.restore import RestoreRequest
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import back_up, lab_vault, protect, run, same_bytes, write
 
@@ -52,7 +52,7 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     point1 = item.recovery_points.get()
     assert point1.store_point_id == point_id_for(first.pk) and point1.expires is not None
     east.refresh_from_db()  # the dashboard's figure: what the engine counted in the store after the backup
-    assert east.storage_used == VaultStore(east.store_path).stored_bytes() >= point1.stored_bytes > 0
+    assert east.storage_used == open_store(east).stored_bytes() >= point1.stored_bytes > 0
     os_disk = next(d for d in point1.disks if d["lun"] is None)
 
     # The workload writes; the next backup reads only what changed.
@@ -180,7 +180,7 @@ def test_corrupted_chunk_is_named_by_verify_and_restore_fails_without_a_vm(east,
     item = protect(member, east, "contoso-web", "web01")
     assert back_up(member, item).status == "completed"
     point = item.recovery_points.get()
-    store = VaultStore(east.store_path)
+    store = open_store(east)
     manifest = store.load_point(point.store_point_id).disks[0]
     chunk = next(c for c in manifest.chunks if c)
     damage_chunk(store, chunk)

@@ -11,7 +11,7 @@ from vaults.operations import restore as restore_operation
 from vaults.operations.restore import Restore
 from vaults.services import backup
 from vaults.services.restore import RestoreRequest
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import back_up, lab_vault, protect, run
 
@@ -60,7 +60,7 @@ def test_a_fabric_that_stops_answering_after_the_snapshot_fails_the_backup_clear
     assert [(step.name, step.status) for step in job.subtasks.all()] == [("Take Snapshot", "completed"),
                                                                          ("Transfer data to vault", "failed")]
     assert not item.recovery_points.exists()
-    store = VaultStore(item.vault.store_path)
+    store = open_store(item.vault)
     assert store.point_ids() == [] and not list(store.pending_dir.glob("*.json"))
     item.refresh_from_db()
     assert item.status == ProtectedItem.Status.ERROR and item.error_message == job.error_message

@@ -16,8 +16,8 @@ from vaults.operations.backup import Backup
 from vaults.operations.maintenance import DeleteBackupData, GarbageCollection, Retention, StopProtection, Verify
 from vaults.operations.restore import Restore
 from vaults.services.restore import RestoreRequest
-from vaults.services.storage import secondary_store
-from vaultstore import MemorySource, StoreFullError, VaultStore
+from vaults.services.storage import open_store, secondary_store
+from vaultstore import MemorySource, StoreFullError
 from vaultstore.session import BackupSession
 
 from .helpers import back_up, lab_vault, protect, run
@@ -44,7 +44,7 @@ def test_a_full_vault_store_fails_clearly_and_loses_nothing(lab_subscription, me
     assert item.status == ProtectedItem.Status.ERROR and "storage is full" in item.error_message
     # The item still diffs against the first point's snapshots, which were kept.
     assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in first.disks}
-    assert VaultStore(vault.store_path).point_ids() == [first.store_point_id]
+    assert open_store(vault).point_ids() == [first.store_point_id]
     monkeypatch.undo()
     assert back_up(member, item).status == "completed"
     assert item.recovery_points.count() == 2
@@ -77,7 +77,7 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
 
     # A chunk the primary copy can no longer read comes from the secondary copy.
     newest = item.recovery_points.order_by("-created").first()
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     chunk = next(c for d in store.load_point(newest.store_point_id).disks for c in d.chunks if c)
     damage_chunk(store, chunk)
     job = run(Restore.start(member, newest, RestoreRequest("rsgrs", "northwind-dev", False, "labstorenortheu")))
@@ -90,7 +90,7 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     old.save()
     assert run(Retention.start(vault)).status == "completed"
     assert item.recovery_points.count() == 1
-    assert old.store_point_id not in VaultStore(vault.store_path).point_ids()
+    assert old.store_point_id not in open_store(vault).point_ids()
     job = run(GarbageCollection.start(vault))
     assert job.status == "completed"
 
@@ -108,16 +108,16 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     job = run(DeleteBackupData.start(owner, item))
     assert job.status == "completed", job.error_message
     assert not ProtectedItem.objects.filter(pk=item.pk).exists()
-    assert VaultStore(vault.store_path).point_ids() == []
+    assert open_store(vault).point_ids() == []
     # The chunks wait for the next garbage collection; the storage-used figure follows the store each time.
     assert run(GarbageCollection.start(vault, grace=0)).status == "completed"
     vault.refresh_from_db()
-    assert vault.storage_used == VaultStore(vault.store_path).stored_bytes() < before
+    assert vault.storage_used == open_store(vault).stored_bytes() < before
 
 
 def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chunks(lab_subscription, member, owner):
     vault = lab_vault(owner, lab_subscription, "North Europe", "eu")
-    store = VaultStore.open_or_create(vault.store_path)
+    store = open_store(vault)
     with store.session("job-in-flight") as session:  # a backup holding the store's lease, mid-transfer
         session.back_up_disk("os", MemorySource(bytes(range(256)) * 4096))
         job = run(GarbageCollection.start(vault, member, grace=0, lock_timeout=0.5))
@@ -126,7 +126,7 @@ def test_garbage_collection_waits_for_a_running_backup_and_never_removes_its_chu
         session.publish(consistency="crash")
     job = run(GarbageCollection.start(vault, member, grace=0))
     assert job.status == "completed"
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     assert store.point_ids() == ["job-in-flight"] and store.verify().ok
 
 
@@ -137,7 +137,7 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
     replicate(vault)
     assert secondary_store(vault).point_ids() == [item.recovery_points.get().store_point_id]
     point = item.recovery_points.get()
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     chunks = [c for d in store.load_point(point.store_point_id).disks for c in d.chunks if c]
     damage_chunk(store, chunks[0])
 
@@ -148,10 +148,10 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
     [warning] = job.properties["Warnings"]
     assert warning.startswith("1 damaged chunk was copied back from the paired region (West Europe)")
     assert "dev01 @ " in warning
-    assert VaultStore(vault.store_path).verify().ok  # the primary copy is whole again
+    assert open_store(vault).verify().ok  # the primary copy is whole again
 
     # A chunk damaged in both copies cannot be repaired: verify fails and names the point.
-    damage_chunk(VaultStore(vault.store_path), chunks[1])
+    damage_chunk(open_store(vault), chunks[1])
     damage_chunk(secondary_store(vault), chunks[1])
     job = run(Verify.start_for(member, vault))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"

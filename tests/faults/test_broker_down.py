@@ -13,6 +13,7 @@ from django.urls import reverse
 from jobs.models import Job, Operation, Status
 from tests.conftest import wait_for
 from vaults.models import Vault
+from vaults.services.storage import open_store
 
 from .helpers import finished, protected, quick_created_vault, whole
 
@@ -48,6 +49,6 @@ def test_a_backup_asked_for_while_the_broker_is_down_says_so_and_starts_when_it_
         assert took < 10
         job = finished(job, 120)
         assert job.status == Status.COMPLETED, job.error_message
-        assert whole(__import__("vaultstore").VaultStore(vault.store_path), item)
+        assert whole(open_store(vault), item)
     finally:
         shutil.rmtree(vault.store_path, ignore_errors=True)

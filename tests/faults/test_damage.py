@@ -17,7 +17,7 @@ from vaults.operations.backup import Backup
 from vaults.operations.maintenance import Verify
 from vaults.operations.restore import Restore
 from vaults.services.restore import RestoreRequest
-from vaults.services.storage import secondary_store
+from vaults.services.storage import open_store, secondary_store
 from vaultstore import VaultStore
 
 from .helpers import finished, leftovers, protected, quick_created_vault, whole
@@ -53,7 +53,7 @@ def test_a_corrupted_chunk_then_a_backup_heals_the_item(lab, subscription, owner
     [item] = protected(member, vault, [("scale-0000", "vm01")])
     assert finished(Backup.start(member, item), 120).status == Status.COMPLETED
     point = item.recovery_points.get()
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     damage_chunk(store, _first_chunk(store, point.store_point_id))
 
     verify = finished(Verify.start_for(member, vault))
@@ -63,7 +63,7 @@ def test_a_corrupted_chunk_then_a_backup_heals_the_item(lab, subscription, owner
     healing = finished(Backup.start(member, item), 120)  # the disk did not change: only the damage is read again
     assert healing.status == Status.COMPLETED, healing.error_message
     assert healing.properties["Chunks re-read to heal"] == 1
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     assert leftovers(store) == [] and whole(store, item)  # every point, the damaged one included, is whole again
     assert finished(Verify.start_for(member, vault)).status == Status.COMPLETED
 
@@ -72,7 +72,7 @@ def test_a_corrupted_pack_index_then_a_backup_loses_nothing(lab, subscription, o
     vault = _vault(lab, owner, subscription, "damaged-index", Vault.Replication.LRS)
     [item] = protected(member, vault, [("scale-0000", "vm02")])
     assert finished(Backup.start(member, item), 120).status == Status.COMPLETED
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     [pack] = store.chunks.packs()
     with open(pack.path, "r+b") as handle:  # one bit of the index flipped
         handle.seek(pack.size - 60)
@@ -86,7 +86,7 @@ def test_a_corrupted_pack_index_then_a_backup_loses_nothing(lab, subscription, o
     verify = finished(Verify.start_for(member, vault))
     assert verify.status == Status.COMPLETED_WITH_WARNINGS
     assert pack.id in verify.properties["Warnings"][0] and "rebuilt" in verify.properties["Warnings"][0]
-    assert whole(VaultStore(vault.store_path), item)
+    assert whole(open_store(vault), item)
 
 
 def test_the_geo_redundant_round_trip_of_a_quick_created_vault(lab, subscription, owner, member):
@@ -100,7 +100,7 @@ def test_the_geo_redundant_round_trip_of_a_quick_created_vault(lab, subscription
     point = item.recovery_points.get()
     assert secondary_store(vault).point_ids() == [point.store_point_id]
 
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     damage_chunk(store, _first_chunk(store, point.store_point_id))
     restore = finished(Restore.start(member, point, RestoreRequest("grsback", "scale-0000", False, "labstoreeastus")),
                        120)
@@ -111,4 +111,4 @@ def test_the_geo_redundant_round_trip_of_a_quick_created_vault(lab, subscription
     verify = finished(Verify.start_for(member, vault))
     assert verify.status == Status.COMPLETED_WITH_WARNINGS, verify.error_message
     assert verify.properties["Chunks repaired"] >= 1
-    assert VaultStore(vault.store_path).verify().ok
+    assert open_store(vault).verify().ok

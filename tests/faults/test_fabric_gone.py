@@ -22,7 +22,7 @@ from vaults.models import Vault
 from vaults.operations.backup import Backup
 from vaults.operations.restore import Restore
 from vaults.services.restore import RestoreRequest
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import finished, leftovers, protected, quick_created_vault, whole
 
@@ -92,11 +92,11 @@ def test_the_fabric_killed_mid_restore(own_fabric, fault_worker, control_plane, 
                  what="the reconciler to finish the restore's cleanup", timeout=30)
         assert not any(_exists(blobs, url) for url in job.params["created_blobs"])  # nothing half-restored is left
 
-        store = VaultStore(vault.store_path)
+        store = open_store(vault)
         assert leftovers(store) == [] and whole(store, item)
         again = finished(Backup.start(member, item), 120)
         assert again.status == Status.COMPLETED, again.error_message
-        assert whole(VaultStore(vault.store_path), item)
+        assert whole(open_store(vault), item)
     finally:
         if fabric.process is not None and fabric.process.poll() is None:
             fabric.clear_faults()
@@ -140,12 +140,12 @@ def test_the_fabric_killed_mid_backup(own_fabric, fault_worker, control_plane, t
                  what="the reconciler to release the backup's snapshots", timeout=30)
         assert not any(blobs.snapshot_exists(entry["media_link"], entry["snapshot"]) for entry in taken.values())
         assert all(blobs.snapshot_exists(entry["media_link"], entry["snapshot"]) for entry in base.values())
-        store = VaultStore(vault.store_path)
+        store = open_store(vault)
         assert item.recovery_points.count() == 1 and leftovers(store) == [] and whole(store, item)
         fabric.clear_faults()
         again = finished(Backup.start(member, item), 120)
         assert again.status == Status.COMPLETED, again.error_message
-        assert again.properties["Backup kind"] == "Incremental" and whole(VaultStore(vault.store_path), item)
+        assert again.properties["Backup kind"] == "Incremental" and whole(open_store(vault), item)
     finally:
         if fabric.process is not None and fabric.process.poll() is None:
             fabric.clear_faults()

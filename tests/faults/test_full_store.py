@@ -15,7 +15,7 @@ from jobs.models import Status
 from vaults.cloud.pageblob import blob_client
 from vaults.models import ProtectedItem, Vault
 from vaults.operations.backup import Backup
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import finished, leftovers, protected, quick_created_vault, whole
 
@@ -61,7 +61,7 @@ def test_a_full_vault_store_fails_the_backup_clearly_and_loses_nothing(small_fil
     assert full.status == Status.FAILED and full.error_code == "VaultStoreFull"
     assert full.error_message.startswith("The vault's storage is full")
     assert "Existing recovery points are intact" in full.recommendations[0]
-    store = VaultStore(vault.store_path)
+    store = open_store(vault)
     assert item.recovery_points.count() == 1 and len(store.point_ids()) == 1
     assert leftovers(store) == []
     item.refresh_from_db()
@@ -71,4 +71,4 @@ def test_a_full_vault_store_fails_the_backup_clearly_and_loses_nothing(small_fil
     grow()
     again = finished(Backup.start(member, item), 120)
     assert again.status == Status.COMPLETED, again.error_message
-    assert item.recovery_points.count() == 2 and whole(VaultStore(vault.store_path), item)
+    assert item.recovery_points.count() == 2 and whole(open_store(vault), item)

@@ -19,7 +19,7 @@ from tests.conftest import wait_for
 from vaults.cloud.pageblob import blob_client
 from vaults.models import ProtectedItem, Vault
 from vaults.operations.backup import Backup
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import children, finished, leftovers, protected, quick_created_vault, whole, writing_to
 
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_transfer(kill, fault_fabric, fault_worker, control_
                  what="the item to show the failure", timeout=10)
         item.refresh_from_db()
         assert "stopped unexpectedly" in item.error_message
-        store = VaultStore(vault.store_path)
+        store = open_store(vault)
         assert item.recovery_points.count() == 1 and len(store.point_ids()) == 1  # no point of the killed job
         assert leftovers(store) == []  # its temp packs and pending record went with the job
         assert whole(store, item)  # the earlier point still restores bit-exact
@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_transfer(kill, fault_fabric, fault_worker, control_
         assert again.status == Status.COMPLETED, again.error_message
         item.refresh_from_db()
         assert item.status == ProtectedItem.Status.PROTECTED and item.recovery_points.count() == 2
-        assert whole(VaultStore(vault.store_path), item)
+        assert whole(open_store(vault), item)
     finally:
         fault_fabric.clear_faults()
         shutil.rmtree(vault.store_path, ignore_errors=True)

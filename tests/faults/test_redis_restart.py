@@ -17,7 +17,7 @@ from tests.conftest import wait_for
 from vaults.cloud.pageblob import blob_client
 from vaults.models import Vault
 from vaults.operations.backup import Backup
-from vaultstore import VaultStore
+from vaults.services.storage import open_store
 
 from .helpers import finished, leftovers, protected, quick_created_vault, whole
 
@@ -46,14 +46,14 @@ def test_a_redis_restart_mid_backup_loses_nothing(private_redis, fault_fabric, f
         fault_fabric.set_faults(latency_ms=0)
         job = finished(job, 120)
         assert job.status == Status.COMPLETED, job.error_message
-        store = VaultStore(vault.store_path)
+        store = open_store(vault)
         assert item.recovery_points.count() == 2 and leftovers(store) == [] and whole(store, item)
 
         began = time.monotonic()
         again = finished(Backup.start(member, item), 120)
         assert again.status == Status.COMPLETED, again.error_message
         assert time.monotonic() - began < 60
-        assert item.recovery_points.count() == 3 and whole(VaultStore(vault.store_path), item)
+        assert item.recovery_points.count() == 3 and whole(open_store(vault), item)
     finally:
         fault_fabric.clear_faults()
         shutil.rmtree(vault.store_path, ignore_errors=True)

@@ -198,7 +198,7 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
         for disk, url in targets:
             ctx.check_cancelled()
             measured = measure_digest(PageBlobSource(blobs, url, None), point.disks[0].chunk_size,
-                                      workers=settings.VAULT_STORE_WORKERS)
+                                      workers=settings.VAULT_STORE_WORKERS, name_of=store.chunks.name_of)
             if measured != disk["digest"]:
                 raise JobError("RestoreDigestMismatch", f"The restored disk '{disk['name']}' does not hold the backed-up "
                                "bytes (digest mismatch). No virtual machine was created.",

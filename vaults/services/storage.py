@@ -9,11 +9,13 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from vaults.models import RecoveryPoint, Vault
+from vaults.services.keys import vault_key
 from vaultstore import VaultStore
 
 
 def open_store(vault: Vault) -> VaultStore:
-    return VaultStore.open_or_create(vault.store_path, workers=settings.VAULT_STORE_WORKERS)
+    """The vault's store, made on first use: encrypted with the vault's key, unless the vault predates encryption."""
+    return VaultStore.open_or_create(vault.store_path, key=vault_key(vault), workers=settings.VAULT_STORE_WORKERS)
 
 
 def secondary_path(vault: Vault) -> Path | None:
@@ -29,8 +31,8 @@ def secondary_store(vault: Vault, *, create: bool = False) -> VaultStore | None:
     if path is None:
         return None
     if create:
-        return VaultStore.open_or_create(path)
-    return VaultStore(path) if (path / "store.json").exists() else None
+        return VaultStore.open_or_create(path, key=vault_key(vault))
+    return VaultStore(path, key=vault_key(vault)) if (path / "store.json").exists() else None
 
 
 def record_storage_used(vault: Vault, store: VaultStore | None = None) -> int:

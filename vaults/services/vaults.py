@@ -23,6 +23,7 @@ from portal.events import publish, publish_now
 from vaults.cloud.compute import list_regions
 from vaults.cloud.errors import FabricError
 from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem, Subscription, User, Vault
+from vaults.services.keys import give_new_key
 from vaults.services.policies import create_default_policy
 from vaults.services.refusals import InvalidRequest, NotNow, Refusal, require_administrator, require_operator
 
@@ -83,8 +84,9 @@ def create_vault(user: User, subscription: Subscription, name: str, region: str)
     store = None
     try:
         with transaction.atomic():
-            vault = Vault.objects.create(subscription=subscription, name=name, region=region,
-                                         status=Vault.Status.CREATING)
+            vault = Vault(subscription=subscription, name=name, region=region, status=Vault.Status.CREATING)
+            give_new_key(vault)  # new vaults are encrypted at rest
+            vault.save()
             store = vault.store_path
             store.mkdir(parents=True, exist_ok=False)
             vault.status = Vault.Status.ACTIVE
