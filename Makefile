@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 run: venv
-	mkdir -p $(VAR_DIR)
+	install -d -m 0700 $(VAR_DIR)  # owner only: the database, keys and the admin's password live here
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py fabric seed --if-empty
 	$(PY) manage.py ensure_admin

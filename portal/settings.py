@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from portal.env import env_bool, env_int, env_list, env_path, env_str, secret_key
+from portal.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_optional_str,
+    env_path,
+    env_proxy_ssl_header,
+    env_str,
+    private_dir,
+    private_file,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = env_path("VAR_DIR", BASE_DIR / "var")
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The database, the secret key, the admin's first password and the certificates live here: owner only (0700),
+# tightened at every start for an install made before that rule.
+VAR_DIR = private_dir(env_path("VAR_DIR", BASE_DIR / "var"))
 
 SECRET_KEY = secret_key(VAR_DIR)
 DEBUG = env_bool("DEBUG", False)
@@ -33,6 +46,9 @@ BACKUP_SNAPSHOT_TIMEOUT_SECONDS = env_int("BACKUP_SNAPSHOT_TIMEOUT_SECONDS", 600
 # the cores busy (measured with bench/backup.py on 2 cores: 2 -> 6 cut restore by a third).
 VAULT_STORE_WORKERS = env_int("VAULT_STORE_WORKERS", 6, minimum=1, maximum=64)
 LAB_SUBSCRIPTION_ID = env_str("LAB_SUBSCRIPTION_ID", "6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f")
+# The key that wraps the vaults' data keys: from the environment, else kept in MASTER_KEY_FILE. Never logged.
+MASTER_KEY = env_optional_str("PORTAL_MASTER_KEY")
+MASTER_KEY_FILE = VAR_DIR / "master.key"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -44,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "axes",
     "portal",
     "vaults",
     "jobs",
@@ -62,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a locked-out sign-in into the login page that says so (portal.signin.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -100,6 +119,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # a worker in other processes, so it is a file, never :memory:.
     # One per test run, so two runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-portal-{os.getpid()}.sqlite3")}
+    # It holds the sessions and the password hashes: the owner's only (0600), a file of an older install too.
+    _SQLITE_NAME = str(DATABASES["default"]["NAME"] or "")
+    if _SQLITE_NAME and not _SQLITE_NAME.startswith((":memory:", "file:")):
+        private_file(Path(_SQLITE_NAME))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -110,6 +133,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "vaults:list"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one user name from one address,
+# that pair is refused for LOGIN_LOCKOUT_MINUTES. By the pair, so that guessing from one address cannot lock the
+# administrator out everywhere. `manage.py axes_reset_username NAME` lifts a lockout early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "portal.signin.lockout_response"
+AXES_VERBOSE = False  # no banner on every start of every process
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -130,6 +167,14 @@ WHITENOISE_AUTOREFRESH = DEBUG
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie.
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS proxy (README, "Running behind a TLS proxy"): cookies only over HTTPS, HSTS, and the header by
+# which the proxy says the client used HTTPS. All off by default, for plain http://127.0.0.1 under `make run`.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # Celery: Redis is both broker and result backend. Tasks are given ids, never
 # model instances; acks_late stays off because our jobs are long and a broker

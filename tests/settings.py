@@ -19,3 +19,7 @@ os.environ.setdefault("FABRIC_POLL_MS", "100")
 from portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Sign-in throttling (django-axes) stays on in the suite, as in production, so the lockout tests run against the
+# real login view. force_login() needs nothing; authenticate() and client.login() need the request axes counts
+# by, as its docs advise: client.login(request=HttpRequest(), username=..., password=...).

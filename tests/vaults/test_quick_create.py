@@ -112,5 +112,5 @@ def test_unreachable_endpoint_is_described_in_plain_words(subscription):
     subscription.host = "127.0.0.1:9"  # discard port: nothing listens
     with pytest.raises(FabricError, match="Could not connect to the endpoint at 127.0.0.1:9"):
         services.list_regions(subscription.endpoint)
-    ok, message = subscriptions.test_connection(subscription)
+    ok, message = subscriptions.test_connection(None, subscription)  # None: the service itself asks
     assert not ok and "Could not connect" in message

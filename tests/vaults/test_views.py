@@ -143,21 +143,26 @@ def test_delete_needs_a_reason_and_an_empty_vault(client, owner, vault, settings
 
 def test_administrator_adds_a_subscription_and_the_certificate_is_never_shown(client, owner, settings, tmp_path):
     settings.CERTIFICATE_DIR = tmp_path / "certs"
+    from tests.fixtures.certificates import management_pem
+
     client.force_login(owner)
-    pem = "-----BEGIN PRIVATE KEY-----\nSECRETKEYMATERIAL\n-----END PRIVATE KEY-----"
-    client.post(reverse("vaults:subscriptions"), {"name": "Prod", "subscription_id": "sub-2", "host": "mgmt.example:443",
+    pem = management_pem()
+    secret = pem.split("-----BEGIN PRIVATE KEY-----")[1].split()[0]  # a line of the key
+    sub_2 = "00000000-0000-0000-0000-000000000002"
+    client.post(reverse("vaults:subscriptions"), {"name": "Prod", "subscription_id": sub_2, "host": "mgmt.example:443",
                                                   "protocol": "https", "certificate": pem, "ca_certificate": ""})
-    subscription = Subscription.objects.get(subscription_id="sub-2")
+    subscription = Subscription.objects.get(subscription_id=sub_2)
     assert owner in subscription.members.all()
     path = tmp_path / "certs" / f"{subscription.pk}-management.pem"
     assert path.stat().st_mode & 0o777 == 0o600
     html = client.get(reverse("vaults:subscriptions")).content.decode()
-    assert "SECRETKEYMATERIAL" not in html and "Management certificate on file" in html
+    assert secret not in html and "Management certificate on file" in html
 
 
 def test_https_subscription_needs_a_certificate(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("vaults:subscriptions"), {"name": "Prod", "subscription_id": "sub-3",
+    response = client.post(reverse("vaults:subscriptions"), {"name": "Prod",
+                                                             "subscription_id": "00000000-0000-0000-0000-000000000003",
                                                              "host": "mgmt.example", "protocol": "https"})
     assert "An HTTPS endpoint needs a management certificate" in response.content.decode()
 
@@ -170,10 +175,10 @@ def test_operators_cannot_add_subscriptions(client, member):
     assert not Subscription.objects.filter(subscription_id="s").exists()
 
 
-def test_test_connection_reports_in_plain_words(client, member, subscription, vm_lab):
+def test_test_connection_reports_in_plain_words(client, owner, subscription, vm_lab):
     subscription.subscription_id, subscription.host = vm_lab.subscription_id, vm_lab.host
     subscription.save()
-    client.force_login(member)
+    client.force_login(owner)
     response = client.post(reverse("vaults:subscription_test", args=[subscription.pk]), HTTP_HX_REQUEST="true")
     assert (f"Connected to {vm_lab.host}: 3 regions (East US, West US, North Europe)."
             in response.content.decode())

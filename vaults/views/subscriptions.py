@@ -1,4 +1,4 @@
-"""Subscriptions, from the vault list: connect another endpoint (administrators) and test a connection."""
+"""Subscriptions, from the vault list: an administrator connects another endpoint and tests a connection."""
 
 from __future__ import annotations
 
@@ -42,8 +42,13 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def subscription_test(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(_subscriptions(request), pk=pk)
-    ok, message = services.test_connection(subscription)
+    status = 200
+    try:
+        ok, message = services.test_connection(request.user, subscription)
+    except NotAllowed as refusal:
+        ok, message, status = False, str(refusal), 403
     if request.htmx:
-        return render(request, "vaults/subscriptions.html#test-result", {"ok": ok, "message": message, "s": subscription})
+        return render(request, "vaults/subscriptions.html#test-result", {"ok": ok, "message": message, "s": subscription},
+                      status=status)
     (messages.success if ok else messages.error)(request, message)
     return redirect(reverse("vaults:subscriptions"))

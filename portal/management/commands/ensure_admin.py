@@ -1,8 +1,7 @@
-"""Make sure an administrator account exists and say how to sign in."""
+"""Make sure an administrator account exists and say how to sign in, without ever printing the password."""
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from django.conf import settings
@@ -11,10 +10,12 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandParser
 
 from portal.access import Role
+from portal.env import private_file, write_private_text
 
 
 class Command(BaseCommand):
-    help = "Create the 'admin' account on first run (password kept in VAR_DIR/admin-password) and print how to sign in."
+    help = ("Create the 'admin' account on first run, with its password in VAR_DIR/admin-password (mode 0600), "
+            "and print where to find it. The password itself is never printed: terminals and logs keep what they show.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
@@ -26,13 +27,12 @@ class Command(BaseCommand):
         if user is None:
             password = secrets.token_urlsafe(12)
             user = User.objects.create_superuser(username=username, email="", password=password)
-            fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(password + "\n")
+            write_private_text(password_file, password)
         user.groups.add(Group.objects.get(name=Role.ADMINISTRATOR))
-        port = settings.PORT
         if password_file.exists():
-            how = f"password in {password_file}: {password_file.read_text().strip()}"
+            private_file(password_file)  # an older install's file may be more open
+            how = f"the password in {password_file} (readable by this user only; change it after signing in)"
         else:
             how = "its existing password"
-        self.stdout.write(f"Sign in at http://127.0.0.1:{port}/ as '{username}' with {how}")
+        self.stdout.write(f"Sign in at http://127.0.0.1:{settings.PORT}/ as '{username}' with {how}.")
+
