@@ -31,6 +31,7 @@ _PHRASES: dict[str, tuple[str, str]] = {
     Operation.RESTORE: ("Restoring", "Restore of"),
     Operation.STOP_PROTECTION: ("Stopping protection of", "Stopping protection of"),
     Operation.DELETE_BACKUP_DATA: ("Deleting backup data of", "Deleting backup data of"),
+    Operation.UNDELETE: ("Undeleting backup data of", "Undeleting backup data of"),
     Operation.RETENTION: ("Applying retention to", "Retention of"),
     Operation.VERIFY: ("Verifying", "Verification of"),
     Operation.REPLICATE: ("Replicating", "Replication of"),

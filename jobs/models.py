@@ -37,6 +37,7 @@ class Operation(models.TextChoices):
     RESTORE = "restore", "Restore"
     STOP_PROTECTION = "stop_protection", "Stop Protection"
     DELETE_BACKUP_DATA = "delete_backup_data", "Delete Backup Data"
+    UNDELETE = "undelete", "Undelete"
     RETENTION = "retention", "Retention"
     VERIFY = "verify", "Verify"
     REPLICATE = "replicate", "Replicate"
@@ -298,6 +299,10 @@ class LogAction(models.TextChoices):
     ADD_POLICY = "add_policy", "Add Policy"
     UPDATE_POLICY = "update_policy", "Update Policy"
     DELETE_POLICY = "delete_policy", "Delete Policy"
+    SOFT_DELETE = "soft_delete", "Soft Delete"
+    PURGE = "purge", "Purge Soft-Deleted Data"
+    UPDATE_SOFT_DELETE = "update_soft_delete", "Update Soft Delete Settings"
+    UPDATE_IMMUTABILITY = "update_immutability", "Update Immutability"
 
 
 class OperationLogEntry(models.Model):

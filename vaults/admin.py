@@ -44,9 +44,20 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 @admin.register(Vault)
 class VaultAdmin(admin.ModelAdmin):
-    list_display = ["name", "subscription", "region", "status", "replication"]
+    """Soft delete and immutability change only on the vault's CONFIGURE tab, by their rules and with a log entry; a
+    vault the portal would refuse to delete (registered items, soft-deleted data) cannot be deleted here either."""
+
+    list_display = ["name", "subscription", "region", "status", "replication", "immutability"]
     list_filter = ["status", "region"]
-    readonly_fields = ["status"]
+    readonly_fields = ["status", "soft_delete_enabled", "soft_delete_days", "soft_delete_always_on", "immutability"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Vault | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.delete_refusal())
 
 
 @admin.register(VirtualMachine)

@@ -17,11 +17,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from vaults.cloud.endpoint import Endpoint
 from vaults.cloud.regions import paired_region
+from vaults.lifecycle import SoftDeletable, SoftDeleteSettings
 from vaults.policy import rules, stored
 
 # Who asks for something; None when the service itself acts (the scheduler, a command run on the machine).
@@ -36,8 +38,10 @@ class StatusMoves(models.Model):
     class Meta:
         abstract = True
 
-    def _move(self, sources: Iterable[str], target: str, **fields: Any) -> bool:
-        moved = type(self)._default_manager.filter(pk=self.pk, status__in=list(sources)).update(status=target, **fields)
+    def _move(self, sources: Iterable[str], target: str, *, condition: Q | None = None, **fields: Any) -> bool:
+        """``condition``: what else the row must hold, checked in the same UPDATE."""
+        rows = type(self)._default_manager.filter(pk=self.pk, status__in=list(sources))
+        moved = (rows.filter(condition) if condition is not None else rows).update(status=target, **fields)
         if moved:
             self.status = target
             for name, value in fields.items():
@@ -97,7 +101,7 @@ class VaultQuerySet(models.QuerySet):
         return self.filter(subscription__members=user)
 
 
-class Vault(StatusMoves):
+class Vault(StatusMoves, SoftDeleteSettings):
     class Status(models.TextChoices):
         CREATING = "creating", "Creating"
         ACTIVE = "active", "Active"
@@ -166,6 +170,8 @@ class Vault(StatusMoves):
 
     def delete_refusal(self) -> str:
         """Why the vault cannot be deleted now, or "" when it can."""
+        if refusal := self.soft_delete_refusal():
+            return refusal
         if self.has_registered_items():
             return ("The vault still has registered items. Stop protection (deleting the backup data) and "
                     "unregister every item, then delete the vault.")
@@ -291,14 +297,16 @@ class Policy(models.Model):
         return stored.policy_from_dict(self.definition)
 
 
-class ProtectedItem(StatusMoves):
-    """A registered VM under protection, or whose protection stopped with its data kept."""
+class ProtectedItem(StatusMoves, SoftDeletable):
+    """A registered VM under protection, or whose protection stopped with its data kept (or soft deleted)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Protected - (initial backup pending)"
         PROTECTED = "protected", "Protected"
         STOPPED = "stopped", "Protection Stopped"
         ERROR = "error", "Protection Error"
+        SOFT_DELETED = "soft_deleted", "Soft deleted"
+        PURGING = "purging", "Purging"
 
     class BackupStatus(models.TextChoices):
         COMPLETED = "Completed", "Completed"
@@ -306,12 +314,13 @@ class ProtectedItem(StatusMoves):
         CANCELLED = "Cancelled", "Cancelled"
 
     ACTIVE = (Status.PENDING, Status.PROTECTED, Status.ERROR)
+    DELETED = (Status.SOFT_DELETED, Status.PURGING)  # lifecycle.SoftDeletable: kept until the purge
 
     item = models.OneToOneField("vaults.RegisteredItem", on_delete=models.PROTECT, related_name="protection")
     vault = models.ForeignKey("vaults.Vault", on_delete=models.CASCADE, related_name="protected_items")
     # PROTECT: a policy that VMs use cannot be deleted; stopped items keep the policy they had.
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, null=True, blank=True, related_name="protected_items")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.PENDING)
     error_message = models.TextField(blank=True)
     last_backup_status = models.CharField(max_length=40, blank=True, choices=BackupStatus.choices)
     last_backup_time = models.DateTimeField(null=True, blank=True)

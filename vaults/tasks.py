@@ -5,6 +5,6 @@ Defining an operation class registers its task; importing the modules here is wh
 
 from __future__ import annotations
 
-from vaults.operations import backup, beat, discovery, maintenance, protection, registration, restore
+from vaults.operations import backup, beat, discovery, maintenance, protection, registration, restore, undelete
 
-__all__ = ["backup", "beat", "discovery", "maintenance", "protection", "registration", "restore"]
+__all__ = ["backup", "beat", "discovery", "maintenance", "protection", "registration", "restore", "undelete"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from vaults.views import commands, policies, protect, protected, registered, restore, subscriptions
+from vaults.views import commands, keys, policies, protect, protected, registered, restore, subscriptions
 from vaults.views import vaults as views
 
 app_name = "vaults"
@@ -15,6 +15,10 @@ urlpatterns = [
     path("<int:pk>/quick-start/", views.quickstart, name="quickstart"),
     path("<int:pk>/dashboard/", views.dashboard, name="dashboard"),
     path("<int:pk>/configure/", views.configure, name="configure"),
+    path("<int:pk>/configure/soft-delete/", views.configure_soft_delete, name="configure_soft_delete"),
+    path("<int:pk>/configure/immutability/", views.configure_immutability, name="configure_immutability"),
+    path("<int:pk>/configure/key/export/", keys.export_key, name="export_key"),
+    path("<int:pk>/configure/key/import/", keys.import_key, name="import_key"),
     path("<int:pk>/jobs/", views.jobs, name="jobs"),
     path("<int:pk>/delete/", views.delete, name="delete"),
     path("<int:pk>/registered-items/", registered.registered_items, name="registered"),
@@ -32,6 +36,7 @@ urlpatterns = [
     path("<int:pk>/protected-items/stop/", commands.stop_dialog, name="stop_dialog"),
     path("<int:pk>/protected-items/stop/start/", commands.stop, name="stop"),
     path("<int:pk>/protected-items/delete-data/", commands.delete_data, name="delete_data"),
+    path("<int:pk>/protected-items/undelete/", commands.undelete, name="undelete"),
     path("<int:pk>/verify/", commands.verify, name="verify"),
     path("<int:pk>/policies/", policies.policy_list, name="policies"),
     path("<int:pk>/policies/new/", policies.policy_new, name="policy_new"),

@@ -16,6 +16,7 @@ from vaults.operations.backup import Backup
 from vaults.operations.maintenance import DeleteBackupData, GarbageCollection, Retention, StopProtection, Verify
 from vaults.operations.restore import Restore
 from vaults.services.restore import RestoreRequest
+from vaults.services.soft_delete import set_soft_delete
 from vaults.services.storage import open_store, secondary_store
 from vaultstore import MemorySource, StoreFullError
 from vaultstore.session import BackupSession
@@ -103,6 +104,8 @@ def test_stop_keeping_data_then_delete_data_then_retention_and_gc(lab_subscripti
     assert job.status == "failed" and job.error_code == "ProtectionStopped"
     assert item.recovery_points.count() == 1
 
+    # With soft delete off (the administrator's choice), Delete Backup Data removes the data at once.
+    set_soft_delete(owner, vault, enabled=False, days=14, always_on=False)
     vault.refresh_from_db()
     before = vault.storage_used
     job = run(DeleteBackupData.start(owner, item))

@@ -24,14 +24,39 @@ class ReplicationForm(forms.Form):
     replication = forms.ChoiceField(choices=Vault.Replication.choices, widget=forms.RadioSelect)
 
 
+class SoftDeleteForm(forms.Form):
+    """The Soft delete section of CONFIGURE. The 14-180 day range and always-on are the service's rules, worded there."""
+
+    soft_delete_enabled = forms.BooleanField(required=False)
+    soft_delete_days = forms.IntegerField(error_messages={"required": "Enter the soft-delete period in days.",
+                                                          "invalid": "Enter the soft-delete period as a whole number of "
+                                                                     "days, from 14 to 180."})
+    soft_delete_always_on = forms.BooleanField(required=False)
+
+    @classmethod
+    def of(cls, vault: Vault) -> SoftDeleteForm:
+        return cls(initial={"soft_delete_enabled": vault.soft_delete_enabled, "soft_delete_days": vault.soft_delete_days,
+                            "soft_delete_always_on": vault.soft_delete_always_on})
+
+
+class ImmutabilityForm(forms.Form):
+    """The Immutability section of CONFIGURE; locking asks for ``confirm_lock``, as it cannot be undone."""
+
+    immutability = forms.ChoiceField(choices=Vault.Immutability.choices, widget=forms.RadioSelect,
+                                     error_messages={"invalid_choice": "Choose Disabled, Enabled or Locked."})
+    confirm_lock = forms.BooleanField(required=False)
+
+
 class DeleteVaultForm(forms.Form):
     reason = forms.CharField(max_length=500, strip=True, error_messages={"required": "Give a reason for deleting the vault."})
 
 
 class SubscriptionForm(forms.Form):
     name = forms.CharField(max_length=100)
-    subscription_id = forms.CharField(max_length=64, label="Subscription ID")
-    host = forms.CharField(max_length=255, help_text="host[:port] of the Service Management endpoint")
+    subscription_id = forms.CharField(max_length=64, label="Subscription ID",
+                                      help_text="A GUID, as the subscription's settings show it.")
+    host = forms.CharField(max_length=255, help_text="host[:port] of the Service Management endpoint. Plain HTTP "
+                                                     "reaches only the lab fabric on this machine.")
     protocol = forms.ChoiceField(choices=Subscription.Protocol.choices)
     certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
                                   help_text="Management certificate and key, PEM. Stored privately, never shown again.")

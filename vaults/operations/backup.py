@@ -108,7 +108,7 @@ class Backup(VaultOperation):
             return  # a redelivered run of a backup that already published its point
         if vm.gone:
             raise backup.vm_not_found(vm)
-        if item.status == ProtectedItem.Status.STOPPED:
+        if not item.is_active:  # stopped, or soft deleted
             raise JobError("ProtectionStopped", f"Protection of '{vm.name}' is stopped, so it is not backed up.",
                            ["Protect the VM again to resume its backups."])
         snapshot = _take_snapshot(ctx, item)

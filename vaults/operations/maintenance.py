@@ -1,6 +1,9 @@
 """The vault's own jobs and the data-removing ones: Stop Protection, Delete Backup Data, Retention, Garbage
 Collection, Verify and Replicate.
 
+Delete Backup Data soft deletes when the vault has soft delete on, and Retention purges the soft-deleted items whose
+period ended (``vaults.services.soft_delete``); UNDELETE is ``vaults.operations.undelete``.
+
 A vault-wide job runs once per vault and kind at a time: a second request while one runs is refused with the
 usual "Another operation is in progress". The beat tasks (``vaults.operations.beat``) start them for every vault.
 """
@@ -18,7 +21,7 @@ from jobs.runner import JobContext
 from portal.events import publish
 from vaults.models import ProtectedItem, RecoveryPoint, User, Vault
 from vaults.operations.base import VaultOperation
-from vaults.services import backup
+from vaults.services import backup, soft_delete
 from vaults.services.protection import check_delete_data, check_stop
 from vaults.services.refusals import require_operator
 from vaults.services.storage import delete_points, open_store, record_storage_used, secondary_path, secondary_store
@@ -84,12 +87,33 @@ class DeleteBackupData(VaultOperation):
     def run(cls, ctx: JobContext) -> None:
         item = (ProtectedItem.objects.select_related("item__vm", "vault__subscription")
                 .filter(pk=ctx.params["protected_item"]).first())
-        if item is None:
+        if item is None or item.is_soft_deleted:
             return  # already deleted: a redelivered message
-        vault = item.vault
         ctx.set_property("Virtual machine", item.item.vm.name)
+        if refusal := soft_delete.deletion_refusal(item):  # the vault became immutable since the job was started
+            raise JobError("ImmutableVault", refusal, ["Stop protection keeping the data instead."])
         with ctx.subtask("Stop protection"):
             item.stop()
+        if item.vault.soft_delete_enabled:
+            cls._soft_delete(ctx, item)
+        else:
+            cls._delete(ctx, item)
+
+    @classmethod
+    def _soft_delete(cls, ctx: JobContext, item: ProtectedItem) -> None:
+        """The points stay, restorable and undeletable, until the purge date; nothing leaves the store."""
+        with ctx.subtask("Soft delete backup data"):
+            ctx.set_property("Recovery points kept", item.recovery_points.count())
+            until = soft_delete.soft_delete_item(ctx.job.requested_by, item, job=ctx.job)
+            if until is not None:
+                ctx.set_property("Purged after", f"{until:%Y-%m-%d %H:%M} UTC")
+        ctx.progress(100)
+        publish([f"vault:{item.vault_id}"], "item", {"protected_item": item.pk, "status": item.status})
+
+    @classmethod
+    def _delete(cls, ctx: JobContext, item: ProtectedItem) -> None:
+        """Soft delete is off: the points go now (their chunks at the next garbage collection)."""
+        vault = item.vault
         with ctx.subtask("Delete backup data"):
             ctx.set_property("Recovery points deleted", delete_points(vault, item.recovery_points.all()))
             if item.base_snapshots:
@@ -110,13 +134,21 @@ class Retention(VaultJob):
     def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         with ctx.subtask("Delete expired recovery points"):
             # The newest point of an item is its next incremental's base; retention may still remove it once expired.
-            deleted = delete_points(vault, RecoveryPoint.objects.filter(protected_item__vault=vault,
-                                                                        expires__lte=timezone.now()))
+            # A soft-deleted item's points wait for the purge, whatever their expiry.
+            expired = (RecoveryPoint.objects.filter(protected_item__vault=vault, expires__lte=timezone.now())
+                       .exclude(protected_item__status__in=ProtectedItem.DELETED))
+            deleted = delete_points(vault, expired)
             ctx.set_property("Recovery points deleted", deleted)
+        with ctx.subtask("Purge soft-deleted backup data"):
+            purged = soft_delete.purge_due(vault, job=ctx.job)
+            ctx.set_property("Soft-deleted items purged", purged.items)
+            ctx.set_property("Recovery points purged", purged.points)
+            if purged.postponed:
+                ctx.set_property("Purges postponed by immutability", purged.postponed)
         record_storage_used(vault)
         ctx.progress(100)
-        if deleted:
-            publish([f"vault:{vault.pk}"], "item", {"retention": deleted})
+        if deleted or purged.items or purged.postponed:
+            publish([f"vault:{vault.pk}"], "item", {"retention": deleted, "purged": purged.items})
 
 
 class GarbageCollection(VaultJob):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from jobs.models import LogAction
 from jobs.services import log_operation
@@ -21,6 +21,7 @@ from vaults.policy import rules, stored
 from vaults.policy.defaults import DEFAULT_POLICY_NAME, default_policy
 from vaults.policy.retention import RetentionEngine
 from vaults.services.refusals import NotNow, require_administrator
+from vaults.services.soft_delete import check_retention_change, immutable_floor
 
 
 def create_default_policy(vault: Vault) -> Policy:
@@ -61,6 +62,7 @@ def save_policy(user: User, row: Policy, candidate: rules.Policy) -> list[Protec
     require_administrator(user, "edit policies")
     vault = row.vault
     check_policy(vault, candidate, editing=row)
+    check_retention_change(vault, row.protected_items.all(), candidate)
     row.name, row.definition = candidate.name, stored.policy_to_dict(candidate)
     row.save(update_fields=["name", "definition", "updated"])
     log_operation(user, LogAction.UPDATE_POLICY, subscription=vault.subscription_id, vault=vault,
@@ -83,8 +85,11 @@ def delete_refusal(row: Policy) -> str:
     if not count:
         return ""
     vms = "1 virtual machine uses" if count == 1 else f"{count} virtual machines use"
+    kept = ""
+    if until := row.protected_items.filter(status__in=ProtectedItem.DELETED).aggregate(until=Max("purge_after"))["until"]:
+        kept = f" Soft-deleted items keep their policy until their data is purged, after {until:%Y-%m-%d %H:%M} UTC."
     return (f"Policy '{row.name}' cannot be deleted: {vms} it. Protect them with another policy "
-            "(or stop their protection and delete their data) first.")
+            f"(or stop their protection and delete their data) first.{kept}")
 
 
 def delete_policy(user: User, row: Policy) -> None:
@@ -99,11 +104,18 @@ def delete_policy(user: User, row: Policy) -> None:
 
 
 def recompute_expiry(items: Iterable[ProtectedItem], policy: rules.Policy) -> int:
-    """Set every recovery point of ``items`` to the expiry ``policy`` gives it; returns how many changed."""
+    """Set every recovery point of ``items`` to the expiry ``policy`` gives it; returns how many changed. In an
+    immutable vault a point is never set to expire sooner than it was (re-protected under a shorter policy, it is
+    kept until its expiry)."""
     engine = RetentionEngine(policy)
+    items = list(items)
+    floor = immutable_floor(items)
     changed = []
-    for point in RecoveryPoint.objects.filter(protected_item__in=items).only("created", "adhoc", "expires"):
+    points = RecoveryPoint.objects.filter(protected_item__in=items).only("protected_item", "created", "adhoc", "expires")
+    for point in points:
         expires = engine.expiry(point.created, adhoc=point.adhoc)
+        if point.protected_item_id in floor and point.expires is not None and expires < point.expires:
+            expires = point.expires
         if point.expires != expires:
             point.expires = expires
             changed.append(point)

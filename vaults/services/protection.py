@@ -10,12 +10,14 @@ from django.db.models import QuerySet
 
 from vaults.models import Policy, ProtectedItem, RegisteredItem, User, Vault
 from vaults.services.refusals import InvalidRequest, NotNow, require_administrator, require_operator
+from vaults.services.soft_delete import check_deletable
 
 
 def protectable(vault: Vault) -> QuerySet[RegisteredItem]:
-    """Registered VMs of the vault that are not under protection (a stopped one may be protected again)."""
+    """Registered VMs of the vault that are not under protection (a stopped one may be protected again; a soft-deleted
+    one once it is undeleted)."""
     return (vault.registered_items.filter(status=RegisteredItem.Status.REGISTERED, vm__gone=False)
-            .exclude(protection__status__in=ProtectedItem.ACTIVE).select_related("vm"))
+            .exclude(protection__status__in=[*ProtectedItem.ACTIVE, *ProtectedItem.DELETED]).select_related("vm"))
 
 
 def check_protect(user: User, vault: Vault, item_ids: list[int], policy: Policy) -> dict[int, RegisteredItem]:
@@ -46,17 +48,30 @@ def check_backup(user: User, item: ProtectedItem) -> None:
 
 
 def check_stop(user: User, item: ProtectedItem, *, delete_data: bool) -> None:
-    """STOP PROTECTION: an operator may keep the data; deleting it is an administrator's."""
+    """STOP PROTECTION: an operator may keep the data; deleting it is an administrator's, and an immutable vault's
+    points within retention are not deleted."""
     if delete_data:
         require_administrator(user, "delete backup data")
     else:
         require_operator(user, "stop protection")
-        if item.status == ProtectedItem.Status.STOPPED:
-            raise NotNow(f"Protection of '{item.item.vm.name}' is already stopped.")
+    _refuse_soft_deleted(item)
+    if not delete_data and item.status == ProtectedItem.Status.STOPPED:
+        raise NotNow(f"Protection of '{item.item.vm.name}' is already stopped.")
+    if delete_data:
+        check_deletable(item)
 
 
 def check_delete_data(user: User, item: ProtectedItem) -> None:
-    """DELETE on the Protected Items bar: an administrator, and an item whose protection is stopped."""
+    """DELETE on the Protected Items bar: an administrator, an item whose protection is stopped, and no point an
+    immutable vault still holds."""
     require_administrator(user, "delete backup data")
+    _refuse_soft_deleted(item)
     if item.status != ProtectedItem.Status.STOPPED:
         raise NotNow("DELETE is for items whose protection is stopped. Use STOP PROTECTION first.")
+    check_deletable(item)
+
+
+def _refuse_soft_deleted(item: ProtectedItem) -> None:
+    if item.is_soft_deleted:
+        raise NotNow(f"The backup data of '{item.item.vm.name}' is already deleted (soft deleted until "
+                     f"{item.purge_after:%Y-%m-%d %H:%M} UTC). UNDELETE brings it back.")

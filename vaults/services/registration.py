@@ -65,12 +65,12 @@ def registration_refusal(vault: Vault, vm: VirtualMachine) -> str:
 
 
 def unregistration_refusal(item: RegisteredItem) -> str:
-    """Why ``item`` cannot be unregistered now, or "" when it can."""
-    if is_protected(item):
+    """Why ``item`` cannot be unregistered now, or "" when it can: protected, stopped with its backup data kept, or
+    soft deleted, its points still need the registration."""
+    protection = ProtectedItem.objects.filter(item=item).first()
+    if protection is not None and protection.is_soft_deleted:
+        return (f"'{item.name}' has soft-deleted backup data, kept until {protection.purge_after:%Y-%m-%d %H:%M} UTC: it "
+                "can be unregistered once that data is purged. UNDELETE brings the data back.")
+    if protection is not None:
         return f"'{item.name}' is protected. Stop its protection and delete its backup data first."
     return ""
-
-
-def is_protected(item: RegisteredItem) -> bool:
-    """Protected, or stopped with its backup data kept: either way its points still need the registration."""
-    return ProtectedItem.objects.filter(item=item).exists()

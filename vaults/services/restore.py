@@ -15,8 +15,8 @@ from jobs.errors import JobError
 from vaults.cloud.compute import VirtualNetwork, disk_storage_accounts, list_virtual_networks, storage_account_of
 from vaults.cloud.endpoint import compute_client
 from vaults.cloud.hosted import service_detail
-from vaults.models import RecoveryPoint, Subscription, User, Vault, VirtualMachine
-from vaults.services.refusals import InvalidRequest, require_operator
+from vaults.models import ProtectedItem, RecoveryPoint, Subscription, User, Vault, VirtualMachine
+from vaults.services.refusals import InvalidRequest, NotNow, require_operator
 
 log = logging.getLogger(__name__)
 
@@ -147,4 +147,7 @@ def damaged_point_error(point_row: RecoveryPoint, error: Exception) -> JobError:
 def check_restore(user: User, point: RecoveryPoint, request: RestoreRequest, *, ask_fabric: bool = True) -> None:
     """RESTORE: an operator, and a target every documented rule allows."""
     require_operator(user, "restore virtual machines")
+    if point.protected_item.status == ProtectedItem.Status.PURGING:
+        raise NotNow(f"The backup data of '{point.protected_item.item.vm.name}' is being purged: its recovery points "
+                     "can no longer be restored.")
     check_request(point.protected_item.vault, request, ask_fabric=ask_fabric)

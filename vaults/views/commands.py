@@ -1,8 +1,9 @@
-"""The Protected Items command bar: BACKUP NOW, STOP PROTECTION, DELETE and VERIFY (RESTORE is ``restore.py``).
+"""The Protected Items command bar: BACKUP NOW, STOP PROTECTION, DELETE, UNDELETE and VERIFY (RESTORE is
+``restore.py``).
 
 Every view finds the vault through ``vault_or_404`` (others get a 404) and the
 item within that vault, then calls the command's operation, whose checks say
-who may: operators back up and stop protection keeping the data;
+who may: operators back up, stop protection keeping the data and undelete;
 administrators delete backup data.
 """
 
@@ -16,6 +17,7 @@ from portal.access import can_administer
 from vaults.models import ProtectedItem, Vault
 from vaults.operations.backup import Backup
 from vaults.operations.maintenance import DeleteBackupData, StopProtection, Verify
+from vaults.operations.undelete import Undelete
 from vaults.services.refusals import Refusal
 from vaults.views.common import ids_from, notice, started_notice, vault_or_404
 
@@ -98,6 +100,20 @@ def delete_data(request: HttpRequest, pk: int) -> HttpResponse:
     except Refusal as refusal:
         return item_notice(_sentence(refusal))
     return item_notice(f"Delete Backup Data started for '{item.item.vm.name}'.", state="succeeded")
+
+
+# --- UNDELETE ----------------------------------------------------------------------
+
+@require_POST
+def undelete(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = vault_or_404(request, pk)
+    item = one_item(request, vault)
+    try:
+        job = Undelete.start(request.user, item)
+    except Refusal as refusal:
+        return item_notice(_sentence(refusal))
+    text = started_notice([job], f"Undelete started for '{item.item.vm.name}'.", "the undelete")
+    return item_notice(text, state="succeeded")
 
 
 def _sentence(refusal: Refusal) -> str:

@@ -1,7 +1,8 @@
 """Protected Items tab: the list with live refresh, and each item's Backup Details and Backup Policy.
 
-BACKUP NOW, RESTORE, STOP PROTECTION and DELETE join this page's command bar
-with the backup and restore jobs.
+BACKUP NOW, RESTORE, STOP PROTECTION, DELETE and UNDELETE join this page's
+command bar with the backup and restore jobs. A soft-deleted item shows the
+days left before its data is purged, and when.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
     tz, items = user_zone(request), list(grid.apply(items, "item__vm__name"))
     for item in items:  # times read in the user's zone, with the offset, like the schedules
         item.newest_label = local_label(item.newest_point, tz) if item.newest_point else ""
+        item.purge_label = local_label(item.purge_after, tz) if item.purge_after else ""
     context = {"items": items, "grid": grid}
     if request.htmx and request.htmx.target == "protected-items":
         return render(request, "vaults/protected_items.html#protected-table", {"vault": vault, **context})
@@ -52,6 +54,7 @@ def protected_item(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     context = {"item": item, "newest": newest, "last_job": last_job, "point_count": item.recovery_points.count(),
                "policy": policy_detail_rows(item.policy, tz) if item.policy else None,
                "last_backup_label": local_label(item.last_backup_time, tz) if item.last_backup_time else "",
+               "purge_label": local_label(item.purge_after, tz) if item.purge_after else "",
                "newest_label": local_label(newest.created, tz) if newest else ""}
     if request.htmx and request.htmx.target == "protected-item":
         return render(request, "vaults/protected_item.html#details", {"vault": vault, **context})

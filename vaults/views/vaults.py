@@ -1,8 +1,12 @@
 """Recovery Services pages: the vault list, quick create, and the tabs of a vault that are its own (Quick Start,
-Dashboard, Jobs, Configure) and DELETE."""
+Dashboard, Jobs, Configure) and DELETE.
+
+CONFIGURE has one section per setting, each its own form posted to its own URL: storage replication, soft delete,
+immutability. A section's view renders the whole page again with its own form's errors."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,8 +14,9 @@ from django.views.decorators.http import require_POST
 
 from jobs.models import Job
 from jobs.views import render_job_list
-from vaults.forms.vaults import DeleteVaultForm, QuickCreateForm, ReplicationForm
+from vaults.forms.vaults import DeleteVaultForm, ImmutabilityForm, QuickCreateForm, ReplicationForm, SoftDeleteForm
 from vaults.models import Subscription, Vault
+from vaults.services import keys, soft_delete
 from vaults.services import vaults as services
 from vaults.services.refusals import Refusal
 from vaults.views.common import LAST_TAB, VAULT_TABS, vault_or_404, vault_page
@@ -63,7 +68,53 @@ def configure(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Storage replication saved.")
             return redirect("vaults:configure", vault.pk)
-    return vault_page(request, vault, "configure", "vaults/configure.html", {"form": form})
+    return _configure_page(request, vault, form=form)
+
+
+def _configure_page(request: HttpRequest, vault: Vault, **forms: object) -> HttpResponse:
+    """The CONFIGURE tab with every section's form: the one just posted (in ``forms``) keeps what was entered."""
+    context = {"form": ReplicationForm(initial={"replication": vault.replication}),
+               "soft_delete_form": SoftDeleteForm.of(vault),
+               "immutability_form": ImmutabilityForm(initial={"immutability": vault.immutability}),
+               "encryption": keys.encryption_summary(vault), **forms}
+    return vault_page(request, vault, "configure", "vaults/configure.html", context)
+
+
+def _refused(form: forms.Form, error: Refusal) -> None:
+    form.add_error(error.field if error.field in form.fields else None, str(error))
+
+
+@require_POST
+def configure_soft_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = vault_or_404(request, pk)
+    form = SoftDeleteForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            soft_delete.set_soft_delete(request.user, vault, enabled=data["soft_delete_enabled"],
+                                        days=data["soft_delete_days"], always_on=data["soft_delete_always_on"])
+        except Refusal as error:
+            _refused(form, error)
+        else:
+            messages.success(request, "Soft delete settings saved.")
+            return redirect("vaults:configure", vault.pk)
+    return _configure_page(request, vault, soft_delete_form=form)
+
+
+@require_POST
+def configure_immutability(request: HttpRequest, pk: int) -> HttpResponse:
+    vault = vault_or_404(request, pk)
+    form = ImmutabilityForm(request.POST)
+    if form.is_valid():
+        try:
+            soft_delete.set_immutability(request.user, vault, form.cleaned_data["immutability"],
+                                         confirm_lock=form.cleaned_data["confirm_lock"])
+        except Refusal as error:
+            _refused(form, error)
+        else:
+            messages.success(request, f"Immutability saved: {vault.get_immutability_display()}.")
+            return redirect("vaults:configure", vault.pk)
+    return _configure_page(request, vault, immutability_form=form)
 
 
 @require_POST

@@ -1,4 +1,5 @@
-"""Shared by the backup_now, restore and verify commands: find a vault's item, wait for a job, exit by its outcome."""
+"""Shared by the backup_now, restore, undelete and verify commands: find a vault's item, wait for a job, exit by its
+outcome."""
 
 from __future__ import annotations
 
