@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django import forms
@@ -12,7 +13,8 @@ from vaults.models import Policy, RegisteredItem, Subscription, Vault, VirtualMa
 from vaults.operations.protection import ConfigureProtection
 from vaults.policy import rules, stored
 from vaults.services import policies
-from vaults.services.subscriptions import write_private
+from vaults.services.refusals import Refusal
+from vaults.services.subscriptions import check_endpoint, write_private
 
 
 class SubscriptionAdminForm(forms.ModelForm):
@@ -24,6 +26,20 @@ class SubscriptionAdminForm(forms.ModelForm):
     class Meta:
         model = Subscription
         fields = ["name", "subscription_id", "host", "protocol", "members"]
+
+    def clean(self) -> dict:
+        """The portal's rules for an endpoint hold here too (a GUID, a certificate with its key, no metadata
+        address, plain HTTP only to the lab fabric): the admin site is no way around them."""
+        data = super().clean()
+        kept = Path(self.instance.certificate_path) if self.instance.pk and self.instance.certificate_path else None
+        try:
+            data["subscription_id"] = check_endpoint(
+                subscription_id=data.get("subscription_id", ""), host=data.get("host", ""),
+                protocol=data.get("protocol", ""), ca_pem=data.get("ca_certificate", ""),
+                certificate_pem=data.get("certificate", "") or (kept.read_text() if kept and kept.exists() else ""))
+        except Refusal as error:
+            self.add_error(error.field if error.field in self.fields else None, str(error))
+        return data
 
 
 @admin.register(Subscription)

@@ -195,3 +195,29 @@ def test_an_administrator_tests_a_connection(client, owner, subscription, vm_lab
     response = client.post(reverse("vaults:subscription_test", args=[subscription.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert f"Connected to {vm_lab.host}: 3 regions" in response.content.decode()
+
+
+def test_the_admin_site_keeps_the_same_rules(client, certificate_dir, django_user_model):
+    superuser = django_user_model.objects.create_superuser("root", password="x")
+    client.force_login(superuser)
+    url = reverse("admin:vaults_subscription_add")
+    data = {"name": "Sneaky", "subscription_id": "../../../../tmp/x", "host": "169.254.169.254:80",
+            "protocol": "http", "certificate": "", "ca_certificate": ""}
+    refused = client.post(url, data)
+    assert refused.status_code == 200 and "must be a GUID" in refused.content.decode()
+    refused = client.post(url, {**data, "subscription_id": GUID})
+    assert "metadata" in refused.content.decode() or "link-local" in refused.content.decode()
+    refused = client.post(url, {**data, "subscription_id": GUID, "host": "management.example.net",
+                                "protocol": "https", "certificate": "not a pem"})
+    assert refused.status_code == 200 and not Subscription.objects.filter(subscription_id=GUID).exists()
+    assert not certificate_dir.exists() or not any(certificate_dir.iterdir())  # no certificate file written
+
+    saved = client.post(url, {**data, "subscription_id": GUID.upper(), "host": "management.example.net",
+                              "protocol": "https", "certificate": management_pem()})
+    assert saved.status_code == 302
+    subscription = Subscription.objects.get(subscription_id=GUID)  # kept lowercase, as the page keeps it
+    change = reverse("admin:vaults_subscription_change", args=[subscription.pk])
+    # Leaving the certificate empty keeps the one on file, which still passes the rules.
+    kept = client.post(change, {"name": "Renamed", "subscription_id": GUID, "host": "management.example.net",
+                                "protocol": "https", "certificate": "", "ca_certificate": ""})
+    assert kept.status_code == 302 and Subscription.objects.get(pk=subscription.pk).name == "Renamed"
