@@ -303,6 +303,8 @@ class LogAction(models.TextChoices):
     PURGE = "purge", "Purge Soft-Deleted Data"
     UPDATE_SOFT_DELETE = "update_soft_delete", "Update Soft Delete Settings"
     UPDATE_IMMUTABILITY = "update_immutability", "Update Immutability"
+    EXPORT_VAULT_KEY = "export_vault_key", "Export Vault Key"
+    IMPORT_VAULT_KEY = "import_vault_key", "Import Vault Key"
 
 
 class OperationLogEntry(models.Model):

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from jobs.models import LogAction
 from jobs.services import log_operation
 from portal.access import can_administer
 from vaults.models import User, Vault
@@ -31,8 +32,8 @@ from vaultstore import KeyFormatError, StoreKey, StoreKeyError, VaultStore, shor
 
 WRAP_PREFIX = "v1:"
 NONCE_BYTES = 12
-EXPORT_KEY = "export_vault_key"
-IMPORT_KEY = "import_vault_key"
+EXPORT_KEY = LogAction.EXPORT_VAULT_KEY
+IMPORT_KEY = LogAction.IMPORT_VAULT_KEY
 NOT_ENCRYPTED = ("This vault was created before encryption at rest: its backup data is stored unencrypted. "
                  "Encrypting it in place is not offered; to encrypt, create a new vault (new vaults are encrypted) "
                  "and protect the items there.")
