@@ -62,6 +62,10 @@ def sentence(job: Job) -> str:
         return f"Cancelling: {doing[0].lower()}{doing[1:]}{subject}…"
     if job.status not in _ENDINGS:
         return f"{doing}{subject}…"
+    if job.operation == Operation.DELETE_BACKUP_DATA and job.status == Status.COMPLETED \
+            and "Purged after" in job.properties:
+        return (f"Backup data of{subject} soft deleted: it is kept until {job.properties['Purged after']}, and "
+                "UNDELETE brings it back until then.")
     text = f"{done}{subject} {_ENDINGS[Status(job.status)]}"
     if job.status == Status.FAILED and job.error_message:
         text += f": {job.error_message}"

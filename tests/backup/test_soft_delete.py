@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
+from jobs.live import sentence
 from jobs.models import Job, LogAction, Operation, OperationLogEntry, Status
 from vaults.models import ProtectedItem, RecoveryPoint, Vault
 from vaults.operations.backup import Backup
@@ -74,6 +75,9 @@ def test_stop_protection_with_delete_data_keeps_the_points_which_restore_and_und
     assert (entry.user, entry.job, entry.item_name) == (owner, job, "dev01")
     assert entry.details["recovery_points"] == 2 and entry.details["purge_after"] == item.purge_after.isoformat()
     assert job.properties["Purged after"] == f"{item.purge_after:%Y-%m-%d %H:%M} UTC"
+    # The notification says what happened: kept, not gone.
+    assert sentence(job) == (f"Backup data of 'dev01' soft deleted: it is kept until {job.properties['Purged after']}, "
+                             "and UNDELETE brings it back until then.")
 
     # Protected Items: Soft deleted, with the days left and the date of the purge.
     client.force_login(member)
