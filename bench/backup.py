@@ -18,8 +18,11 @@ never written, 30% text-like, 25% random. Then, in one run:
   RSS is the worker's. Times include the snapshot request through the
   extension and, for restore, re-reading every restored disk to prove its digest
   and creating the VM.
-* **restic** (repository v2, ``--compression auto``) and **borg**
-  (``--chunker-params fixed,4194304 -C zstd,3``, no encryption) on the image
+  The project runs twice: into an encrypted vault (what a new vault is) and,
+  to show what encryption costs, into an unencrypted one (a vault made before
+  encryption), each protecting a VM of its own with only an OS disk.
+* **restic** (repository v2, ``--compression auto``; restic always encrypts) and **borg**
+  (``--chunker-params fixed,4194304 -C zstd,3``), unencrypted and with ``repokey-blake2``, on the image
   file: full, incremental after the same churn, restore (``--sparse``).
 * **limits**: reading the image, SHA-256 of it, ``zstd -1 -T2`` of it.
 
@@ -39,6 +42,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,8 +52,7 @@ from bench.store import build_image, churn, limits  # noqa: E402
 
 GIB = 1 << 30
 PY = sys.executable
-SERVICE, VM = "fabrikam-app", "app02"
-REGION, ACCOUNT = "West US", "labstorewestus"
+TOOLS = ("project", "project-unencrypted", "restic", "borg", "borg-repokey")
 PEAK = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
 
@@ -60,8 +63,10 @@ def _wait_port(port: int) -> None:
 
 
 def settle() -> None:
-    """Write back what earlier steps left dirty, so no tool's timed step pays for another step's writes."""
+    """Write back what earlier steps left dirty, so no tool's timed step pays for another step's writes; say the
+    load average the next step starts under (these machines are shared: a figure under load is not comparable)."""
     os.sync()
+    print(f"  load average before the step: {os.getloadavg()[0]:.2f}", flush=True)
 
 
 def measured(args: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[float, float]:
@@ -96,10 +101,11 @@ def run_restic(image: Path, work: Path, churned_image) -> dict:
             "peak_rss_mb": max(rss1, rss2, rss3)}
 
 
-def run_borg(image: Path, work: Path, churned_image) -> dict:
-    repo, target = work / "borg-repo", work / "borg-restore"
-    env = {**os.environ, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_BASE_DIR": str(work / "borg-base")}
-    subprocess.run(["borg", "init", "-e", "none", str(repo)], env=env, check=True)
+def run_borg(image: Path, work: Path, churned_image, encryption: str = "none") -> dict:
+    repo, target = work / f"borg-repo-{encryption}", work / "borg-restore"
+    env = {**os.environ, "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_BASE_DIR": str(work / "borg-base"),
+           "BORG_PASSPHRASE": "bench-passphrase"}
+    subprocess.run(["borg", "init", "-e", encryption, str(repo)], env=env, check=True)
     args = ["--chunker-params", "fixed,4194304", "-C", "zstd,3"]
     full_s, rss1 = measured(["borg", "create", *args, f"{repo}::full", str(image)], env, image.parent)
     churned_image()
@@ -162,7 +168,23 @@ class Lab:
                 process.kill()
 
 
-def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
+@dataclass
+class Target:
+    """Where the project's run puts the image: a VM with only an OS disk, and the vault that protects it."""
+
+    vault: str
+    service: str
+    vm: str
+    region: str
+    account: str
+    encrypted: bool
+
+
+ENCRYPTED = Target("bench", "fabrikam-app", "app02", "West US", "labstorewestus", encrypted=True)
+UNENCRYPTED = Target("bench-plain", "northwind-dev", "dev01", "North Europe", "labstorenortheu", encrypted=False)
+
+
+def run_project(lab: Lab, image: Path, churned_ranges, target: Target) -> dict:
     from celery import current_app
     from django.contrib.auth import get_user_model
     from django.utils import timezone
@@ -196,17 +218,22 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
         print(f"  {job.get_operation_display()}: {time.perf_counter() - started:.2f} s ({steps})", flush=True)
         return job
 
-    user = get_user_model().objects.create_superuser("bench", password=None)
-    subscription = Subscription.objects.create(name="Bench", subscription_id=lab.subscription_id,
-                                               host=f"127.0.0.1:{lab.fabric_port}", protocol="http")
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_superuser": True,
+                                                                                 "is_staff": True})
+    subscription, _ = Subscription.objects.get_or_create(subscription_id=lab.subscription_id, defaults={
+        "name": "Bench", "host": f"127.0.0.1:{lab.fabric_port}", "protocol": "http"})
     subscription.members.add(user)
     # As a person sets it up: quick create, Locally Redundant (the other tools keep one copy too), discover,
     # register, protect under DefaultPolicy.
-    vault = create_vault(user, subscription, "bench", REGION)
+    vault = create_vault(user, subscription, target.vault, target.region)
+    if not target.encrypted:
+        # As a vault made before encryption at rest: no key, so its store stays unencrypted.
+        Vault.objects.filter(pk=vault.pk).update(wrapped_key="", key_fingerprint="")
+        vault.refresh_from_db()
     set_replication(user, vault, Vault.Replication.LRS)
     run(Discovery.start(user, vault))
-    vm = VirtualMachine.objects.get(subscription=subscription, cloud_service=SERVICE, name=VM)
-    lab.manage("fabric", "import-disk", f"{SERVICE}/{VM}", "os", str(image), "--url",
+    vm = VirtualMachine.objects.get(subscription=subscription, cloud_service=target.service, name=target.vm)
+    lab.manage("fabric", "import-disk", f"{target.service}/{target.vm}", "os", str(image), "--url",
                f"http://127.0.0.1:{lab.fabric_port}")
     [outcome] = Register.start_many(user, vault, [vm.pk])
     run(Job.objects.get(item_key=outcome.item.item_key, operation=Operation.REGISTER))
@@ -235,19 +262,21 @@ def run_project(lab: Lab, image: Path, churned_ranges) -> dict:
     point = item.recovery_points.order_by("-created").first()
     settle()
     start = time.perf_counter()
-    restore = run(Restore.start(user, point, RestoreRequest(f"{VM}r", SERVICE, False, ACCOUNT)))
+    restore = run(Restore.start(user, point, RestoreRequest(f"{target.vm}r", target.service, False, target.account)))
     restore_s = time.perf_counter() - start
-    stored = open_store(vault).stored_bytes()
+    store = open_store(vault)
+    assert store.encrypted == target.encrypted
+    stored = store.stored_bytes()
     return {"full_s": full_s, "incremental_s": incremental_s, "restore_s": restore_s, "stored_bytes": stored,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "details": {"full": full.properties, "incremental": incremental.properties, "restore": restore.properties}}
 
 
 def table(results: dict) -> str:
-    rows = [f"{'':10} {'full s':>9} {'incr s':>9} {'restore s':>10} {'stored GiB':>11} {'peak RSS MB':>12}"]
-    for name in ("project", "restic", "borg"):
+    rows = [f"{'':20} {'full s':>9} {'incr s':>9} {'restore s':>10} {'stored GiB':>11} {'peak RSS MB':>12}"]
+    for name in TOOLS:
         r = results[name]
-        rows.append(f"{name:10} {r['full_s']:9.2f} {r['incremental_s']:9.2f} {r['restore_s']:10.2f} "
+        rows.append(f"{name:20} {r['full_s']:9.2f} {r['incremental_s']:9.2f} {r['restore_s']:10.2f} "
                     f"{r['stored_bytes'] / GIB:11.3f} {r['peak_rss_mb']:12.0f}")
     lim = results["limits"]
     rows.append(f"limits: read {lim['read_s']:.2f} s, sha256 {lim['sha256_s']:.2f} s, zstd -1 -T2 {lim['zstd_s']:.2f} s")
@@ -257,6 +286,11 @@ def table(results: dict) -> str:
                 f"incremental vs borg {b['incremental_s'] / p['incremental_s']:.2f}x, vs restic "
                 f"{rs['incremental_s'] / p['incremental_s']:.2f}x; restore vs restic {rs['restore_s'] / p['restore_s']:.2f}x; "
                 f"stored vs borg {p['stored_bytes'] / b['stored_bytes']:.2f}")
+    plain, keyed = results["project-unencrypted"], results["borg-repokey"]
+    rows.append(f"encryption: project full {p['full_s'] / plain['full_s']:.2f}x the time unencrypted, incremental "
+                f"{p['incremental_s'] / plain['incremental_s']:.2f}x, restore {p['restore_s'] / plain['restore_s']:.2f}x; "
+                f"encrypted, full vs borg repokey-blake2 {keyed['full_s'] / p['full_s']:.2f}x, incremental "
+                f"{keyed['incremental_s'] / p['incremental_s']:.2f}x, restore {keyed['restore_s'] / p['restore_s']:.2f}x")
     return "\n".join(rows)
 
 
@@ -265,6 +299,8 @@ def main() -> None:
     parser.add_argument("--size-gib", type=float, default=4)
     parser.add_argument("--keep", action="store_true", help="keep var/bench/backup/ (image, repositories, lab)")
     parser.add_argument("--project-only", action="store_true", help="skip restic, borg and the limits (for tuning)")
+    parser.add_argument("--unencrypted-first", action="store_true",
+                        help="run the unencrypted vault before the encrypted one (to see what the order costs)")
     options = parser.parse_args()
     bench_dir = ROOT / "var" / "bench"
     work = bench_dir / "backup"
@@ -295,13 +331,15 @@ def main() -> None:
     lab = Lab(work / "lab")
     try:
         lab.start()
-        image = fresh_copy("project.raw")
-        print("project ...", flush=True)
-        results["project"] = run_project(lab, image, churner(image))
-        image.unlink()
+        order = [("project", ENCRYPTED), ("project-unencrypted", UNENCRYPTED)]
+        for name, target in reversed(order) if options.unencrypted_first else order:
+            image = fresh_copy(f"{name}.raw")
+            print(f"{name} ...", flush=True)
+            results[name] = run_project(lab, image, churner(image), target)
+            image.unlink()
+            print(f"{name}:", {k: v for k, v in results[name].items() if k != "details"}, flush=True)
     finally:
         lab.stop()
-    print("project:", {k: v for k, v in results["project"].items() if k != "details"}, flush=True)
     if options.project_only:
         shutil.rmtree(work, ignore_errors=True)
         return
@@ -310,13 +348,14 @@ def main() -> None:
     results["restic"] = run_restic(image, work, churner(image))
     image.unlink()
     print("restic:", results["restic"], flush=True)
-    image = fresh_copy("borg.raw")
-    print("borg ...", flush=True)
-    results["borg"] = run_borg(image, work, churner(image))
-    image.unlink()
-    print("borg:", results["borg"], flush=True)
+    for name, encryption in (("borg", "none"), ("borg-repokey", "repokey-blake2")):
+        image = fresh_copy(f"{name}.raw")
+        print(f"{name} ...", flush=True)
+        results[name] = run_borg(image, work, churner(image), encryption)
+        image.unlink()
+        print(f"{name}:", results[name], flush=True)
     assert len({tuple(map(tuple, ranges)) for ranges in churn_log.values()}) == 1, "every tool saw the same churn"
-    for name in ("project", "restic", "borg"):
+    for name in TOOLS:
         for key in ("full_s", "incremental_s", "restore_s", "peak_rss_mb"):
             results[name][key] = round(results[name][key], 3)
     results["image"] = {"size_bytes": size, "never_written": 0.45, "text_like": 0.30, "random": 0.25,

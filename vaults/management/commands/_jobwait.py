@@ -4,13 +4,45 @@ outcome."""
 from __future__ import annotations
 
 import time
+from typing import Any, ClassVar, Protocol
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.models import Job
 from vaults.models import ProtectedItem, Vault
+from vaults.services.refusals import Refusal
 
 GOOD = ("completed", "completed_with_warnings")
+
+
+class ItemOperation(Protocol):
+    @classmethod
+    def start(cls, user: None, item: ProtectedItem) -> Job: ...
+
+
+class ItemJobCommand(BaseCommand):
+    """A command that starts one job on a vault's protected item (VAULT [SERVICE/]VM), as its button on the command
+    bar does; ``--wait`` follows the job and fails when it fails."""
+
+    operation: ClassVar[type[ItemOperation]]
+    default_timeout: ClassVar[float] = 600
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("vault")
+        parser.add_argument("vm", help="VM name, or cloud-service/name")
+        parser.add_argument("--wait", action="store_true")
+        parser.add_argument("--timeout", type=float, default=self.default_timeout)
+
+    def handle(self, *args: str, vault: str, vm: str, wait: bool, timeout: float, **options: Any) -> None:
+        item = find_item(find_vault(vault), vm)
+        try:
+            job = self.operation.start(None, item)
+        except Refusal as refusal:
+            raise CommandError(str(refusal)) from refusal
+        if wait:
+            wait_for_job(self, job, timeout)
+        else:
+            started(self, job)
 
 
 def find_vault(name: str) -> Vault:
