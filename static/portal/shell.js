@@ -41,8 +41,9 @@
 
   // ---- Tables: selection drives the command bar ------------------------
   // A table with data-selectable has rows with data-id; commands carry
-  // data-requires="one|some" and optionally data-requires-flag="x": every
-  // selected row must have data-x="1" for the command to be enabled.
+  // data-requires="one|some|any" and optionally data-requires-flag="x": every
+  // selected row must have data-x="1" for the command to be enabled ("any":
+  // also with nothing selected, like PROTECT, whose wizard then lists them all).
   function selectedRows() {
     return Array.from(document.querySelectorAll("table[data-selectable] tbody tr[aria-selected='true']"));
   }
@@ -50,7 +51,7 @@
     const rows = selectedRows();
     document.querySelectorAll(".command[data-requires]").forEach((cmd) => {
       const need = cmd.dataset.requires;
-      let ok = need === "one" ? rows.length === 1 : rows.length >= 1;
+      let ok = need === "one" ? rows.length === 1 : need === "any" || rows.length >= 1;
       const flag = cmd.dataset.requiresFlag;
       if (ok && flag) ok = rows.every((row) => row.dataset[flag] === "1");
       cmd.disabled = !ok;

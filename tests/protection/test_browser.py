@@ -91,6 +91,16 @@ def test_weekly_policy_protects_two_vms_and_cannot_be_deleted_while_used(
     page.locator(".tabs").get_by_role("link", name="REGISTERED ITEMS", exact=True).click()
     rows = page.locator("#item-table tbody tr")
     expect(rows).to_have_count(2)
+    # As in the tutorial, PROTECT with nothing selected opens the wizard, which lists every registered VM that is not
+    # protected yet, none of them ticked.
+    expect(page.locator("#cmd-protect")).to_be_enabled()
+    page.click("#cmd-protect")
+    wizard = page.locator("#protect-dialog")
+    expect(wizard.locator("#protect-table tbody tr")).to_have_count(2)
+    expect(wizard.locator("#protect-table input:checked")).to_have_count(0)
+    page.screenshot(path=screenshot_dir / "protect-wizard-nothing-selected.png")
+    page.keyboard.press("Escape")
+    expect(wizard).to_be_hidden()
     rows.nth(0).click()
     rows.nth(1).click(modifiers=["Control"])
     expect(page.locator("#cmd-protect")).to_be_enabled()
