@@ -61,6 +61,9 @@ def test_quick_create_form_offers_the_subscriptions_regions(client, member, subs
     html = client.get(reverse("vaults:quick_create"), HTTP_HX_REQUEST="true").content.decode()
     assert '<option value="East US"' in html and '<option value="West US"' in html
     assert 'name="subscription"' in html and 'type="hidden"' in html  # one subscription: no picker
+    # ...but the field is shown, read-only, as the tutorial's step names it.
+    assert 'id="quick-create-subscription"' in html and 'readonly' in html
+    assert f'value="{member.subscriptions.get().name}" readonly' in html
 
 
 def test_subscription_picker_only_with_several_subscriptions(client, member, other_subscription):
