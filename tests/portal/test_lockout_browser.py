@@ -35,3 +35,20 @@ def test_the_login_page_says_the_sign_in_is_locked_for_how_long_and_what_to_do(p
     expect(page).to_have_url(f"{portal_server}/login/")
     expect(page.locator("input[name=username]")).to_have_value("member")
     page.screenshot(path=screenshot_dir / "login-locked.png")
+
+
+def test_the_subscriptions_page_offers_the_connection_test_to_administrators_only(page, sign_in, portal_server, owner,
+                                                                                    reader, subscription,
+                                                                                    screenshot_dir):
+    subscription.members.add(reader)
+    sign_in(page, owner)
+    page.goto(portal_server + "/vaults/subscriptions/")
+    row = page.locator(f"#subscription-table tr[data-id='{subscription.pk}']")
+    expect(row.get_by_role("button", name="Test connection")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "subscriptions-administrator.png")
+    page.context.clear_cookies()
+    sign_in(page, reader)
+    page.goto(portal_server + "/vaults/subscriptions/")
+    expect(row).to_be_visible()
+    expect(row.get_by_role("button", name="Test connection")).to_have_count(0)
+    page.screenshot(path=screenshot_dir / "subscriptions-reader.png")
