@@ -47,8 +47,8 @@ class Process:
 PROCESSES: tuple[Process, ...] = (
     Process("web", "web (uvicorn, ASGI)",
             ("uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", "${PORT}", "--no-access-log")),
-    Process("worker", "Celery worker",
-            ("celery", "-A", "portal", "worker", "--loglevel", "INFO", "--concurrency", "2", "--hostname", "worker@%h")),
+    # The jobs: the queues WORKER_QUEUES names (the data queue by default), as WORKER_NAME@<host>; N of them on N hosts.
+    Process("worker", "Celery worker for the jobs", ("python", "manage.py", "job_worker")),
     # The reconciler and the scheduler's tick, on a queue of their own: never behind a long transfer.
     Process("control", "Celery worker for the reconciler and the scheduler", ("python", "manage.py", "control_worker")),
     # The schedule file is CELERY_BEAT_SCHEDULE_FILENAME, under VAR_DIR.

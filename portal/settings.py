@@ -192,6 +192,12 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # The control queue: the reconciler and the scheduler's tick, run by a worker of their own (``manage.py
 # control_worker``) so that long transfers filling the job workers never hold them up.
 CONTROL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-control"
+# A job worker (`manage.py job_worker`, the `worker` process): the queues it consumes, "data" (the jobs: transfers,
+# registrations...) and/or "control" (what the control worker runs); its Celery name, WORKER_NAME@<host>, which
+# Job.worker records; its pool processes. Several workers on one host need different names.
+WORKER_QUEUES = env_list("WORKER_QUEUES", ["data"])
+WORKER_NAME = env_str("WORKER_NAME", "worker")
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 2, minimum=1, maximum=64)
 # Prefix of the live-event channels on Redis, for the same reason.
 EVENTS_CHANNEL_PREFIX = env_str("EVENTS_CHANNEL_PREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

@@ -40,7 +40,7 @@ def test_supervisord_conf_runs_the_portals_processes_each_restarted_when_redis_a
         assert process.stdout_logfile == "/dev/stdout" and process.redirect_stderr
         assert process.directory == str(settings.BASE_DIR)
     assert "--port 18000" in found["web"].command
-    assert found["worker"].command.endswith("--hostname worker@%h")
+    assert found["worker"].command.endswith("manage.py job_worker")
     assert "fabric serve --port 18100" in found["fabric"].command
 
 

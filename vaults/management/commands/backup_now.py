@@ -7,6 +7,7 @@ from vaults.operations.backup import Backup
 
 
 class Command(ItemJobCommand):
-    help = "Start a Backup job for a protected VM (VAULT [SERVICE/]VM); --wait follows it and fails when it fails."
+    help = ("Start a Backup job for a protected VM (VAULT [SERVICE/]VM); --wait follows it and fails when it fails; "
+            "--json prints the job, or the problem, as one JSON object.")
     operation = Backup
     default_timeout = 3600

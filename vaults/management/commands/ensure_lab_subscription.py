@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -18,8 +19,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--member", action="append", default=[], help="user name to add (repeatable)")
+        parser.add_argument("--json", action="store_true", dest="as_json",
+                            help="print the subscription as one JSON object and nothing else")
 
-    def handle(self, *args: str, member: list[str], **options: Any) -> None:
+    def handle(self, *args: str, member: list[str], as_json: bool, **options: Any) -> None:
         host = f"127.0.0.1:{settings.FABRIC_PORT}"
         subscription, created = Subscription.objects.update_or_create(
             subscription_id=settings.LAB_SUBSCRIPTION_ID,
@@ -28,5 +31,11 @@ class Command(BaseCommand):
         )
         users = get_user_model().objects.filter(username__in=member)
         subscription.members.add(*users)
+        if as_json:
+            members = sorted(subscription.members.values_list("username", flat=True))
+            self.stdout.write(json.dumps({"id": subscription.pk, "name": subscription.name, "created": created,
+                                          "subscription_id": subscription.subscription_id, "url": f"http://{host}",
+                                          "members": members}, sort_keys=True))
+            return
         verb = "Created" if created else "Kept"
         self.stdout.write(f"{verb} '{subscription.name}' ({subscription.subscription_id}) at http://{host}")

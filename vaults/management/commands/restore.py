@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandParser
 
-from vaults.cloud.errors import FabricError
-from vaults.management.commands._jobwait import find_item, find_vault, started, wait_for_job
+from jobs.models import Job
+from vaults.management.commands._jobwait import JobCommand, NotFound, find_item, find_vault
 from vaults.operations.restore import Restore
-from vaults.services.refusals import Refusal
 from vaults.services.restore import RestoreRequest
 
 
-class Command(BaseCommand):
+class Command(JobCommand):
     help = ("Restore a protected VM's recovery point (the newest unless --point) as a new VM; --wait follows the job "
-            "and fails when it fails.")
+            "and fails when it fails; --json prints the job, or the problem, as one JSON object.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("vault")
@@ -27,22 +26,14 @@ class Command(BaseCommand):
         parser.add_argument("--storage-account", required=True)
         parser.add_argument("--virtual-network", default="")
         parser.add_argument("--subnet", default="")
-        parser.add_argument("--wait", action="store_true")
-        parser.add_argument("--timeout", type=float, default=3600)
+        super().add_arguments(parser)
 
-    def handle(self, *args: str, **o: Any) -> None:
+    def start_job(self, **o: Any) -> Job:
         item = find_item(find_vault(o["vault"]), o["vm"])
         points = item.recovery_points.order_by("-created")
         point = points.filter(pk=o["point"]).first() if o["point"] else points.first()
         if point is None:
-            raise CommandError("No such recovery point." if o["point"] else f"'{o['vm']}' has no recovery point.")
+            raise NotFound("No such recovery point." if o["point"] else f"'{o['vm']}' has no recovery point.")
         request = RestoreRequest(o["name"], o["service"], o["new_service"], o["storage_account"], o["virtual_network"],
                                  o["subnet"])
-        try:
-            job = Restore.start(None, point, request)
-        except (Refusal, FabricError) as refusal:
-            raise CommandError(str(refusal)) from refusal
-        if o["wait"]:
-            wait_for_job(self, job, o["timeout"])
-        else:
-            started(self, job)
+        return Restore.start(None, point, request)

@@ -8,5 +8,6 @@ from vaults.operations.undelete import Undelete
 
 class Command(ItemJobCommand):
     help = ("Bring a soft-deleted protected VM (VAULT [SERVICE/]VM) back as Protection Stopped, with all its recovery "
-            "points; --wait follows the Undelete job and fails when it fails.")
+            "points; --wait follows the Undelete job and fails when it fails; --json prints the job, or the problem, as "
+            "one JSON object.")
     operation = Undelete
