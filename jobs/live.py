@@ -10,7 +10,8 @@ The payload serves two listeners at once: pages that show the job (they use
      "item": "vm01", "progress": 40, "state": "running",
      "text": "Registering 'vm01'…", "url": "/jobs/12/", "at": 1764012345.123}
 
-``kind`` is ``status`` (a transition), ``subtask`` or ``progress``.
+``kind`` is ``status`` (a transition), ``subtask`` or ``progress``. A job that moves bytes adds ``rate``
+("112.4 MB/s"), ``eta`` ("about 2 min left") and ``phase``, each empty while unknown.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from jobs import throughput
 from jobs.models import Job, Operation, Status
 from portal import events
 
@@ -88,6 +90,9 @@ def payload(job: Job, kind: str = "status") -> dict[str, Any]:
         "text": sentence(job),
         "url": job.get_absolute_url(),
         "at": round(time.time(), 3),
+        # "112.4 MB/s", "about 2 min left", "Writing disks": empty while unknown (jobs.throughput).
+        **{name: "" for name in ("rate", "eta", "phase")},
+        **throughput.figures(job.properties, active=job.is_active),
     }
 
 

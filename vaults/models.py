@@ -443,3 +443,6 @@ class ScheduledBackup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.protected_item} @ {self.slot}"
+
+
+from vaults.history import StorageSample  # noqa: E402, F401 - defined apart, imported here so Django finds it

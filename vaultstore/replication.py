@@ -6,11 +6,14 @@ the secondary only after every chunk it names is durable there, so a
 replication interrupted at any moment leaves the secondary consistent. Points
 gone from the primary (retention, deleted data) are removed from the secondary
 when ``prune`` is set; the secondary's own GC then frees their chunks.
+``progress(done, total)`` counts the stored bytes copied against those the
+secondary lacks, so a job shows a byte rate and the time left.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vaultstore.base import Store
@@ -49,7 +52,13 @@ def replicate(primary: Store, secondary: Store, *, prune: bool = True, progress:
         secondary.chunks.refresh()
         present = set(secondary.point_ids())
         wanted = [point_id for point_id in primary.point_ids() if point_id not in present]
-        for number, point_id in enumerate(wanted):
+        total = _bytes_to_copy(primary, secondary, wanted)
+
+        def copied() -> None:
+            if progress is not None:
+                progress(min(report.bytes_copied, total), total)
+
+        for point_id in wanted:
             try:
                 raw = primary.point_path(point_id).read_bytes()
                 point = primary.load_point(point_id)
@@ -64,7 +73,7 @@ def replicate(primary: Store, secondary: Store, *, prune: bool = True, progress:
                 missing = sorted(name for name in names if not secondary.chunks.has(name))
                 writer = ChunkWriter(secondary.chunks)
                 try:
-                    _copy_chunks(primary, writer, missing, report, cancel)
+                    _copy_chunks(primary, writer, missing, report, cancel, copied)
                     writer.commit()
                 finally:
                     writer.discard()
@@ -74,8 +83,7 @@ def replicate(primary: Store, secondary: Store, *, prune: bool = True, progress:
                 report.failed_points[point_id] = exc.message
             finally:
                 pending.remove()
-            if progress is not None:
-                progress(number + 1, len(wanted))
+            copied()
         if prune:
             gone = sorted(present - set(primary.point_ids()))
             secondary.delete_points(gone)
@@ -83,8 +91,27 @@ def replicate(primary: Store, secondary: Store, *, prune: bool = True, progress:
     return report
 
 
+def _bytes_to_copy(primary: Store, secondary: Store, point_ids: list[str]) -> int:
+    """The stored bytes of the chunks these points name that the secondary lacks: the total ``progress`` counts
+    against (points that cannot be read count nothing; the copy loop reports them)."""
+    missing: set[str] = set()
+    for point_id in point_ids:
+        try:
+            names = primary.load_point(point_id).referenced()
+        except (CorruptManifestError, FileNotFoundError):
+            continue
+        missing.update(name for name in names if not secondary.chunks.has(name))
+    total = 0
+    for name in missing:
+        try:
+            total += primary.chunks.locate(name).length
+        except ChunkError:
+            continue
+    return total
+
+
 def _copy_chunks(primary: Store, writer: ChunkWriter, names: list[str], report: ReplicationReport,
-                 cancel: CancelFn | None) -> None:
+                 cancel: CancelFn | None, copied: Callable[[], None]) -> None:
     def work(batch: list[str]) -> int:
         copied = 0
         for name in batch:
@@ -93,8 +120,9 @@ def _copy_chunks(primary: Store, writer: ChunkWriter, names: list[str], report: 
             copied += writer.write_compressed(name, frame, len(data))
         return copied
 
-    def collect(copied: int) -> None:
-        report.bytes_copied += copied
+    def collect(count: int) -> None:
+        report.bytes_copied += count
+        copied()
 
     batches = [names[start:start + COPY_BATCH] for start in range(0, len(names), COPY_BATCH)]
     run_bounded(primary.workers, batches, work, collect, cancel, "replicate")

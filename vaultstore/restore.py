@@ -102,13 +102,17 @@ def _read_chunk(store: Store, secondary: Store | None, name: str, length: int) -
 
 
 def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, read_batch: int = 4 << 20,
-                   name_of: NameFn = chunk_hash) -> str:
+                   name_of: NameFn = chunk_hash, progress: ProgressFn | None = None,
+                   cancel: CancelFn | None = None) -> str:
     """The digest of any disk, read through a source (e.g. the restored page blob), to compare with a manifest's.
-    ``name_of`` is the store's (``ChunkStore.name_of``): an encrypted store's digests use its keyed names."""
+    ``name_of`` is the store's (``ChunkStore.name_of``): an encrypted store's digests use its keyed names.
+    ``progress(done, total)`` counts the bytes read back (the chunks the source holds data in)."""
     size = source.size
     touched = split_by_chunk(source.ranges(), chunk_size)
     hashes: list[str | None] = [None] * chunk_count(size, chunk_size)
     zero = bytes(chunk_size)
+    read_total = sum(chunk_length(index, size, chunk_size) for index in touched)
+    read_done = 0
 
     def work(batch: list[int]) -> list[tuple[int, str | None]]:
         start = batch[0] * chunk_size
@@ -122,8 +126,12 @@ def measure_digest(source: DiskSource, chunk_size: int, *, workers: int = 2, rea
         return out
 
     def collect(result: list[tuple[int, str | None]]) -> None:
+        nonlocal read_done
         for index, name in result:
             hashes[index] = name
+            read_done += chunk_length(index, size, chunk_size)
+        if progress is not None:
+            progress(read_done, read_total)
 
-    run_bounded(workers, runs(touched.keys(), max(1, read_batch // chunk_size)), work, collect, None, "digest")
+    run_bounded(workers, runs(touched.keys(), max(1, read_batch // chunk_size)), work, collect, cancel, "digest")
     return disk_digest(size, chunk_size, hashes, name_of)

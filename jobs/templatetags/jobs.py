@@ -8,7 +8,7 @@ from django import template
 from django.template import Context
 from django.utils.html import json_script
 
-from jobs import live
+from jobs import live, throughput
 from jobs.models import Job
 
 register = template.Library()
@@ -21,6 +21,18 @@ def duration(value: timedelta | None) -> str:
         return ""
     seconds = max(0, int(value.total_seconds()))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+@register.filter
+def throughput_figures(job: Job) -> dict[str, str]:
+    """The job's rate, time left and phase as the Details dialog shows them (``jobs.throughput.figures``)."""
+    return throughput.figures(job.properties, active=job.is_active)
+
+
+@register.filter
+def public_properties(properties: dict) -> dict:
+    """The properties a person reads: without the private ones (``jobs.throughput.KEY``)."""
+    return throughput.public(properties or {})
 
 
 @register.filter

@@ -129,6 +129,15 @@
     const pct = Math.max(0, Math.min(100, Number(data.progress) || 0));
     bar.setAttribute("aria-valuenow", String(pct));
     bar.firstElementChild.style.width = `${pct}%`;
+    // Bytes per second and time left of a job that moves data; nothing while they are unknown.
+    const meta = note.querySelector(".note-meta");
+    if (meta) {
+      const running = note.dataset.state === "running";
+      ["phase", "rate", "eta"].forEach((name) => {
+        meta.querySelector(`.note-${name}`).textContent = running ? (data[name] || "") : "";
+      });
+      meta.hidden = !running || !(data.rate || data.phase);
+    }
     const link = note.querySelector(".note-link");
     if (data.url) { link.href = data.url; link.hidden = false; } else { link.hidden = true; }
     const confirming = note.dataset.state === "confirm";

@@ -16,6 +16,7 @@ from django.utils import timezone
 from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
+from jobs.throughput import Meter
 from portal.events import publish
 from portal.units import human_bytes
 from vaults.cloud.pageblob import blob_client
@@ -145,14 +146,18 @@ def _transfer(ctx: JobContext, item: ProtectedItem, store: VaultStore, snapshot:
             ctx.set_property("Backup Size", human_bytes(total))
             ctx.set_property("Backup kind", "Incremental" if incremental else "Full")
 
+        meter = Meter(ctx)
+        meter.enter("Transferring data to the vault")
+
         def progress(done: int, total: int) -> None:
-            ctx.progress(10 + 85 * done / max(total, 1), **{"Transferred Bytes": human_bytes(done),
-                                                             "Backup Size": human_bytes(total)})
+            meter.update(done, total, 10 + 85 * done / max(total, 1), **{"Transferred Bytes": human_bytes(done),
+                                                                          "Backup Size": human_bytes(total)})
 
         point = backup.transfer(store, item, snapshot, blob_client(vault.subscription.endpoint), point_id=point_id,
                                 created=created, metadata={"item": item.item.item_key, "job": ctx.job.pk},
                                 planned=planned, progress=progress, cancel=ctx.check_cancelled)
         ctx.set_property("Transferred Bytes", human_bytes(point.read_bytes))
+        meter.finish(point.read_bytes)
         ctx.set_property("Stored Bytes", human_bytes(point.stored_bytes))
         if point.healed_chunks:
             # Chunks the store no longer held whole (Verify found them damaged, or their pack is gone): read

@@ -18,6 +18,7 @@ from django.utils import timezone
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
+from jobs.throughput import Meter
 from portal.events import publish
 from vaults.models import ProtectedItem, RecoveryPoint, User, Vault
 from vaults.operations.base import VaultOperation
@@ -189,8 +190,11 @@ class Verify(VaultJob):
     def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         store = open_store(vault)
         with ctx.subtask("Verify recovery points"):
-            report = store.verify(progress=lambda done, total: ctx.progress(100 * done / max(total, 1)),
+            meter = Meter(ctx)
+            meter.enter("Reading every chunk back")
+            report = store.verify(progress=lambda done, total: meter.update(done, total, 100 * done / max(total, 1)),
                                   cancel=ctx.check_cancelled)
+            meter.finish()
             ctx.set_property("Recovery points checked", report.points_checked)
             ctx.set_property("Chunks checked", report.chunks_checked)
         if report.rebuilt_packs:
@@ -254,9 +258,13 @@ class Replicate(VaultJob):
             return
         ctx.set_property("Paired region", vault.paired_region)
         with ctx.subtask("Copy new data to the paired region"):
+            meter = Meter(ctx)
+            meter.enter("Copying to the paired region")
             report = open_store(vault).replicate_to(
-                secondary_store(vault, create=True), progress=lambda done, total: ctx.progress(100 * done / max(total, 1)),
+                secondary_store(vault, create=True),
+                progress=lambda done, total: meter.update(done, total, 100 * done / max(total, 1)),
                 cancel=ctx.check_cancelled)
+            meter.finish(report.bytes_copied)
             ctx.set_property("Recovery points copied", len(report.points_copied))
         if report.failed_points:
             ctx.warn(f"Recovery points not copied: {', '.join(sorted(report.failed_points))}")

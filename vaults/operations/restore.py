@@ -11,6 +11,7 @@ created is removed when it fails or is cancelled: no half-restored VM is left.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 from azure.servicemanagement import ServiceManagementService
@@ -20,6 +21,7 @@ from django.db import transaction
 from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
+from jobs.throughput import Meter
 from portal.events import publish
 from portal.units import human_bytes
 from vaults.cloud.deployments import RestoredDisk, create_vm, delete_role
@@ -45,8 +47,13 @@ from vaultstore import (
     measure_digest,
 )
 from vaultstore import RecoveryPoint as StorePoint
+from vaultstore.manifest import data_length
 
 log = logging.getLogger(__name__)
+
+# The phases of the disks' restore, as the job's details name them.
+WRITING = "Writing disks"
+PROVING = "Proving the restored disks"
 
 
 class Restore(VaultOperation):
@@ -166,43 +173,63 @@ def _media_base(point_row: RecoveryPoint) -> str:
 
 def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore, point: StorePoint,
                    blobs: PageBlobClient) -> list[RestoredDisk]:
-    """Write every disk of the point into a new page blob, then prove each blob's digest; (disk, blob url) pairs."""
+    """Write every disk of the point into a new page blob, then prove each blob's digest; (disk, blob url) pairs.
+
+    The progress follows the bytes through both phases: each disk's data is written once and read back once to be
+    proven, so the job's total is twice the data, and 5% to 90% moves evenly over writing and proving.
+    """
     vault = point_row.protected_item.vault
     base, name, account = _media_base(point_row), ctx.params["vm_name"], ctx.params["storage_account"]
     targets: list[RestoredDisk] = []
-    total = sum(d.size for d in point.disks) or 1
+    data = [data_length(d.size, d.chunk_size, d.chunks) for d in point.disks]
+    total = 2 * sum(data)
+    meter = Meter(ctx)
+
+    def report(done: int, **properties: Any) -> None:
+        done = min(done, total)
+        meter.update(done, total, 5 + 85 * done / max(total, 1), **properties)
+
     done_before = 0
     with ctx.subtask("Restore disks"), job_failures():
+        meter.enter(WRITING)
         secondary = secondary_store(vault)
-        for manifest in point.disks:
+        for manifest, length in zip(point.disks, data, strict=True):
             recorded = next((d for d in point_row.disks if d["name"] == manifest.name), {"name": manifest.name,
                                                                                            "lun": None})
             url = f"{base}/{account}/vhds/{name}-{manifest.name}-{ctx.job.pk}.vhd"
             if url not in (ctx.params.get("created_blobs") or []):
                 ctx.remember(created_blobs=[*(ctx.params.get("created_blobs") or []), url])
 
-            def progress(done: int, _total: int, before: int = done_before) -> None:
-                ctx.progress(5 + 80 * (before + done) / total, **{"Restored Bytes": human_bytes(before + done)})
+            def written(done: int, _total: int, before: int = done_before, length: int = length) -> None:
+                report(before + min(done, length), **{"Restored Bytes": human_bytes(before + done)})
             try:
                 result = store.restore_disk(manifest, PageBlobSink(blobs, url), secondary=secondary,
-                                            progress=progress, cancel=ctx.check_cancelled)
+                                            progress=written, cancel=ctx.check_cancelled)
             except (ChunkError, CorruptManifestError, DigestMismatchError) as error:
                 raise damaged_point_error(point_row, error) from error
             if result.chunks_from_secondary:
                 ctx.set_property("Chunks read from the secondary copy",
                                  int(ctx.job.properties.get("Chunks read from the secondary copy", 0))
                                  + result.chunks_from_secondary)
-            done_before += manifest.size
+            done_before += length
             targets.append(({**recorded, "size": manifest.size, "digest": manifest.digest}, url))
     with ctx.subtask("Prove the restored disks"):
-        for disk, url in targets:
+        meter.enter(PROVING)
+        for (disk, url), length in zip(targets, data, strict=True):
             ctx.check_cancelled()
+
+            def proven(done: int, _total: int, before: int = done_before, length: int = length) -> None:
+                report(before + min(done, length))
             measured = measure_digest(PageBlobSource(blobs, url, None), point.disks[0].chunk_size,
-                                      workers=settings.VAULT_STORE_WORKERS, name_of=store.chunks.name_of)
+                                      workers=settings.VAULT_STORE_WORKERS, name_of=store.chunks.name_of,
+                                      progress=proven, cancel=ctx.check_cancelled)
             if measured != disk["digest"]:
                 raise JobError("RestoreDigestMismatch", f"The restored disk '{disk['name']}' does not hold the backed-up "
                                "bytes (digest mismatch). No virtual machine was created.",
                                ["Restore again; if it happens again, run VERIFY on the vault."])
+            done_before += length
+        report(total)
+        meter.finish()
         ctx.set_property("Digests verified", len(targets))
     return targets
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 
-from vaults.models import RecoveryPoint, Vault
+from vaults.models import RecoveryPoint, StorageSample, Vault
 from vaults.services.keys import vault_key
 from vaultstore import VaultStore
 
@@ -39,6 +39,7 @@ def record_storage_used(vault: Vault, store: VaultStore | None = None) -> int:
     """Keep the dashboard's figure: the bytes the engine counts in the store, after a job changed it."""
     used = (store or open_store(vault)).stored_bytes()
     Vault.objects.filter(pk=vault.pk).update(storage_used=used)
+    StorageSample.record(vault.pk, used)  # the dashboard's 30-day chart
     vault.storage_used = used
     return used
 

@@ -19,6 +19,7 @@ from vaults.models import Subscription, Vault
 from vaults.services import keys, soft_delete
 from vaults.services import vaults as services
 from vaults.services.refusals import Refusal
+from vaults.views.charts import dashboard_charts
 from vaults.views.common import LAST_TAB, VAULT_TABS, vault_or_404, vault_page
 
 
@@ -42,7 +43,7 @@ def quickstart(request: HttpRequest, pk: int) -> HttpResponse:
 
 def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     vault = vault_or_404(request, pk)
-    context = {"summary": services.dashboard_summary(vault)}
+    context = {"summary": services.dashboard_summary(vault), **dashboard_charts(vault)}
     if request.htmx:
         return render(request, "vaults/dashboard.html#summary", {"vault": vault, **context})
     return vault_page(request, vault, "dashboard", "vaults/dashboard.html",

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, NoReturn, Protocol
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs.models import SUCCEEDED, Job
+from jobs.throughput import public
 from vaults.cloud.errors import FabricError
 from vaults.models import ProtectedItem, Vault
 from vaults.services.refusals import Refusal
@@ -103,7 +104,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "vault": job.vault.name if job.vault else None, "item": job.item_name, "item_type": job.item_type,
         "progress": job.progress, "created": _iso(job.created), "started": _iso(job.started),
         "finished": _iso(job.finished), "duration_seconds": job.duration.total_seconds() if job.duration else None,
-        "properties": job.properties, "queued_unsent": job.is_queued_unsent,
+        "properties": public(job.properties), "queued_unsent": job.is_queued_unsent,
         "error": {"code": job.error_code, "message": job.error_message, "recommendations": job.recommendations}
         if failed or job.error_code else None,
     }
@@ -161,7 +162,7 @@ def wait_for_job(command: BaseCommand, job: Job, timeout: float, *, as_json: boo
     if as_json:
         emit(command, job_json(job))
     else:
-        for name, value in job.properties.items():
+        for name, value in public(job.properties).items():
             command.stdout.write(f"  {name}: {value}")
     if job.status not in SUCCEEDED:
         raise CommandError(f"job {job.pk} {job.get_status_display()}: {job.error_code} {job.error_message}")
