@@ -55,6 +55,8 @@ from django.utils import timezone
 from jobs import conf, live, queue
 from jobs.errors import INTERNAL_ERROR, JobCancelled, JobError, TransientError, transient_exhausted
 from jobs.models import RUNNING, Job, Status, SubTask
+from jobs.signals import job_ended
+from portal.logs import job_context
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +314,8 @@ def run_job(task: JobTask, job_id: int) -> None:
     logging.getLogger().addHandler(handler)
     heartbeat.start()
     try:
-        _execute(ctx)
+        with job_context(job.pk):  # every line logged while the job runs names it (portal/logs.py)
+            _execute(ctx)
     finally:
         heartbeat.stopped.set()
         logging.getLogger().removeHandler(handler)
@@ -350,6 +353,11 @@ def _execute(ctx: JobContext) -> None:
             _end_failed(ctx, INTERNAL_ERROR)
         else:
             _end_succeeded(ctx)
+        if job.is_terminal:
+            # Robust: a listener's error is logged, never turned into the job's.
+            for _receiver, outcome in job_ended.send_robust(sender=Job, job=job):
+                if isinstance(outcome, Exception):
+                    log.warning("a job_ended receiver failed for job %s: %s", job.pk, outcome)
         return
 
 

@@ -42,6 +42,7 @@ from django.utils import timezone
 from jobs import conf, live, queue
 from jobs.errors import NEVER_PICKED_UP, WORKER_LOST, CancelRefused, JobError, OperationInProgress
 from jobs.models import CLEANUP_PENDING, RUNNING, STOPPED, Job, LogAction, OperationLogEntry, Status
+from jobs.signals import job_ended
 
 log = logging.getLogger(__name__)
 
@@ -185,4 +186,5 @@ def _fail_lost(job: Job, error: JobError, sources: Iterable[str]) -> bool:
     if job.started:
         queue.run_cleanup(job, reason=error.code)
     queue.run_on_failure(job)
+    job_ended.send_robust(sender=Job, job=job)
     return True
