@@ -1,0 +1,1 @@
+"""The API's resources, one router per page of the portal they stand for."""
