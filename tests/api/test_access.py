@@ -248,3 +248,12 @@ def test_a_user_cannot_revoke_another_users_token(member, reader, client):
 
 def test_the_tokens_page_needs_sign_in(client):
     assert client.get("/account/tokens/").status_code == 302
+
+
+def test_unknown_paths_and_wrong_methods_are_problems_too(estate, as_member, client):
+    problem = assert_problem(as_member.get("/no-such-thing/3"), 404, "NoSuchPath")
+    assert "/api/v1/no-such-thing/3" in problem["detail"]
+    assert_problem(client.get("/api/v1/vaults/1/nowhere"), 404, "NoSuchPath")  # signed out too: no sign-in redirect
+    response = as_member.call("PUT", "/subscriptions", {})
+    problem = assert_problem(response, 405, "MethodNotAllowed")
+    assert "GET" in response["Allow"] and "GET" in problem["detail"]
