@@ -13,6 +13,8 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -24,10 +26,12 @@ USED_FORMS = "api-token-forms-used"
 
 class TokenForm(forms.Form):
     once = forms.CharField(widget=forms.HiddenInput, max_length=64)
-    name = forms.CharField(max_length=tokens.NAME_MAX, strip=True,
-                           error_messages={"required": "Give the token a name saying what will use it."})
-    days = forms.IntegerField(required=False, min_value=1, max_value=tokens.MAX_DAYS, label="Expires after (days)",
-                              help_text=f"1 to {tokens.MAX_DAYS}; empty: it never expires.")
+    name = forms.CharField(max_length=tokens.NAME_MAX, strip=True, label=gettext_lazy("Name"),
+                           error_messages={"required": gettext_lazy("Give the token a name saying what will use it.")})
+    days = forms.IntegerField(required=False, min_value=1, max_value=tokens.MAX_DAYS,
+                              label=gettext_lazy("Expires after (days)"),
+                              help_text=format_lazy(gettext_lazy("1 to {days}; empty: it never expires."),
+                                                    days=tokens.MAX_DAYS))
 
 
 def _first_use(request: HttpRequest, once: str) -> bool:

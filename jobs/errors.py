@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 
 class Refusal(Exception):
     """A request a service turns down, before any job exists.
@@ -22,6 +25,7 @@ class Refusal(Exception):
     code = "Refused"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        message = str(message)  # a lazy sentence is worded now, in the language of the request that met it
         super().__init__(message)
         self.message = message
         self.field = field
@@ -30,7 +34,7 @@ class Refusal(Exception):
 
 
 class OperationInProgress(Refusal):
-    MESSAGE = "Another operation is in progress on this item"
+    MESSAGE = gettext_lazy("Another operation is in progress on this item")
     code = "OperationInProgress"
 
     def __init__(self, item_key: str = "") -> None:
@@ -40,8 +44,8 @@ class OperationInProgress(Refusal):
 
 class CancelRefused(Refusal):
     code = "CancelRefused"
-    NOT_CANCELLABLE_STATE = "The job is not in a cancellable state."
-    NOT_SUPPORTED = "Cancellation is not supported for this job type."
+    NOT_CANCELLABLE_STATE = gettext_lazy("The job is not in a cancellable state.")
+    NOT_SUPPORTED = gettext_lazy("Cancellation is not supported for this job type.")
 
 
 class JobError(Exception):
@@ -64,25 +68,27 @@ class JobCancelled(Exception):
     """Raised by ``JobContext.check_cancelled()`` once a cancel was requested; the runner ends the job Cancelled."""
 
 
-# What a user reads when a job failed for a reason nobody documented.
+# What a user reads when a job failed for a reason nobody documented. Lazy: worded when the job stores them, in
+# the language of the user who asked for the job (jobs.runner activates it).
 INTERNAL_ERROR = JobError(
     "InternalError",
-    "An internal error occurred while running the job.",
-    ["Run the operation again. If it fails again, contact your administrator with the job id."],
+    gettext_lazy("An internal error occurred while running the job."),
+    [gettext_lazy("Run the operation again. If it fails again, contact your administrator with the job id.")],
     retryable=True,
 )
 
 WORKER_LOST = JobError(
     "WorkerLost",
-    "The worker running this job stopped unexpectedly, and the job was stopped. Nothing it had half done was kept.",
-    ["Run the operation again."],
+    gettext_lazy("The worker running this job stopped unexpectedly, and the job was stopped. Nothing it had half "
+                 "done was kept."),
+    [gettext_lazy("Run the operation again.")],
     retryable=True,
 )
 
 NEVER_PICKED_UP = JobError(
     "NotPickedUp",
-    "No worker picked up this job.",
-    ["Check that a job worker is running, then run the operation again."],
+    gettext_lazy("No worker picked up this job."),
+    [gettext_lazy("Check that a job worker is running, then run the operation again.")],
     retryable=True,
 )
 
@@ -90,8 +96,9 @@ NEVER_PICKED_UP = JobError(
 def transient_exhausted(attempts: int, last: BaseException) -> JobError:
     return JobError(
         "TransientFailure",
-        f"The operation failed {'once' if attempts == 1 else f'{attempts} times'} with a temporary error and was "
-        f"stopped: {last}",
-        ["Check that the subscription's endpoint is reachable, then run the operation again."],
+        (_("The operation failed once with a temporary error and was stopped: %(error)s") if attempts == 1 else
+         _("The operation failed %(count)s times with a temporary error and was stopped: %(error)s"))
+        % {"count": attempts, "error": last},
+        [_("Check that the subscription's endpoint is reachable, then run the operation again.")],
         retryable=True,
     )

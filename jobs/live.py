@@ -19,34 +19,39 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from jobs import throughput
 from jobs.models import Job, Operation, Status
 from portal import events
 
-# Operation -> (what it is doing, what it is called when done).
-_PHRASES: dict[str, tuple[str, str]] = {
-    Operation.DISCOVERY: ("Discovering virtual machines", "Discovery"),
-    Operation.REGISTER: ("Registering", "Registration of"),
-    Operation.UNREGISTER: ("Unregistering", "Unregistration of"),
-    Operation.CONFIGURE_PROTECTION: ("Configuring protection of", "Configuring protection of"),
-    Operation.BACKUP: ("Backing up", "Backup of"),
-    Operation.RESTORE: ("Restoring", "Restore of"),
-    Operation.STOP_PROTECTION: ("Stopping protection of", "Stopping protection of"),
-    Operation.DELETE_BACKUP_DATA: ("Deleting backup data of", "Deleting backup data of"),
-    Operation.UNDELETE: ("Undeleting backup data of", "Undeleting backup data of"),
-    Operation.RETENTION: ("Applying retention to", "Retention of"),
-    Operation.VERIFY: ("Verifying", "Verification of"),
-    Operation.REPLICATE: ("Replicating", "Replication of"),
-    Operation.GARBAGE_COLLECTION: ("Collecting unused data of", "Garbage collection of"),
-    Operation.CREATE_VAULT: ("Creating backup vault", "Creating backup vault"),
-    Operation.DELETE_VAULT: ("Deleting backup vault", "Deleting backup vault"),
+# Operation -> (what it is doing, what it is called when done): whole phrases, so a language may order them its way.
+_PHRASES: dict[str, tuple[Any, Any]] = {
+    Operation.DISCOVERY: (gettext_lazy("Discovering virtual machines"), gettext_lazy("Discovery")),
+    Operation.REGISTER: (gettext_lazy("Registering"), gettext_lazy("Registration of")),
+    Operation.UNREGISTER: (gettext_lazy("Unregistering"), gettext_lazy("Unregistration of")),
+    Operation.CONFIGURE_PROTECTION: (gettext_lazy("Configuring protection of"), gettext_lazy("Configuring protection of")),
+    Operation.BACKUP: (gettext_lazy("Backing up"), gettext_lazy("Backup of")),
+    Operation.RESTORE: (gettext_lazy("Restoring"), gettext_lazy("Restore of")),
+    Operation.STOP_PROTECTION: (gettext_lazy("Stopping protection of"), gettext_lazy("Stopping protection of")),
+    Operation.DELETE_BACKUP_DATA: (gettext_lazy("Deleting backup data of"), gettext_lazy("Deleting backup data of")),
+    Operation.UNDELETE: (gettext_lazy("Undeleting backup data of"), gettext_lazy("Undeleting backup data of")),
+    Operation.RETENTION: (gettext_lazy("Applying retention to"), gettext_lazy("Retention of")),
+    Operation.VERIFY: (gettext_lazy("Verifying"), gettext_lazy("Verification of")),
+    Operation.REPLICATE: (gettext_lazy("Replicating"), gettext_lazy("Replication of")),
+    Operation.GARBAGE_COLLECTION: (gettext_lazy("Collecting unused data of"), gettext_lazy("Garbage collection of")),
+    Operation.CREATE_VAULT: (gettext_lazy("Creating backup vault"), gettext_lazy("Creation of backup vault")),
+    Operation.DELETE_VAULT: (gettext_lazy("Deleting backup vault"), gettext_lazy("Deleting backup vault")),
 }
 
+# Status -> the ending sentence, with and without an item (the item sits inside: word order differs by language).
 _ENDINGS = {
-    Status.COMPLETED: "completed",
-    Status.COMPLETED_WITH_WARNINGS: "completed with warnings",
-    Status.FAILED: "failed",
-    Status.CANCELLED: "was cancelled",
+    Status.COMPLETED: (gettext_lazy("%(done)s '%(item)s' completed"), gettext_lazy("%(done)s completed")),
+    Status.COMPLETED_WITH_WARNINGS: (gettext_lazy("%(done)s '%(item)s' completed with warnings"),
+                                     gettext_lazy("%(done)s completed with warnings")),
+    Status.FAILED: (gettext_lazy("%(done)s '%(item)s' failed"), gettext_lazy("%(done)s failed")),
+    Status.CANCELLED: (gettext_lazy("%(done)s '%(item)s' was cancelled"), gettext_lazy("%(done)s was cancelled")),
 }
 
 _STATE = {
@@ -59,18 +64,23 @@ _STATE = {
 def sentence(job: Job) -> str:
     """The strip's sentence: "Registering 'vm01'…", then "Registration of 'vm01' completed"."""
     doing, done = _PHRASES.get(job.operation, (job.get_operation_display(), job.get_operation_display()))
-    subject = f" '{job.item_name}'" if job.item_name else ""
-    if job.status == Status.CANCELLING:
-        return f"Cancelling: {doing[0].lower()}{doing[1:]}{subject}…"
+    item = job.item_name
     if job.status not in _ENDINGS:
-        return f"{doing}{subject}…"
+        action = _("%(doing)s '%(item)s'") % {"doing": doing, "item": item} if item else str(doing)
+        if job.status == Status.CANCELLING:
+            return _("Cancelling: %(action)s…") % {"action": f"{action[0].lower()}{action[1:]}"}
+        return _("%(action)s…") % {"action": action}
     if job.operation == Operation.DELETE_BACKUP_DATA and job.status == Status.COMPLETED \
             and "Purged after" in job.properties:
-        return (f"Backup data of{subject} soft deleted: it is kept until {job.properties['Purged after']}, and "
-                "UNDELETE brings it back until then.")
-    text = f"{done}{subject} {_ENDINGS[Status(job.status)]}"
+        values = {"item": item, "until": job.properties["Purged after"]}
+        return (_("Backup data of '%(item)s' soft deleted: it is kept until %(until)s, and UNDELETE brings it back "
+                  "until then.") if item else
+                _("Backup data soft deleted: it is kept until %(until)s, and UNDELETE brings it back until then.")
+                ) % values
+    with_item, without_item = _ENDINGS[Status(job.status)]
+    text = (with_item if item else without_item) % {"done": done, "item": item}
     if job.status == Status.FAILED and job.error_message:
-        text += f": {job.error_message}"
+        text = _("%(outcome)s: %(error)s") % {"outcome": text, "error": job.error_message}
     return text if text.endswith(".") else text + "."
 
 
@@ -83,7 +93,7 @@ def payload(job: Job, kind: str = "status") -> dict[str, Any]:
         "kind": kind,
         "operation": job.operation,
         "status": job.status,
-        "status_label": Status(job.status).label,
+        "status_label": str(Status(job.status).label),
         "item": job.item_name,
         "progress": job.progress,
         "state": _STATE[Status(job.status)],

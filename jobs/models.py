@@ -18,42 +18,45 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
 class Operation(models.TextChoices):
-    DISCOVERY = "discovery", "Discovery"
-    REGISTER = "register", "Register"
-    UNREGISTER = "unregister", "Unregister"
-    CONFIGURE_PROTECTION = "configure_protection", "Configure Protection"
-    BACKUP = "backup", "Backup"
-    RESTORE = "restore", "Restore"
-    STOP_PROTECTION = "stop_protection", "Stop Protection"
-    DELETE_BACKUP_DATA = "delete_backup_data", "Delete Backup Data"
-    UNDELETE = "undelete", "Undelete"
-    RETENTION = "retention", "Retention"
-    VERIFY = "verify", "Verify"
-    REPLICATE = "replicate", "Replicate"
-    GARBAGE_COLLECTION = "garbage_collection", "Garbage Collection"
-    CREATE_VAULT = "create_vault", "Create Vault"
-    DELETE_VAULT = "delete_vault", "Delete Vault"
+    DISCOVERY = "discovery", _("Discovery")
+    REGISTER = "register", _("Register")
+    UNREGISTER = "unregister", _("Unregister")
+    CONFIGURE_PROTECTION = "configure_protection", _("Configure Protection")
+    BACKUP = "backup", _("Backup")
+    RESTORE = "restore", _("Restore")
+    STOP_PROTECTION = "stop_protection", _("Stop Protection")
+    DELETE_BACKUP_DATA = "delete_backup_data", _("Delete Backup Data")
+    UNDELETE = "undelete", _("Undelete")
+    RETENTION = "retention", _("Retention")
+    VERIFY = "verify", _("Verify")
+    REPLICATE = "replicate", _("Replicate")
+    GARBAGE_COLLECTION = "garbage_collection", _("Garbage Collection")
+    CREATE_VAULT = "create_vault", _("Create Vault")
+    DELETE_VAULT = "delete_vault", _("Delete Vault")
 
 
 class Status(models.TextChoices):
-    NOT_STARTED = "not_started", "Not Started"
-    IN_PROGRESS = "in_progress", "In Progress"
-    CANCELLING = "cancelling", "Cancelling"
-    COMPLETED = "completed", "Completed"
-    COMPLETED_WITH_WARNINGS = "completed_with_warnings", "Completed With Warnings"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    NOT_STARTED = "not_started", _("Not Started")
+    IN_PROGRESS = "in_progress", _("In Progress")
+    CANCELLING = "cancelling", _("Cancelling")
+    COMPLETED = "completed", _("Completed")
+    COMPLETED_WITH_WARNINGS = "completed_with_warnings", _("Completed With Warnings")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 # Named groups (after netbox's JobStatusChoices): what may still change, and what never will.
@@ -138,6 +141,10 @@ class Job(models.Model):
             models.Index(fields=["vault", "created"], name="job_vault_created"),
             models.Index(fields=["requested_by", "status"], name="job_requester_status"),
             models.Index(fields=["status", "heartbeat"], name="job_status_heartbeat"),
+            # The API's job list pages by id (keyset): a status or operation filter walks these in id order
+            # instead of every job of the subscription (a page of In Progress jobs among 100,000 others).
+            models.Index(fields=["subscription", "status", "id"], name="job_sub_status_id"),
+            models.Index(fields=["subscription", "operation", "id"], name="job_sub_op_id"),
         ]
 
     def __str__(self) -> str:
@@ -145,6 +152,21 @@ class Job(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:detail", args=[self.pk])
+
+    def requester_language(self) -> str:
+        """The language the job's stored sentences (error, recommendations) are worded in: the saved choice of the
+        user who asked for it (``portal.UserPreference``), else the site's ``LANGUAGE_CODE``. Looked up by name so
+        the jobs app does not import the portal's models."""
+        if self.requested_by_id:
+            try:
+                preferences = apps.get_model("portal", "UserPreference")
+                language = preferences.objects.filter(user_id=self.requested_by_id).values_list("language",
+                                                                                               flat=True).first()
+            except (LookupError, FieldError):
+                language = None
+            if language:
+                return language
+        return settings.LANGUAGE_CODE
 
     # --- reading ---------------------------------------------------------
 
@@ -209,8 +231,8 @@ class Job(models.Model):
             self.refresh_status()
         return bool(moved)
 
-    UNSENT = ("The job service cannot be reached right now, so {what} is queued: it starts as soon as the service "
-              "answers again. Follow it on the Jobs page.")
+    UNSENT = _("The job service cannot be reached right now, so %(what)s is queued: it starts as soon as the service "
+               "answers again. Follow it on the Jobs page.")
 
     @property
     def is_queued_unsent(self) -> bool:
@@ -236,8 +258,9 @@ class Job(models.Model):
 
     def fail(self, code: str, message: str, recommendations: list[str], *, retryable: bool = False,
              sources: Iterable[str] = RUNNING) -> bool:
-        return self._end(sources, Status.FAILED, error_code=code, error_message=message,
-                         recommendations=list(recommendations), retryable=retryable)
+        # str(): a lazy sentence is worded now, in the language active while the job runs (jobs.runner).
+        return self._end(sources, Status.FAILED, error_code=code, error_message=str(message),
+                         recommendations=[str(text) for text in recommendations], retryable=retryable)
 
     def _end(self, sources: Iterable[str], target: str, **fields: Any) -> bool:
         now = timezone.now()
@@ -295,16 +318,18 @@ class SubTask(models.Model):
 class LogAction(models.TextChoices):
     """What the operations log records beyond the job operations themselves."""
 
-    CANCEL_JOB = "cancel_job", "Cancel Job"
-    ADD_POLICY = "add_policy", "Add Policy"
-    UPDATE_POLICY = "update_policy", "Update Policy"
-    DELETE_POLICY = "delete_policy", "Delete Policy"
-    SOFT_DELETE = "soft_delete", "Soft Delete"
-    PURGE = "purge", "Purge Soft-Deleted Data"
-    UPDATE_SOFT_DELETE = "update_soft_delete", "Update Soft Delete Settings"
-    UPDATE_IMMUTABILITY = "update_immutability", "Update Immutability"
-    EXPORT_VAULT_KEY = "export_vault_key", "Export Vault Key"
-    IMPORT_VAULT_KEY = "import_vault_key", "Import Vault Key"
+    CANCEL_JOB = "cancel_job", _("Cancel Job")
+    ADD_POLICY = "add_policy", _("Add Policy")
+    UPDATE_POLICY = "update_policy", _("Update Policy")
+    DELETE_POLICY = "delete_policy", _("Delete Policy")
+    SOFT_DELETE = "soft_delete", _("Soft Delete")
+    PURGE = "purge", _("Purge Soft-Deleted Data")
+    UPDATE_SOFT_DELETE = "update_soft_delete", _("Update Soft Delete Settings")
+    UPDATE_IMMUTABILITY = "update_immutability", _("Update Immutability")
+    EXPORT_VAULT_KEY = "export_vault_key", _("Export Vault Key")
+    IMPORT_VAULT_KEY = "import_vault_key", _("Import Vault Key")
+    CREATE_API_TOKEN = "create_api_token", _("Create Access Token")
+    REVOKE_API_TOKEN = "revoke_api_token", _("Revoke Access Token")
 
 
 class OperationLogEntry(models.Model):

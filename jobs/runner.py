@@ -50,7 +50,7 @@ from typing import Any
 
 from celery import Task, shared_task
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from jobs import conf, live, queue
 from jobs.errors import INTERNAL_ERROR, JobCancelled, JobError, TransientError, transient_exhausted
@@ -314,7 +314,8 @@ def run_job(task: JobTask, job_id: int) -> None:
     logging.getLogger().addHandler(handler)
     heartbeat.start()
     try:
-        with job_context(job.pk):  # every line logged while the job runs names it (portal/logs.py)
+        with job_context(job.pk), translation.override(job.requester_language()):
+            # Logged lines name the job (portal/logs.py); sentences stored on the row use the requester's language.
             _execute(ctx)
     finally:
         heartbeat.stopped.set()

@@ -37,7 +37,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 from django.db.models import Model
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from jobs import conf, live, queue
 from jobs.errors import NEVER_PICKED_UP, WORKER_LOST, CancelRefused, JobError, OperationInProgress
@@ -177,7 +177,7 @@ def _resend_not_started(overdue: datetime, now: datetime, counts: dict[str, int]
 
 
 def _fail_lost(job: Job, error: JobError, sources: Iterable[str]) -> bool:
-    with transaction.atomic():
+    with translation.override(job.requester_language()), transaction.atomic():  # worded for the requester
         if not job.fail(error.code, error.message, error.recommendations, retryable=True, sources=sources):
             return False
         job.close_subtasks(Status.FAILED)

@@ -25,6 +25,7 @@ from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs import live, services
@@ -38,7 +39,7 @@ def render_job_list(request: HttpRequest, jobs: JobQuerySet, template_context: d
                     template: str = "jobs/list.html") -> HttpResponse:
     """The filtered, sorted, paged list of ``jobs`` (already scoped to the user), as a page or its rows partial."""
     page = filter_jobs(jobs, request.GET)
-    context = {"page_title": "Jobs", "job_page": page, "can_cancel": can_operate(request.user),
+    context = {"page_title": _("Jobs"), "job_page": page, "can_cancel": can_operate(request.user),
                **(template_context or {})}
     if request.htmx and request.htmx.target == "job-rows":
         return render(request, "jobs/_panel.html#rows", context)
@@ -68,7 +69,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"job": job, "subtasks": job.subtasks.all(), "can_cancel": can_operate(request.user)}
     if request.htmx:
         return render(request, "jobs/_details.html", context)
-    return render(request, "jobs/detail.html", {**context, "page_title": "Job details", "sse_query": f"job={job.pk}"})
+    return render(request, "jobs/detail.html", {**context, "page_title": _("Job details"), "sse_query": f"job={job.pk}"})
 
 
 @require_GET
@@ -83,15 +84,17 @@ def job_cancel(request: HttpRequest) -> HttpResponse:
         raise Http404("No job selected.")
     job = _visible_job(request, int(raw))
     if not can_operate(request.user):
-        return _answer(request, job, "You may view jobs but not cancel them: ask a Backup Operator.", "failed", 403)
+        return _answer(request, job, _("You may view jobs but not cancel them: ask a Backup Operator."), "failed", 403)
     try:
         services.request_cancel(job, request.user)
     except Refusal as refusal:
-        return _answer(request, job, f"Cannot cancel the job on '{job.item_name}': {refusal}", "failed", 409)
+        return _answer(request, job, _("Cannot cancel the job on '%(item)s': %(refusal)s") % {
+            "item": job.item_name, "refusal": refusal}, "failed", 409)
     if job.requested_by_id == request.user.pk:
         # The requester's own note of the job: its next events carry it on to "was cancelled".
         return _answer(request, job, live.sentence(job), "running", 200, note_id=f"job-{job.pk}")
-    return _answer(request, job, f"Cancellation of the job on '{job.item_name}' was requested.", "succeeded", 200)
+    return _answer(request, job, _("Cancellation of the job on '%(item)s' was requested.") % {"item": job.item_name},
+                   "succeeded", 200)
 
 
 def _answer(request: HttpRequest, job: Job, text: str, state: str, status: int, note_id: str = "") -> HttpResponse:

@@ -46,7 +46,10 @@ class Process:
 
 PROCESSES: tuple[Process, ...] = (
     Process("web", "web (uvicorn, ASGI)",
-            ("uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", "${PORT}", "--no-access-log")),
+            # --lifespan off: Django has no startup or shutdown hooks, and without it uvicorn says at every start
+            # that the "lifespan" protocol "appears unsupported".
+            ("uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", "${PORT}", "--no-access-log",
+             "--lifespan", "off")),
     # The jobs: the queues WORKER_QUEUES names (the data queue by default), as WORKER_NAME@<host>; N of them on N hosts.
     Process("worker", "Celery worker for the jobs", ("python", "manage.py", "job_worker")),
     # The reconciler and the scheduler's tick, on a queue of their own: never behind a long transfer.

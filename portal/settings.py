@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     env_bool,
@@ -20,6 +22,7 @@ from portal.env import (
     private_file,
     secret_key,
 )
+from portal.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The database, the secret key, the admin's first password and the certificates live here: owner only (0700),
@@ -65,15 +68,23 @@ INSTALLED_APPS = [
     "vaults",
     "jobs",
     "fabric",
+    "alerts",
+    "monitoring",
+    "api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, with an asynchronous body under ASGI (portal/staticfiles.py).
+    "portal.staticfiles.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session, before CommonMiddleware: the language from the cookie or Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's saved language wins over the browser's (portal.language.UserLanguageMiddleware).
+    "portal.language.UserLanguageMiddleware",
     # Every view requires a signed-in user unless it opts out explicitly.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -148,9 +159,16 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "portal.signin.lockout_response"
 AXES_VERBOSE = False  # no banner on every start of every process
 
-LANGUAGE_CODE = "en-us"
+# English and Korean (README, "Languages"): the browser's Accept-Language chooses, the top bar's switch overrides it
+# and is kept on the user (portal.language). Catalogues: locale/ (templates, portal) and each app's locale/.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+# Dates and times in each language's own order (portal/formats/<lang>/formats.py); the English ones keep the
+# classic portal's "n/j/Y g:i:s A".
+FORMAT_MODULE_PATH = ["portal.formats"]
 TIME_ZONE = "UTC"
-USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -163,6 +181,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Files served at the site's root, such as /favicon.ico (browsers ask for it whatever the page links).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie.
@@ -211,14 +231,40 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "vaults-daily-retention": {"task": "vaults.daily_retention", "schedule": 86400.0},
     "vaults-daily-gc": {"task": "vaults.daily_gc", "schedule": 86400.0},
     "vaults-weekly-verify": {"task": "vaults.weekly_verify", "schedule": 7 * 86400.0},
+    # Alerts: every vault's rules evaluated each minute; their messages are tasks of their own (alerts.tasks).
+    "alerts-evaluate": {"task": "alerts.evaluate", "schedule": 60.0, "options": {"queue": CONTROL_QUEUE, "expires": 60.0}},
 }
 # Extra task modules a worker imports (comma-separated), e.g. the test suite's job tasks.
 CELERY_IMPORTS = env_list("CELERY_IMPORTS", [])
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Alerts by email: the SMTP server Django's mail uses (README, "Alerts"). The password is never logged or shown.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "recovery-portal@localhost")
+ALERTS_FROM_EMAIL = env_str("ALERTS_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+# The address messages link to (the vault's ALERTS tab): the name people type, behind the TLS proxy if there is one.
+ALERTS_PORTAL_URL = env_str("ALERTS_PORTAL_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# A failed delivery is tried again after ALERTS_RETRY_SECONDS, then twice as long each time, ALERTS_ATTEMPTS in all.
+ALERTS_RETRY_SECONDS = env_int("ALERTS_RETRY_SECONDS", 30, minimum=1)
+ALERTS_ATTEMPTS = env_int("ALERTS_ATTEMPTS", 6, minimum=1, maximum=20)
+
+# Every process logs in one format (portal/logs.py): LOG_FORMAT=plain for people, json for a log collector; both
+# carry a timestamp (UTC), the level, the logger and the running job's id. Celery leaves it alone (portal/celery.py).
+try:
+    LOGGING = logging_config(env_str("LOG_FORMAT", "plain").strip().lower(), env_str("LOG_LEVEL", "INFO"))
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+# /metrics (monitoring/): a scraper presents METRICS_TOKEN as a bearer token, or comes from an address in
+# METRICS_ALLOW. /healthz counts the workers as up while one was seen within HEALTHZ_WORKER_SECONDS.
+METRICS_TOKEN = env_optional_str("METRICS_TOKEN")
+try:
+    METRICS_ALLOW = [ipaddress.ip_network(entry, strict=False)
+                     for entry in env_list("METRICS_ALLOW", ["127.0.0.1/32", "::1/128"])]
+except ValueError as error:
+    raise ImproperlyConfigured(f"METRICS_ALLOW: {error}; use comma-separated addresses or networks.") from None
+HEALTHZ_WORKER_SECONDS = env_int("HEALTHZ_WORKER_SECONDS", 30, minimum=1)

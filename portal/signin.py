@@ -13,6 +13,8 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 
 def lockout_response(request: HttpRequest, original_response: object = None, credentials: object = None) -> HttpResponse:
@@ -30,14 +32,15 @@ def lockout_response(request: HttpRequest, original_response: object = None, cre
 
 
 def lockout_sentence(username: str, failures: int, cool_off: timedelta | None) -> str:
-    name = f"'{username}'" if username else "this user name"
+    name = f"'{username}'" if username else _("this user name")
     if cool_off is None:
-        wait = "It stays locked until an administrator unlocks it"
+        wait = _("It stays locked until an administrator unlocks it")
     else:
-        wait = (f"Wait {duration_words(cool_off)} before you try again (each attempt meanwhile starts the wait over), "
-                "or ask an administrator to unlock it sooner")
-    return (f"Sign-in as {name} from this address is locked after {failures} failed attempts. {wait} "
-            f"with: manage.py axes_reset_username {username or 'NAME'}")
+        wait = _("Wait %(duration)s before you try again (each attempt meanwhile starts the wait over), "
+                 "or ask an administrator to unlock it sooner") % {"duration": duration_words(cool_off)}
+    return _("Sign-in as %(name)s from this address is locked after %(failures)d failed attempts. %(wait)s "
+             "with: manage.py axes_reset_username %(username)s") % {
+        "name": name, "failures": failures, "wait": wait, "username": username or "NAME"}
 
 
 def duration_words(delta: timedelta) -> str:
@@ -46,8 +49,8 @@ def duration_words(delta: timedelta) -> str:
     Written here because Django's ``timesince`` rounds anything under a minute to "0 minutes".
     """
     seconds = int(delta.total_seconds())
-    for unit, size in (("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return ngettext("%(count)d hour", "%(count)d hours", seconds // 3600) % {"count": seconds // 3600}
+    if seconds >= 60 and seconds % 60 == 0:
+        return ngettext("%(count)d minute", "%(count)d minutes", seconds // 60) % {"count": seconds // 60}
+    return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}

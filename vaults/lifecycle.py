@@ -9,12 +9,34 @@ decide when a move is allowed (roles, the 14-180 day range, what immutability ho
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class StatusMoves(models.Model):
+    """Compare-and-swap status changes for a model with a ``status`` field (every row of ``vaults.models`` with
+    a status builds on it)."""
+
+    status: Any
+
+    class Meta:
+        abstract = True
+
+    def _move(self, sources: Iterable[str], target: str, *, condition: Q | None = None, **fields: Any) -> bool:
+        """``condition``: what else the row must hold, checked in the same UPDATE."""
+        rows = type(self)._default_manager.filter(pk=self.pk, status__in=list(sources))
+        moved = (rows.filter(condition) if condition is not None else rows).update(status=target, **fields)
+        if moved:
+            self.status = target
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(moved)
 
 
 class SoftDeleteSettings(models.Model):
@@ -24,9 +46,9 @@ class SoftDeleteSettings(models.Model):
         """As Azure's immutable vault: Enabled already keeps every point until its retention ends but may be turned
         off again; Locked cannot be undone."""
 
-        DISABLED = "disabled", "Disabled"
-        ENABLED = "enabled", "Enabled"
-        LOCKED = "locked", "Locked"
+        DISABLED = "disabled", _("Disabled")
+        ENABLED = "enabled", _("Enabled")
+        LOCKED = "locked", _("Locked")
 
     SOFT_DELETE_MIN_DAYS = 14
     SOFT_DELETE_MAX_DAYS = 180

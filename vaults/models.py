@@ -9,44 +9,23 @@ so two workers never both win and an illegal move is refused.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from vaults.cloud.endpoint import Endpoint
 from vaults.cloud.regions import paired_region
-from vaults.lifecycle import SoftDeletable, SoftDeleteSettings
+from vaults.lifecycle import SoftDeletable, SoftDeleteSettings, StatusMoves
 from vaults.policy import rules, stored
 
 # Who asks for something; None when the service itself acts (the scheduler, a command run on the machine).
 User = AbstractBaseUser | AnonymousUser | None
-
-
-class StatusMoves(models.Model):
-    """Compare-and-swap status changes for a model with a ``status`` field."""
-
-    status: Any
-
-    class Meta:
-        abstract = True
-
-    def _move(self, sources: Iterable[str], target: str, *, condition: Q | None = None, **fields: Any) -> bool:
-        """``condition``: what else the row must hold, checked in the same UPDATE."""
-        rows = type(self)._default_manager.filter(pk=self.pk, status__in=list(sources))
-        moved = (rows.filter(condition) if condition is not None else rows).update(status=target, **fields)
-        if moved:
-            self.status = target
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(moved)
 
 
 class SubscriptionQuerySet(models.QuerySet):
@@ -59,8 +38,8 @@ class SubscriptionQuerySet(models.QuerySet):
 
 class Subscription(models.Model):
     class Protocol(models.TextChoices):
-        HTTP = "http", "HTTP (lab, loopback only)"
-        HTTPS = "https", "HTTPS with management certificate"
+        HTTP = "http", _("HTTP (lab, loopback only)")
+        HTTPS = "https", _("HTTPS with management certificate")
 
     name = models.CharField(max_length=100)
     subscription_id = models.CharField(max_length=64, unique=True)
@@ -103,13 +82,13 @@ class VaultQuerySet(models.QuerySet):
 
 class Vault(StatusMoves, SoftDeleteSettings):
     class Status(models.TextChoices):
-        CREATING = "creating", "Creating"
-        ACTIVE = "active", "Active"
-        DELETING = "deleting", "Deleting"
+        CREATING = "creating", _("Creating")
+        ACTIVE = "active", _("Active")
+        DELETING = "deleting", _("Deleting")
 
     class Replication(models.TextChoices):
-        GRS = "grs", "Geo-Redundant"
-        LRS = "lrs", "Locally Redundant"
+        GRS = "grs", _("Geo-Redundant")
+        LRS = "lrs", _("Locally Redundant")
 
     subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="vaults")
     name = models.CharField(max_length=50)
@@ -164,6 +143,10 @@ class Vault(StatusMoves, SoftDeleteSettings):
         """Why storage replication can no longer change, or "" while it still can."""
         return self.REPLICATION_LOCKED if self.has_registered_items() else ""
 
+    def mark_active(self) -> bool:
+        """Creating → Active: the Create Vault job made its key and store."""
+        return self._move([self.Status.CREATING], self.Status.ACTIVE)
+
     def start_deleting(self) -> bool:
         """Active → Deleting: one request wins the vault's deletion."""
         return self._move([self.Status.ACTIVE], self.Status.DELETING)
@@ -208,7 +191,17 @@ class VirtualMachine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.cloud_service})"
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """How sentences, jobs and logs name the VM, "web01 (contoso-web)": names repeat across cloud services."""
+        return self.name_in_service(self.name, self.cloud_service)
+
+    @staticmethod
+    def name_in_service(name: str, cloud_service: str) -> str:
+        """``display_name`` for callers holding the two values only (a ``values_list`` query)."""
+        return f"{name} ({cloud_service})"
 
     @property
     def data_disk_count(self) -> int:
@@ -219,10 +212,10 @@ class RegisteredItem(StatusMoves):
     """A virtual machine registered with a vault. The one-to-one link makes "one vault per VM" a database rule."""
 
     class Status(models.TextChoices):
-        REGISTERING = "registering", "Registering"
-        REGISTERED = "registered", "Registered"
-        ERROR = "error", "Error"
-        UNREGISTERING = "unregistering", "Unregistering"
+        REGISTERING = "registering", _("Registering")
+        REGISTERED = "registered", _("Registered")
+        ERROR = "error", _("Error")
+        UNREGISTERING = "unregistering", _("Unregistering")
 
     vault = models.ForeignKey(Vault, on_delete=models.CASCADE, related_name="registered_items")
     vm = models.OneToOneField(VirtualMachine, on_delete=models.PROTECT, related_name="registration")
@@ -301,17 +294,17 @@ class ProtectedItem(StatusMoves, SoftDeletable):
     """A registered VM under protection, or whose protection stopped with its data kept (or soft deleted)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Protected - (initial backup pending)"
-        PROTECTED = "protected", "Protected"
-        STOPPED = "stopped", "Protection Stopped"
-        ERROR = "error", "Protection Error"
-        SOFT_DELETED = "soft_deleted", "Soft deleted"
-        PURGING = "purging", "Purging"
+        PENDING = "pending", _("Protected - (initial backup pending)")
+        PROTECTED = "protected", _("Protected")
+        STOPPED = "stopped", _("Protection Stopped")
+        ERROR = "error", _("Protection Error")
+        SOFT_DELETED = "soft_deleted", _("Soft deleted")
+        PURGING = "purging", _("Purging")
 
     class BackupStatus(models.TextChoices):
-        COMPLETED = "Completed", "Completed"
-        FAILED = "Failed", "Failed"
-        CANCELLED = "Cancelled", "Cancelled"
+        COMPLETED = "Completed", _("Completed")
+        FAILED = "Failed", _("Failed")
+        CANCELLED = "Cancelled", _("Cancelled")
 
     ACTIVE = (Status.PENDING, Status.PROTECTED, Status.ERROR)
     DELETED = (Status.SOFT_DELETED, Status.PURGING)  # lifecycle.SoftDeletable: kept until the purge
@@ -393,9 +386,9 @@ class RecoveryPoint(models.Model):
     """A published backup: every chunk and manifest it names is durable in the vault store."""
 
     class Consistency(models.TextChoices):
-        APPLICATION = "application", "Application consistent"
-        FILE_SYSTEM = "file_system", "File-system consistent"
-        CRASH = "crash", "Crash consistent"
+        APPLICATION = "application", _("Application consistent")
+        FILE_SYSTEM = "file_system", _("File-system consistent")
+        CRASH = "crash", _("Crash consistent")
 
     protected_item = models.ForeignKey(ProtectedItem, on_delete=models.CASCADE, related_name="recovery_points")
     created = models.DateTimeField(db_index=True, help_text="when the snapshot was taken")
@@ -405,6 +398,7 @@ class RecoveryPoint(models.Model):
     disks = models.JSONField(default=list)
     logical_bytes = models.BigIntegerField(default=0)
     stored_bytes = models.BigIntegerField(default=0, help_text="new bytes this point added to the store")
+
     adhoc = models.BooleanField(default=False, help_text="made by BACKUP NOW rather than by the schedule")
     expires = models.DateTimeField(null=True, blank=True, db_index=True)
 
@@ -416,9 +410,15 @@ class RecoveryPoint(models.Model):
         return f"{self.protected_item} @ {self.created:%Y-%m-%d %H:%M}"
 
     @property
+    def data_bytes(self) -> int | None:
+        """Bytes in use on the disks (``logical_bytes`` is their provisioned size); None for an older point."""
+        data = [disk.get("data") for disk in self.disks]
+        return sum(data) if data and None not in data else None
+
+    @property
     def label(self) -> str:
         """How messages name the point: its VM and time, in UTC."""
-        return f"{self.protected_item.item.vm.name} @ {self.created:%Y-%m-%d %H:%M:%S} UTC"
+        return f"{self.protected_item.item.vm.display_name} @ {self.created:%Y-%m-%d %H:%M:%S} UTC"
 
 
 class ScheduledBackup(models.Model):

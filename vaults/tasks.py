@@ -5,6 +5,16 @@ Defining an operation class registers its task; importing the modules here is wh
 
 from __future__ import annotations
 
-from vaults.operations import backup, beat, discovery, maintenance, protection, registration, restore, undelete
+from vaults.operations import (
+    backup,
+    beat,
+    discovery,
+    maintenance,
+    protection,
+    registration,
+    restore,
+    undelete,
+    vaults,
+)
 
-__all__ = ["backup", "beat", "discovery", "maintenance", "protection", "registration", "restore", "undelete"]
+__all__ = ["backup", "beat", "discovery", "maintenance", "protection", "registration", "restore", "undelete", "vaults"]

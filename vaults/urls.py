@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from vaults.views import commands, keys, policies, protect, protected, registered, restore, subscriptions
+from vaults.views import commands, keys, machines, policies, protect, protected, registered, restore, subscriptions
 from vaults.views import vaults as views
 
 app_name = "vaults"
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.vault_list, name="list"),
     path("quick-create/", views.quick_create, name="quick_create"),
     path("subscriptions/", subscriptions.subscription_list, name="subscriptions"),
+    path("virtual-machines/", machines.machine_list, name="machines"),
     path("subscriptions/<int:pk>/test/", subscriptions.subscription_test, name="subscription_test"),
     path("<int:pk>/", views.vault_open, name="open"),
     path("<int:pk>/quick-start/", views.quickstart, name="quickstart"),

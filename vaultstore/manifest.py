@@ -158,6 +158,10 @@ class RecoveryPoint:
         return sum(disk.read_bytes for disk in self.disks)
 
     @property
+    def data_bytes(self) -> int:
+        return sum(disk.data_bytes for disk in self.disks)
+
+    @property
     def healed_chunks(self) -> int:
         return sum(disk.healed_chunks for disk in self.disks)
 

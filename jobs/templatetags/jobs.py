@@ -7,9 +7,11 @@ from datetime import timedelta
 from django import template
 from django.template import Context
 from django.utils.html import json_script
+from django.utils.translation import gettext
 
 from jobs import live, throughput
 from jobs.models import Job
+from portal.units import human_bytes
 
 register = template.Library()
 
@@ -31,8 +33,16 @@ def throughput_figures(job: Job) -> dict[str, str]:
 
 @register.filter
 def public_properties(properties: dict) -> dict:
-    """The properties a person reads: without the private ones (``jobs.throughput.KEY``)."""
-    return throughput.public(properties or {})
+    """The properties a person reads: without the private ones (``jobs.throughput.KEY``). A value stored as an
+    English word the catalogue knows ("Application consistent", "Incremental") reads in the page's language."""
+    return {name: gettext(value) if isinstance(value, str) and value else value  # gettext("") is the header
+            for name, value in throughput.public(properties or {}).items()}
+
+
+@register.filter(name="human_bytes")
+def human_bytes_filter(value: int | None) -> str:
+    """Sizes as every page writes them (portal/units.py), not Django's ``filesizeformat``."""
+    return "—" if value is None else human_bytes(int(value))
 
 
 @register.filter

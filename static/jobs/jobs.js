@@ -29,6 +29,12 @@
       [`#job-row-${data.job}`, `#job-details-${data.job}`].forEach((selector) => {
         if (document.querySelector(selector)) refresh(selector);
       });
+      // A running job's percent where a list shows it (Protected Items' backup), as the strip gets it.
+      if (data.state === "running") {
+        document.querySelectorAll(`[data-job-progress="${data.job}"]`).forEach((element) => {
+          element.textContent = `${Math.max(0, Math.min(100, Math.round(Number(data.progress) || 0)))}%`;
+        });
+      }
       // A job the table does not show yet (just started): refresh the list.
       const table = document.getElementById("job-table");
       if (table && !document.getElementById(`job-row-${data.job}`) && data.kind === "status") {
@@ -57,11 +63,17 @@
     });
     // Closing empties the body, so a closed dialog stops refreshing itself.
     dialog.addEventListener("close", () => { document.getElementById("job-details-body").innerHTML = ""; });
+    // Every link to a job's details opens this dialog (the Jobs tables, the strip's View Job, a View Job link);
+    // the link keeps its address, so a new tab, or a page without scripts, gets the details page.
+    const jobsPath = dialog.dataset.jobsPath || "/jobs/";
+    const isJobDetails = (path) => path.startsWith(jobsPath) && /^\d+\/$/.test(path.slice(jobsPath.length));
     document.addEventListener("click", (event) => {
-      const link = event.target.closest("#job-table a.job-open");
-      if (!link || event.ctrlKey || event.metaKey) return;
+      const link = event.target.closest("a[href]");
+      if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      const url = new URL(link.href, window.location.href);
+      if (url.origin !== window.location.origin || !isJobDetails(url.pathname)) return;
       event.preventDefault();
-      openDetails(link.href);
+      openDetails(url.pathname);
     });
     document.addEventListener("dblclick", (event) => {
       const row = event.target.closest("#job-table tbody tr[data-details]");

@@ -63,7 +63,7 @@ def test_full_then_incremental_backups_restore_bit_for_bit(east, member, lab_sub
     assert second.properties["Backup kind"] == "Incremental"
     item.refresh_from_db()
     point2 = item.recovery_points.order_by("-created").first()
-    assert point2.stored_bytes < 2 << 20 and second.properties["Backup Size"].endswith(("KB", "MB"))
+    assert point2.stored_bytes < 2 << 20 and second.properties["Data transferred"].endswith(("KB", "MB"))
     assert point2.pk != point1.pk
     # The base snapshots are the new point's; the previous ones were released.
     assert {v["snapshot"] for v in item.base_snapshots.values()} == {d["snapshot"] for d in point2.disks}

@@ -63,7 +63,7 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, own
     jobs_tab.screenshot(path=screenshot_dir / "backup-now-transfer.png")
     fabric_faults(latency_ms=0)
     expect(dialog.locator("#job-details-status")).to_have_text("Completed", timeout=60_000)
-    expect(dialog.locator(".job-properties")).to_contain_text("Transferred Bytes")
+    expect(dialog.locator(".job-properties")).to_contain_text("Data transferred")
     jobs_tab.screenshot(path=screenshot_dir / "backup-now-completed.png")
 
     # The Protected Items row refreshes live: one recovery point.
@@ -109,7 +109,7 @@ def test_backup_now_then_restore_as_a_new_vm(page, context, sign_in, member, own
     # Stop protection, keeping the data: the row says so and keeps its point.
     page.locator("#cmd-stop-protection").click()
     stop = page.locator("#stop-dialog")
-    expect(stop).to_contain_text("Stop protection of 'web01'")
+    expect(stop).to_contain_text("Stop protection of 'web01 (contoso-web)'")
     expect(stop.locator("#stop-delete-data")).not_to_be_checked()
     stop.locator("#stop-reason").select_option("Other")
     page.screenshot(path=screenshot_dir / "stop-protection-dialog.png")

@@ -31,7 +31,7 @@ def test_stop_protection_deleting_the_data_then_undelete(page, sign_in, member, 
     # STOP PROTECTION with "Delete associated backup data": the dialog says the data is kept 14 days.
     page.locator("#cmd-stop-protection").click()
     stop = page.locator("#stop-dialog")
-    expect(stop).to_contain_text("Stop protection of 'web02'")
+    expect(stop).to_contain_text("Stop protection of 'web02 (contoso-web)'")
     expect(stop.locator("#stop-soft-delete-note")).to_contain_text("kept 14 days")
     stop.locator("#stop-delete-data").check()
     stop.locator("#stop-reason").select_option("Decommissioned")
@@ -52,7 +52,7 @@ def test_stop_protection_deleting_the_data_then_undelete(page, sign_in, member, 
 
     # UNDELETE: Protection Stopped, with its point.
     page.locator("#cmd-undelete").click()
-    expect(page.locator("#notes")).to_contain_text("Undelete started for 'web02'")
+    expect(page.locator("#notes")).to_contain_text("Undelete started for 'web02 (contoso-web)'")
     expect(row).to_contain_text("Protection Stopped", timeout=20_000)
     expect(row.locator("td").nth(3)).to_have_text("1")
     expect(row.locator(".soft-delete-left")).to_have_count(0)

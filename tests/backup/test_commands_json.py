@@ -47,14 +47,14 @@ def test_backup_now_wait_json_prints_the_finished_job_alone_and_a_second_request
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)  # the whole of standard output is one JSON document
     assert (job["operation"], job["status"], job["status_label"]) == ("backup", "completed", "Completed")
-    assert (job["vault"], job["item"], job["item_type"], job["error"]) == ("clijson", "dev02", "vm", None)
-    assert job["properties"]["Backup kind"] == "Full" and job["properties"]["Stored Bytes"]
+    assert (job["vault"], job["item"], job["item_type"], job["error"]) == ("clijson", "dev02 (northwind-dev)", "vm", None)
+    assert job["properties"]["Backup kind"] == "Full" and job["properties"]["New data stored"]
     assert job["progress"] == 100 and job["duration_seconds"] > 0 and job["finished"]
     assert vault.jobs.get(pk=job["job"]).status == "completed"
 
     # BACKUP NOW, then BACKUP NOW again while the first runs: the job, then the product's refusal as a problem.
     first, _ = json_of("backup_now", "clijson", "dev02", "--json")
-    assert first["status"] in {"not_started", "in_progress"} and first["item"] == "dev02"
+    assert first["status"] in {"not_started", "in_progress"} and first["item"] == "dev02 (northwind-dev)"
     second, refused = json_of("backup_now", "clijson", "dev02", "--json")
     assert refused is not None  # a non-zero exit
     assert second == {"code": "OperationInProgress", "detail": "Another operation is in progress on this item"}

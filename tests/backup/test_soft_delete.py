@@ -72,12 +72,12 @@ def test_stop_protection_with_delete_data_keeps_the_points_which_restore_and_und
     item = soft_deleted(item, points=points)
     assert item.base_snapshots == {}  # released: no backup diffs against them any more
     [entry] = OperationLogEntry.objects.filter(operation=LogAction.SOFT_DELETE)
-    assert (entry.user, entry.job, entry.item_name) == (owner, job, "dev01")
+    assert (entry.user, entry.job, entry.item_name) == (owner, job, "dev01 (northwind-dev)")
     assert entry.details["recovery_points"] == 2 and entry.details["purge_after"] == item.purge_after.isoformat()
     assert job.properties["Purged after"] == f"{item.purge_after:%Y-%m-%d %H:%M} UTC"
     # The notification says what happened: kept, not gone.
-    assert sentence(job) == (f"Backup data of 'dev01' soft deleted: it is kept until {job.properties['Purged after']}, "
-                             "and UNDELETE brings it back until then.")
+    assert sentence(job) == (f"Backup data of 'dev01 (northwind-dev)' soft deleted: it is kept until "
+                             f"{job.properties['Purged after']}, and UNDELETE brings it back until then.")
 
     # Protected Items: Soft deleted, with the days left and the date of the purge.
     client.force_login(member)
@@ -106,7 +106,7 @@ def test_stop_protection_with_delete_data_keeps_the_points_which_restore_and_und
     assert item.status == ProtectedItem.Status.STOPPED and point_ids(item) == points
     assert item.purge_after is None and item.deleted_at is None
     [entry] = OperationLogEntry.objects.filter(operation=Operation.UNDELETE)
-    assert (entry.user, entry.job, entry.item_name) == (member, job, "dev01")
+    assert (entry.user, entry.job, entry.item_name) == (member, job, "dev01 (northwind-dev)")
     page = client.get(reverse("vaults:protected", args=[vault.pk])).content.decode()
     assert f'data-id="{item.pk}" data-status="stopped"' in page
     with pytest.raises(NotNow, match="not soft deleted"):
@@ -147,7 +147,8 @@ def test_delete_on_a_stopped_item_is_left_to_the_purge_by_retention_and_garbage_
         assert not RecoveryPoint.objects.filter(store_point_id__in=points).exists()
         assert store_points(vault) == []
         [entry] = OperationLogEntry.objects.filter(operation=LogAction.PURGE)
-        assert (entry.user, entry.job, entry.item_name, entry.details["recovery_points"]) == (None, job, "dev02", 1)
+        assert (entry.user, entry.job, entry.item_name, entry.details["recovery_points"]) \
+            == (None, job, "dev02 (northwind-dev)", 1)
         completed(run(GarbageCollection.start(vault, grace=0)))
         vault.refresh_from_db()
         assert vault.storage_used < used
@@ -190,7 +191,7 @@ def test_undelete_on_the_command_bar_is_for_operators(client, lab_subscription, 
     client.force_login(member)
     assert 'id="cmd-undelete" data-requires="one" data-requires-flag="deleted"' in client.get(page).content.decode()
     answer = client.post(url, {"items": str(item.pk)})
-    assert answer.status_code == 204 and "Undelete started for 'dev01'." in answer["HX-Trigger"]
+    assert answer.status_code == 204 and "Undelete started for 'dev01 (northwind-dev)'." in answer["HX-Trigger"]
     job = Job.objects.get(operation=Operation.UNDELETE)
     assert (job.requested_by, job.params) == (member, {"protected_item": item.pk})
     assert "Another operation is in progress" in client.post(url, {"items": str(item.pk)})["HX-Trigger"]

@@ -169,7 +169,7 @@ def test_restore_wizard_says_so_when_the_networks_cannot_be_listed(client, membe
 def test_stop_protection_keeps_or_deletes_data_by_role(client, member, owner, vault, item):
     client.force_login(member)
     page = client.get(reverse("vaults:stop_dialog", args=[vault.pk]), {"items": str(item.pk)}).content.decode()
-    assert "Stop protection of 'web01'" in page and 'name="delete_data"' in page
+    assert "Stop protection of 'web01 (contoso-web)'" in page and 'name="delete_data"' in page
     assert 'id="stop-delete-data" disabled' in page
     answer = client.post(reverse("vaults:stop", args=[vault.pk]), {"item": item.pk, "delete_data": "on"})
     assert "Only Backup Administrators" in answer["HX-Trigger"]

@@ -55,11 +55,13 @@ def test_a_running_job_shows_progress_and_completion_in_the_strip_and_the_jobs_p
     for tab in (page, jobs_tab):
         assert tab.evaluate("window.__sameDocument") is True
 
-    # View Job opens the job's own page.
+    # View Job opens the same Details dialog, on the page the user is on; the address stays the job's own page.
     note.locator(".note-link").click()
-    expect(page).to_have_url(f"{portal_server}/jobs/{job.pk}/")
-    expect(page.locator("#job-details-status")).to_have_text("Completed")
+    expect(page.locator("#job-details-dialog #job-details-status")).to_have_text("Completed")
+    expect(page).to_have_url(f"{portal_server}/vaults/")
     page.screenshot(path=screenshot_dir / "jobs-view-job.png")
+    page.goto(f"{portal_server}/jobs/{job.pk}/")
+    expect(page.locator("#job-details-status")).to_have_text("Completed")
 
 
 def test_cancel_from_the_command_bar_after_confirming_in_the_strip(

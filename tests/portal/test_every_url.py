@@ -41,14 +41,30 @@ NO_ID_IN_PATH = {
     "vaults:list": "the vaults of the user's subscriptions",
     "vaults:quick_create": "a new vault in one of the user's subscriptions (?subscription= is looked up among them)",
     "vaults:subscriptions": "the user's subscriptions; POST adds a new one",
+    "vaults:machines": "the VMs of the user's subscriptions, read-only",
     "jobs:list": "the jobs of the user's subscriptions",
     "jobs:cancel": "the job is named in the form and looked up among the user's jobs",
     "jobs:notes": "?ids= are looked up among the user's own jobs",
+    "api:list_subscriptions": "the REST API's list of the user's subscriptions",
+    "api:list_vaults": "the REST API's list of the vaults of the user's subscriptions",
+    "api:create_vault": "the REST API's quick create: the subscription in the body is looked up among the user's",
+    "api:list_jobs": "the REST API's list of the jobs of the user's subscriptions",
+    "api:operations_log": "the REST API's operations log of the user's subscriptions",
+    "tokens:list": "the user's own access tokens",
+    "set_language": "saves the signed-in user's own language; the page to go back to must be on this site",
+    "api:api-root": "the REST API's root: leads to its docs",
 }
 # Pages anyone may open without signing in.
 PUBLIC = {
     "login": "the sign-in page",
     "admin:login": "the admin site's sign-in page",
+    "api:openapi-json": "the REST API's schema: no data",
+    "api:openapi-view": "the REST API's docs page: no data",
+}
+# Pages for machines, not people: no sign-in, their own guard, tested in tests/monitoring.
+FOR_MACHINES = {
+    "monitoring:metrics": "Prometheus: a bearer token or an allowed address; figures of every subscription, by design",
+    "monitoring:healthz": "load balancers: ok/fail per check, nothing else",
 }
 # Path parameters that name no object, with a value their pattern accepts.
 NOT_AN_OBJECT = {
@@ -192,7 +208,7 @@ def test_every_url_with_an_id_in_its_path_answers_404_to_an_outsider(client, out
     admin_pages = (reverse("admin:login"), reverse("admin:index"))
     problems, checked = [], 0
     for route in every_route():
-        if route.label in PUBLIC:
+        if route.label in PUBLIC or route.label in FOR_MACHINES:
             continue
         if not route.parameters and not route.is_admin_site:
             if route.label not in NO_ID_IN_PATH:
@@ -200,7 +216,10 @@ def test_every_url_with_an_id_in_its_path_answers_404_to_an_outsider(client, out
                                 "with why it is safe for anyone signed in")
             continue
         for method in ("get", "post"):
-            refused_before_lookup = answer(client, method, urls_of(route, [NOWHERE])[0]).status_code == 405
+            # Refused for what the request is (the method, or an API body that does not parse), the same for an id
+            # no row has: nothing was looked up, so the answer says nothing of the object.
+            nowhere = answer(client, method, urls_of(route, [NOWHERE])[0]).status_code
+            refused_before_lookup = nowhere in (400, 405, 422)
             for url in urls_of(route, world.ids):
                 response = answer(client, method, url)
                 checked += 1
@@ -208,8 +227,7 @@ def test_every_url_with_an_id_in_its_path_answers_404_to_an_outsider(client, out
                     # Staff only, and the outsider is not staff: sent to its login, or to its index (which is).
                     ok = any(is_redirect_to(response, page) for page in admin_pages)
                 else:
-                    # 405 only where the method is refused for an id no row has too: nothing was looked up.
-                    ok = response.status_code == 404 or (response.status_code == 405 and refused_before_lookup)
+                    ok = response.status_code == 404 or (response.status_code == nowhere and refused_before_lookup)
                 if not ok:
                     problems.append(f"{method.upper()} {url} ({route.label}): {response.status_code}")
     assert not problems, "the outsider reached another subscription's objects, or a URL is unaccounted for:\n" + "\n".join(
@@ -220,7 +238,7 @@ def test_every_url_with_an_id_in_its_path_answers_404_to_an_outsider(client, out
 def test_no_page_without_an_id_shows_an_outsider_another_subscriptions_objects(client, outsider, world):
     client.force_login(outsider)
     for route in every_route():
-        if route.parameters or route.is_admin_site:
+        if route.parameters or route.is_admin_site or route.label in FOR_MACHINES:
             continue
         response = answer(client, "get", route.url({}))
         assert response.status_code in (200, 204, 302, 405), f"{route.label}: {response.status_code}"
@@ -249,13 +267,16 @@ def test_anonymous_visitors_are_sent_to_sign_in_from_every_url(client, world):
     login_pages = {resolve_url(settings.LOGIN_URL), reverse("admin:login")}
     problems = []
     for route in every_route():
+        if route.label in FOR_MACHINES:
+            continue
         if route.label in PUBLIC:
             assert client.get(route.url({})).status_code == 200, route.label
             continue
         for url in urls_of(route, world.ids):
             for method in ("get", "post"):
                 response = answer(client, method, url)
-                ok = response.status_code in (401, 403, 404) or any(is_redirect_to(response, page) for page in login_pages)
+                # 405: the method is refused to anyone (the REST API says so before asking who is calling).
+                ok = response.status_code in (401, 403, 404, 405) or any(is_redirect_to(response, page) for page in login_pages)
                 if not ok:
                     problems.append(f"{method.upper()} {url} ({route.label}): {response.status_code}")
     assert not problems, "answered a visitor who is not signed in:\n" + "\n".join(problems)

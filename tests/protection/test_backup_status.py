@@ -66,7 +66,7 @@ def snapshots_succeed(monkeypatch):
     monkeypatch.setattr(backup, "wait_for_snapshot", lambda *args, **kwargs: snapshot)
 
     def transfer(ctx, item, store, snapshot, created):
-        disk = SimpleNamespace(name="os", size=1 << 20, digest="d", source_snapshot="2026-01-01T00:00:00Z")
+        disk = SimpleNamespace(name="os", size=1 << 20, data_bytes=1 << 19, digest="d", source_snapshot="2026-01-01T00:00:00Z")
         return SimpleNamespace(id=f"job-{ctx.job.pk}", logical_bytes=1 << 20, stored_bytes=1 << 19,
                                read_bytes=1 << 20, disks=[disk])
 

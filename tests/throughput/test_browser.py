@@ -42,7 +42,7 @@ def test_the_strip_shows_rate_and_time_left_while_a_backup_transfers(
     job = Job.objects.get(operation=Operation.BACKUP)
 
     note = page.locator(f"#notes .note[data-id=job-{job.pk}]")
-    expect(note).to_contain_text("Backing up 'web01'", timeout=20_000)
+    expect(note).to_contain_text("Backing up 'web01 (contoso-web)'", timeout=20_000)
     rate, eta = note.locator(".note-rate"), note.locator(".note-eta")
     expect(rate).to_have_text(RATE, timeout=30_000)
     expect(eta).to_have_text(TIME_LEFT)

@@ -95,7 +95,8 @@ def test_the_dashboard_charts_the_vaults_backups_and_storage(client, lab_subscri
                                                              for job in (first, second)]
 
     # Only each item's latest backups are drawn: with room for one, web01 shows its incremental.
-    latest = {entry.name: entry.backups for entry in latest_backups(vault, per_item=1)}
+    # Items are named as everywhere, with their cloud service: "web01 (contoso-web)".
+    latest = {entry.name.split(" (")[0]: entry.backups for entry in latest_backups(vault, per_item=1)}
     assert [backup.bytes for backup in latest["web01"]] == [second.properties[KEY]["done"]]
     assert [backup.bytes for backup in latest["web02"]] == [other.properties[KEY]["done"]]
 

@@ -43,7 +43,7 @@ def test_preflight_names_every_documented_failure():
     disks = [{"name": "os", "lun": None}] + [{"name": f"d{i}", "lun": i} for i in range(17)]
     error = preflight_errors(vm, found(vm, disks=disks))
     assert error.code == "UnsupportedDataDiskCount"
-    assert error.message == "Virtual machine 'vm01' has 17 data disks; backup supports at most 16."
+    assert error.message == "Virtual machine 'vm01 (svc-a)' has 17 data disks; backup supports at most 16."
     assert preflight_errors(vm, found(vm, disks=[{"name": "os", "lun": None, "premium": True}])).code == \
         "PremiumStorageNotSupported"
     stopped = preflight_errors(vm, found(vm, power_state="Stopped"))
@@ -64,7 +64,8 @@ def test_a_second_register_of_the_same_vm_makes_no_job(member, vault):
     vm = discovered(member, vault, "web01", "contoso-web")
     Register.start_many(member, vault, [vm.pk])
     again = Register.start_many(member, vault, [vm.pk])
-    assert again[0].refusal == "'web01' is already registered with a vault."
+    # Still registering: the second click is told so, not that the VM "is already registered".
+    assert again[0].refusal == "'web01 (contoso-web)' is being registered with vault 'contoso-east'. Follow it on the Jobs tab."
     assert Job.objects.filter(operation="register").count() == 1
 
 
@@ -72,7 +73,8 @@ def test_a_vm_belongs_to_one_vault(member, owner, vault, subscription):
     other = create_vault(owner, subscription, "second", "East US")
     vm = discovered(member, vault, "web01", "contoso-web")
     Register.start_many(member, vault, [vm.pk])
-    assert Register.start_many(member, other, [vm.pk])[0].refusal == "'web01' is already registered with a vault."
+    assert Register.start_many(member, other, [vm.pk])[0].refusal == (
+        "'web01 (contoso-web)' is being registered with vault 'contoso-east'. Follow it on the Jobs tab.")
     east = VirtualMachine.objects.filter(subscription=subscription, region="East US", gone=False)
     assert set(registrable(other)) == set(east.exclude(pk=vm.pk))
 
@@ -88,8 +90,8 @@ def test_only_vms_of_the_vaults_region_are_offered_and_accepted(member, owner, v
     assert offered == set(VirtualMachine.objects.filter(subscription=vault.subscription, region="East US",
                                                         gone=False))
     refusals = {o.vm.name: o.refusal for o in Register.start_many(member, vault, [west.pk, gone.pk])}
-    assert refusals["app01"] == "'app01' runs in West US; a vault protects only VMs in its own region (East US)."
-    assert refusals["vm07"] == "'vm07' no longer exists. Run DISCOVER to refresh the list."
+    assert refusals["app01"] == "'app01 (fabrikam-app)' runs in West US; a vault protects only VMs in its own region (East US)."
+    assert refusals["vm07"] == "'vm07 (scale-0003)' no longer exists. Run DISCOVER to refresh the list."
 
 
 def test_a_reader_is_refused_with_the_code_and_sentence_every_caller_shows(reader, member, vault):

@@ -79,14 +79,14 @@ def test_documented_registration_failures(lab, member):
     jobs += register(member, west, west_vms[("fabrikam-app", "legacy01")], west_vms[("fabrikam-batch", "batch01")])
     codes = {job.item_name: (job.status, job.error_code) for job in jobs}
     assert codes == {
-        "sql01": ("failed", "UnsupportedDataDiskCount"),
-        "db01": ("failed", "PremiumStorageNotSupported"),
-        "legacy01": ("failed", "VMAgentNotPresent"),
-        "batch01": ("failed", "VMNotInStateToInstallExtension"),
+        "sql01 (contoso-sql)": ("failed", "UnsupportedDataDiskCount"),
+        "db01 (contoso-premium)": ("failed", "PremiumStorageNotSupported"),
+        "legacy01 (fabrikam-app)": ("failed", "VMAgentNotPresent"),
+        "batch01 (fabrikam-batch)": ("failed", "VMNotInStateToInstallExtension"),
     }
     item = RegisteredItem.objects.get(vm__name="sql01")
     assert item.status == "error"
-    assert item.error_message == "Virtual machine 'sql01' has 17 data disks; backup supports at most 16."
+    assert item.error_message == "Virtual machine 'sql01 (contoso-sql)' has 17 data disks; backup supports at most 16."
     assert item.recommendation.startswith("Detach data disks")
 
 
@@ -96,7 +96,7 @@ def test_an_agent_that_never_answers_times_out_clearly(lab, member, fabric_fault
     fabric_faults(agent_unresponsive=["contoso-web/web01"])
     [job] = register(member, east, vm)
     assert (job.status, job.error_code) == ("failed", "ExtensionInstallTimedOut")
-    assert "did not report ready on 'web01'" in job.error_message
+    assert "did not report ready on 'web01 (contoso-web)'" in job.error_message
 
 
 def test_a_fabric_answering_5xx_is_retried_then_fails_clearly(lab, member, fabric_faults):

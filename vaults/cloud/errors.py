@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import requests
 from azure.common import AzureException
+from django.utils.translation import gettext as _
 
 from vaults.cloud.endpoint import Endpoint
 
@@ -28,7 +29,7 @@ class OperationFailed(FabricError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message, transient=False, code=code or "OperationFailed",
-                         recommendation="Correct the cause named above, then try again.")
+                         recommendation=_("Correct the cause named above, then try again."))
 
 
 class OperationTimedOut(FabricError):
@@ -36,37 +37,37 @@ class OperationTimedOut(FabricError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, transient=False, code="OperationTimedOut",
-                         recommendation="Try again; if it keeps happening, check the subscription's endpoint.")
+                         recommendation=_("Try again; if it keeps happening, check the subscription's endpoint."))
 
 
 def describe_failure(endpoint: Endpoint, error: Exception) -> FabricError:
     """Turn what the SDK or requests raised into a FabricError a person can act on."""
-    where = f"the endpoint at {endpoint.host}"
     if isinstance(error, FabricError):
         return error
+    status = getattr(error, "status_code", None)
+    values = {"host": endpoint.host, "error": _short(error), "status": status or "error"}
     if isinstance(error, requests.exceptions.SSLError):
         return FabricError(
-            f"The TLS handshake with {where} failed ({_short(error)}). Check the management certificate "
-            "and the CA certificate of the subscription.", transient=False)
+            _("The TLS handshake with the endpoint at %(host)s failed (%(error)s). Check the management certificate "
+              "and the CA certificate of the subscription.") % values, transient=False)
     if isinstance(error, requests.exceptions.Timeout):
-        return FabricError(f"{where.capitalize()} did not answer in time. Try again; if it persists, check the endpoint.",
-                           transient=True)
+        return FabricError(_("The endpoint at %(host)s did not answer in time. Try again; if it persists, check the "
+                             "endpoint.") % values, transient=True)
     if isinstance(error, requests.exceptions.ConnectionError):
         return FabricError(
-            f"Could not connect to {where}. Check that it is running and that the subscription's host is right.",
-            transient=True)
-    status = getattr(error, "status_code", None)
+            _("Could not connect to the endpoint at %(host)s. Check that it is running and that the subscription's "
+              "host is right.") % values, transient=True)
     if isinstance(error, AzureException):
-        text = _short(error)
         if status is not None and status >= 500:
-            return FabricError(f"{where.capitalize()} answered with a server error ({status}): {text}. Try again later.",
-                               transient=True, status=status)
+            return FabricError(_("The endpoint at %(host)s answered with a server error (%(status)s): %(error)s. Try "
+                                 "again later.") % values, transient=True, status=status)
         if status in (401, 403):
-            return FabricError(f"{where.capitalize()} refused the management certificate ({status}): {text}.",
-                               transient=False, status=status)
-        return FabricError(f"{where.capitalize()} refused the request ({status or 'error'}): {text}.",
+            return FabricError(_("The endpoint at %(host)s refused the management certificate (%(status)s): "
+                                 "%(error)s.") % values, transient=False, status=status)
+        return FabricError(_("The endpoint at %(host)s refused the request (%(status)s): %(error)s.") % values,
                            transient=False, status=status)
-    return FabricError(f"Talking to {where} failed unexpectedly: {_short(error)}.", transient=True)
+    return FabricError(_("Talking to the endpoint at %(host)s failed unexpectedly: %(error)s.") % values,
+                       transient=True)
 
 
 @contextmanager

@@ -14,16 +14,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.http import QueryDict
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from vaults.policy import retention, rules
 from vaults.policy.defaults import default_policy
 from vaults.policy.schedule import local_label, local_time_choices, policy_in_zone, shift_policy, to_local
 
-WEEKDAYS = [(d.value, d.label) for d in rules.Weekday]
-MONTHS = [(n, name) for n, name in enumerate(("January", "February", "March", "April", "May", "June", "July",
-                                                "August", "September", "October", "November", "December"), start=1)]
-DAYS_OF_MONTH = [(str(d), str(d)) for d in range(1, 29)] + [("last", "Last")]
-WEEKS = [(w.value, w.value.title()) for w in rules.Week]
+WEEKDAYS = [(d.value, rules.WEEKDAY_NAMES[d.value]) for d in rules.Weekday]
+MONTHS = list(enumerate(rules.MONTH_NAMES, start=1))
+DAYS_OF_MONTH = [(str(d), str(d)) for d in range(1, 29)] + [("last", gettext_lazy("Last"))]
+WEEKS = list(zip([w.value for w in rules.Week], (gettext_lazy("First"), gettext_lazy("Second"), gettext_lazy("Third"),
+                                                 gettext_lazy("Fourth"), pgettext_lazy("week", "Last")), strict=True))
 KINDS = ("daily", "weekly", "monthly", "yearly")
 PREVIEW_ROWS = 12
 
@@ -166,14 +168,15 @@ def summarise(policy: rules.Policy, tz: ZoneInfo, start: date | None = None) -> 
         points = [p for p in result.points if p.kept_by == kind]
         if points:
             last = max(p.expires for p in points)
-            per_range.append((kind.title(), len(points), local_label(last, tz)[:10]))
+            per_range.append((rules.kind_word(kind, start=True), len(points), local_label(last, tz)[:10]))
     base = retention.base_range(policy)
     interesting = result.beyond(base.kind) if base is not None else result.points
-    rows = [{"label": p.label, "kept_by": ", ".join(k.title() for k in p.selected_by),
+    rows = [{"label": p.label, "kept_by": ", ".join(rules.kind_word(k, start=True) for k in p.selected_by),
              "until": local_label(p.expires, tz)[:10]} for p in (interesting or result.points)[:PREVIEW_ROWS]]
     end = datetime.combine(start, time(0), tzinfo=UTC) + timedelta(days=365)
-    caption = (f"The first {len(rows)} backups kept longer than the {base.kind} range:" if interesting and base
-               else f"The first {len(rows)} backups:")
+    caption = (_("The first %(count)s backups kept longer than the %(kind)s range:")
+               % {"count": len(rows), "kind": rules.kind_word(base.kind)} if interesting and base
+               else _("The first %(count)s backups:") % {"count": len(rows)})
     return PreviewSummary(len(result.points), per_range, rows, len(result.held_at(end)), local_label(end, tz)[:10],
                           caption)
 
@@ -192,9 +195,9 @@ def error_slots(errors: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
 def month_ranges(f: Fields) -> list[tuple]:
     """The monthly and yearly ranges' values, so one template block renders both."""
     return [("monthly", f.monthly_form, f.monthly_day, f.monthly_week, f.monthly_weekdays, f.monthly_count,
-             rules.MonthlyRetention.limit, "months"),
+             rules.MonthlyRetention.limit, gettext_lazy("months")),
             ("yearly", f.yearly_form, f.yearly_day, f.yearly_week, f.yearly_weekdays, f.yearly_count,
-             rules.YearlyRetention.limit, "years")]
+             rules.YearlyRetention.limit, gettext_lazy("years"))]
 
 
 def editor_choices(tz: ZoneInfo, f: Fields) -> dict:

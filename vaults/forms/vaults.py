@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from vaults.models import Subscription, Vault
 
@@ -17,7 +18,7 @@ class QuickCreateForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["subscription"].queryset = subscriptions
         self.fields["region"].choices = [(r, r) for r in regions]
-        self.fields["region"].error_messages["invalid_choice"] = "'%(value)s' is not a region of this subscription."
+        self.fields["region"].error_messages["invalid_choice"] = _("'%(value)s' is not a region of this subscription.")
 
 
 class ReplicationForm(forms.Form):
@@ -28,9 +29,9 @@ class SoftDeleteForm(forms.Form):
     """The Soft delete section of CONFIGURE. The 14-180 day range and always-on are the service's rules, worded there."""
 
     soft_delete_enabled = forms.BooleanField(required=False)
-    soft_delete_days = forms.IntegerField(error_messages={"required": "Enter the soft-delete period in days.",
-                                                          "invalid": "Enter the soft-delete period as a whole number of "
-                                                                     "days, from 14 to 180."})
+    soft_delete_days = forms.IntegerField(error_messages={"required": _("Enter the soft-delete period in days."),
+                                                          "invalid": _("Enter the soft-delete period as a whole number "
+                                                                       "of days, from 14 to 180.")})
     soft_delete_always_on = forms.BooleanField(required=False)
 
     @classmethod
@@ -43,22 +44,23 @@ class ImmutabilityForm(forms.Form):
     """The Immutability section of CONFIGURE; locking asks for ``confirm_lock``, as it cannot be undone."""
 
     immutability = forms.ChoiceField(choices=Vault.Immutability.choices, widget=forms.RadioSelect,
-                                     error_messages={"invalid_choice": "Choose Disabled, Enabled or Locked."})
+                                     error_messages={"invalid_choice": _("Choose Disabled, Enabled or Locked.")})
     confirm_lock = forms.BooleanField(required=False)
 
 
 class DeleteVaultForm(forms.Form):
-    reason = forms.CharField(max_length=500, strip=True, error_messages={"required": "Give a reason for deleting the vault."})
+    reason = forms.CharField(max_length=500, strip=True, error_messages={"required": _("Give a reason for deleting the vault.")})
 
 
 class SubscriptionForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    subscription_id = forms.CharField(max_length=64, label="Subscription ID",
-                                      help_text="A GUID, as the subscription's settings show it.")
-    host = forms.CharField(max_length=255, help_text="host[:port] of the Service Management endpoint. Plain HTTP "
-                                                     "reaches only the lab fabric on this machine.")
-    protocol = forms.ChoiceField(choices=Subscription.Protocol.choices)
-    certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False,
-                                  help_text="Management certificate and key, PEM. Stored privately, never shown again.")
-    ca_certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                                     help_text="CA to trust for the endpoint's TLS certificate, PEM (optional).")
+    name = forms.CharField(max_length=100, label=_("Name"))
+    subscription_id = forms.CharField(max_length=64, label=_("Subscription ID"),
+                                      help_text=_("A GUID, as the subscription's settings show it."))
+    host = forms.CharField(max_length=255, label=_("Host"),
+                           help_text=_("host[:port] of the Service Management endpoint. Plain HTTP reaches only the lab "
+                                       "fabric on this machine."))
+    protocol = forms.ChoiceField(choices=Subscription.Protocol.choices, label=_("Protocol"))
+    certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False, label=_("Certificate"),
+                                  help_text=_("Management certificate and key, PEM. Stored privately, never shown again."))
+    ca_certificate = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label=_("CA certificate"),
+                                     help_text=_("CA to trust for the endpoint's TLS certificate, PEM (optional)."))

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
 from jobs.throughput import Meter
 from portal.events import publish
-from portal.units import human_bytes
+from portal.units import DATA_BACKED_UP, DATA_TRANSFERRED, DISK_SIZE, NEW_DATA_STORED, human_bytes
 from vaults.cloud.pageblob import blob_client
 from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem, User, Vault
 from vaults.operations.base import VaultOperation, parking
@@ -42,7 +44,7 @@ class Backup(VaultOperation):
     def start(cls, user: User, item: ProtectedItem, *, adhoc: bool = True, slot: str = "") -> Job:
         """One Backup job for a protected item (``user`` None: the scheduler or a command)."""
         check_backup(user, item)
-        return cls.enqueue(item.vault, item.pk, item.item.vm_id, item.item.vm.name, user=user, adhoc=adhoc, slot=slot)
+        return cls.enqueue(item.vault, item.pk, item.item.vm_id, item.item.vm.display_name, user=user, adhoc=adhoc, slot=slot)
 
     @classmethod
     def enqueue(cls, vault: Vault, protected_item_id: int, vm_id: int, vm_name: str, *, user: User = None,
@@ -110,8 +112,8 @@ class Backup(VaultOperation):
         if vm.gone:
             raise backup.vm_not_found(vm)
         if not item.is_active:  # stopped, or soft deleted
-            raise JobError("ProtectionStopped", f"Protection of '{vm.name}' is stopped, so it is not backed up.",
-                           ["Protect the VM again to resume its backups."])
+            raise JobError("ProtectionStopped", _("Protection of '%(vm)s' is stopped, so it is not backed up.")
+                           % {"vm": vm.display_name}, [_("Protect the VM again to resume its backups.")])
         snapshot = _take_snapshot(ctx, item)
         created = timezone.now()
         with job_failures():
@@ -129,7 +131,8 @@ def _take_snapshot(ctx: JobContext, item: ProtectedItem) -> backup.Snapshot:
         ctx.remember(task_id=task_id, snapshot_request=request_id)
         snapshot = backup.wait_for_snapshot(endpoint, vm, task_id, request_id, wait=parking(ctx, "snapshot"))
         ctx.remember(new_snapshots=snapshot.by_disk())
-        ctx.set_property("Consistency", dict(RecoveryPoint.Consistency.choices)[snapshot.consistency])
+        with translation.override(None):  # stored as the English source; the Details dialog translates it
+            ctx.set_property("Consistency", str(RecoveryPoint.Consistency(snapshot.consistency).label))
         ctx.progress(10)
     return snapshot
 
@@ -143,22 +146,22 @@ def _transfer(ctx: JobContext, item: ProtectedItem, store: VaultStore, snapshot:
             store.delete_points([point_id])  # published by an earlier attempt whose row never got written
 
         def planned(total: int, incremental: bool) -> None:
-            ctx.set_property("Backup Size", human_bytes(total))
-            ctx.set_property("Backup kind", "Incremental" if incremental else "Full")
+            ctx.set_property("Backup kind", gettext_noop("Incremental") if incremental else gettext_noop("Full"))
 
         meter = Meter(ctx)
         meter.enter("Transferring data to the vault")
 
         def progress(done: int, total: int) -> None:
-            meter.update(done, total, 10 + 85 * done / max(total, 1), **{"Transferred Bytes": human_bytes(done),
-                                                                          "Backup Size": human_bytes(total)})
+            meter.update(done, total, 10 + 85 * done / max(total, 1), **{DATA_TRANSFERRED: human_bytes(done)})
 
         point = backup.transfer(store, item, snapshot, blob_client(vault.subscription.endpoint), point_id=point_id,
                                 created=created, metadata={"item": item.item.item_key, "job": ctx.job.pk},
                                 planned=planned, progress=progress, cancel=ctx.check_cancelled)
-        ctx.set_property("Transferred Bytes", human_bytes(point.read_bytes))
         meter.finish(point.read_bytes)
-        ctx.set_property("Stored Bytes", human_bytes(point.stored_bytes))
+        # Each size under its one name (portal/units.py): provisioned, in use, read this time, added to the vault.
+        for name, count in ((DISK_SIZE, point.logical_bytes), (DATA_BACKED_UP, point.data_bytes),
+                            (DATA_TRANSFERRED, point.read_bytes), (NEW_DATA_STORED, point.stored_bytes)):
+            ctx.set_property(name, human_bytes(count))
         if point.healed_chunks:
             # Chunks the store no longer held whole (Verify found them damaged, or their pack is gone): read
             # again from the snapshot, so this point, and the item's next ones, are whole.

@@ -47,7 +47,7 @@ class VaultOperation:
     @classmethod
     def _enqueue_for(cls, user: User, item: ProtectedItem, **params: Any) -> Job:
         """A job on a protected item: one operation at a time on its VM."""
-        return cls._enqueue(user, item.vault, item_type="vm", item_key=item.item.item_key, item_name=item.item.vm.name,
+        return cls._enqueue(user, item.vault, item_type="vm", item_key=item.item.item_key, item_name=item.item.vm.display_name,
                             params={"protected_item": item.pk, **params})
 
 

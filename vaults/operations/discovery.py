@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from django.utils.translation import gettext_lazy
+
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
 from portal.events import publish
@@ -16,7 +18,7 @@ from vaults.services.refusals import require_operator
 
 log = logging.getLogger(__name__)
 
-IN_PROGRESS = "Another Discovery operation is already in progress."
+IN_PROGRESS = gettext_lazy("Another Discovery operation is already in progress.")
 
 
 class Discovery(VaultOperation):

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
@@ -65,7 +66,7 @@ class StopProtection(VaultOperation):
         item = ProtectedItem.objects.select_related("item__vm", "vault").filter(pk=ctx.params["protected_item"]).first()
         if item is None:
             return
-        ctx.set_property("Virtual machine", item.item.vm.name)
+        ctx.set_property("Virtual machine", item.item.vm.display_name)
         if ctx.params.get("reason"):
             ctx.set_property("Reason", ctx.params["reason"])
         with ctx.subtask("Stop protection"):
@@ -90,9 +91,9 @@ class DeleteBackupData(VaultOperation):
                 .filter(pk=ctx.params["protected_item"]).first())
         if item is None or item.is_soft_deleted:
             return  # already deleted: a redelivered message
-        ctx.set_property("Virtual machine", item.item.vm.name)
+        ctx.set_property("Virtual machine", item.item.vm.display_name)
         if refusal := soft_delete.deletion_refusal(item):  # the vault became immutable since the job was started
-            raise JobError("ImmutableVault", refusal, ["Stop protection keeping the data instead."])
+            raise JobError("ImmutableVault", refusal, [_("Stop protection keeping the data instead.")])
         with ctx.subtask("Stop protection"):
             item.stop()
         if item.vault.soft_delete_enabled:
@@ -166,8 +167,9 @@ class GarbageCollection(VaultJob):
                 report = store.collect_garbage(grace_seconds=float(ctx.params.get("grace", 3600)),
                                                timeout=float(ctx.params.get("lock_timeout", 60)))
             except StoreBusyError as error:
-                raise JobError("StoreBusy", "A backup or restore is using the vault store; garbage collection waits "
-                               "for it to finish.", ["Run garbage collection again later."], retryable=True) from error
+                raise JobError("StoreBusy", _("A backup or restore is using the vault store; garbage collection waits "
+                                              "for it to finish."), [_("Run garbage collection again later.")],
+                               retryable=True) from error
             ctx.set_property("Chunks deleted", report.chunks_deleted)
             ctx.set_property("Bytes freed", report.bytes_freed)
             if report.dead_waiting:
@@ -222,12 +224,15 @@ class Verify(VaultJob):
             return
         names = _point_names(vault, damaged)
         ctx.set_property("Affected recovery points", names)
-        repair_note = f" {len(repaired)} of the damaged chunks were repaired from the paired region." if repaired else ""
-        label = "Still affected" if secondary is not None else "Affected"
-        raise JobError("VaultDataCorrupted",
-                       f"{report.summary()}{repair_note} {label}: {'; '.join(names) or 'none listed'}.",
-                       ["Do not rely on the affected recovery points; take a new backup of the affected VMs.",
-                        "A GRS vault repairs damaged chunks from its paired region's copy, and restores read from it."])
+        # The store's summary stays in English (vaultstore words it); the sentence around it is translated.
+        repair_note = " " + _("%(count)s of the damaged chunks were repaired from the paired region.") % {
+            "count": len(repaired)} if repaired else ""
+        values = {"names": "; ".join(names) or _("none listed")}
+        label = (_("Still affected: %(names)s.") if secondary is not None else _("Affected: %(names)s.")) % values
+        raise JobError("VaultDataCorrupted", f"{report.summary()}{repair_note} {label}",
+                       [_("Do not rely on the affected recovery points; take a new backup of the affected VMs."),
+                        _("A GRS vault repairs damaged chunks from its paired region's copy, and restores read from "
+                          "it.")])
 
 
 def _point_names(vault: Vault, point_ids: set[str]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
@@ -106,13 +107,13 @@ def _configure(ctx: JobContext, item: ProtectedItem) -> None:
     ctx.set_property("Virtual machine", f"{vm.name} ({vm.cloud_service})")
     with ctx.subtask("Check the virtual machine"):
         if registered.status != RegisteredItem.Status.REGISTERED or vm.gone:
-            raise JobError("ItemNotRegistered", f"Virtual machine '{vm.name}' is no longer registered with the vault.",
-                           ["Register the VM again, then protect it."])
+            raise JobError("ItemNotRegistered", _("Virtual machine '%(vm)s' is no longer registered with the vault.")
+                           % {"vm": vm.display_name}, [_("Register the VM again, then protect it.")])
     with ctx.subtask("Apply the backup policy"):
         policy = Policy.objects.filter(pk=ctx.params.get("policy") or item.policy_id, vault_id=item.vault_id).first()
         if policy is None:
-            raise JobError("PolicyNotFound", "The backup policy no longer exists.",
-                           ["Protect the VM again with an existing policy."])
+            raise JobError("PolicyNotFound", _("The backup policy no longer exists."),
+                           [_("Protect the VM again with an existing policy.")])
         ctx.set_property("Policy", policy.name)
         with transaction.atomic():
             item.mark_configured(policy, has_points=item.recovery_points.exists())

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
@@ -56,9 +57,9 @@ class Register(VaultOperation):
             try:
                 outcome.item = cls._start_one(user, vault, vm, getattr(vm, "registration", None))
             except OperationInProgress as refusal:
-                outcome.refusal = f"'{vm.name}': {refusal}."
+                outcome.refusal = _("'%(vm)s': %(refusal)s.") % {"vm": vm.display_name, "refusal": refusal}
             except IntegrityError:
-                outcome.refusal = f"'{vm.name}' was registered with a vault meanwhile."
+                outcome.refusal = _("'%(vm)s' was registered with a vault meanwhile.") % {"vm": vm.display_name}
         return outcomes
 
     @classmethod
@@ -69,7 +70,7 @@ class Register(VaultOperation):
             else:  # retrying a registration that failed
                 item = existing
                 item.retry_registering()
-            cls._enqueue(user, vault, item_type="vm", item_key=item.item_key, item_name=vm.name,
+            cls._enqueue(user, vault, item_type="vm", item_key=item.item_key, item_name=vm.display_name,
                          params={"item": item.pk})
         return item
 
@@ -127,10 +128,11 @@ def _install_extension(ctx: JobContext, endpoint: Endpoint, vm: VirtualMachine) 
         return status is not None and status.handler_status == "Ready"
 
     if not wait(ready, settings.REGISTER_TIMEOUT_SECONDS):
-        raise JobError("ExtensionInstallTimedOut", f"The backup extension did not report ready on '{vm.name}' "
-                       f"within {settings.REGISTER_TIMEOUT_SECONDS} seconds.",
-                       ["Check that the VM agent is running and can reach the service, then register "
-                        "the VM again."], retryable=True)
+        raise JobError("ExtensionInstallTimedOut", _("The backup extension did not report ready on '%(vm)s' within "
+                                                     "%(seconds)s seconds.")
+                       % {"vm": vm.display_name, "seconds": settings.REGISTER_TIMEOUT_SECONDS},
+                       [_("Check that the VM agent is running and can reach the service, then register the VM "
+                          "again.")], retryable=True)
 
 
 class Unregister(VaultOperation):

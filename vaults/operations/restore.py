@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 from azure.servicemanagement import ServiceManagementService
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
 from jobs.throughput import Meter
 from portal.events import publish
-from portal.units import human_bytes
+from portal.units import DATA_RESTORED, DISK_SIZE, human_bytes
 from vaults.cloud.deployments import RestoredDisk, create_vm, delete_role
 from vaults.cloud.endpoint import Endpoint, compute_client
 from vaults.cloud.errors import describe_failure
@@ -69,7 +70,7 @@ class Restore(VaultOperation):
             return cls._enqueue(
                 user, vault, item_type="vm",
                 item_key=f"restore:{vault.pk}:{request.cloud_service.lower()}/{request.vm_name.lower()}",
-                item_name=item.item.vm.name,
+                item_name=item.item.vm.display_name,
                 params={"point": point.pk, "vm_name": request.vm_name, "cloud_service": request.cloud_service,
                         "new_service": request.new_service, "storage_account": request.storage_account,
                         "virtual_network": request.virtual_network, "subnet": request.subnet})
@@ -103,14 +104,14 @@ class Restore(VaultOperation):
                                                           "protected_item__vault__subscription")
                      .filter(pk=ctx.params["point"]).first())
         if point_row is None:
-            raise JobError("RecoveryPointNotFound", "The recovery point no longer exists.",
-                           ["Pick another recovery point and restore again."])
+            raise JobError("RecoveryPointNotFound", _("The recovery point no longer exists."),
+                           [_("Pick another recovery point and restore again.")])
         vault = point_row.protected_item.vault
         endpoint = vault.subscription.endpoint
         request = RestoreRequest(ctx.params["vm_name"], ctx.params["cloud_service"], bool(ctx.params.get("new_service")),
                                  ctx.params["storage_account"], ctx.params.get("virtual_network", ""),
                                  ctx.params.get("subnet", ""))
-        ctx.set_property("Source VM", point_row.protected_item.item.vm.name)
+        ctx.set_property("Source VM", point_row.protected_item.item.vm.display_name)
         ctx.set_property("Recovery point", point_row.created.isoformat(timespec="seconds"))
         ctx.set_property("Target VM", f"{request.vm_name} ({request.cloud_service})")
         ctx.set_property("Storage account", request.storage_account)
@@ -139,7 +140,7 @@ def _check_target(ctx: JobContext, point_row: RecoveryPoint, request: RestoreReq
             try:
                 check_request(vault, request)
             except Refusal as refusal:
-                raise JobError("RestoreTargetInvalid", str(refusal), ["Correct the restore options, then try again."]
+                raise JobError("RestoreTargetInvalid", str(refusal), [_("Correct the restore options, then try again.")]
                                ) from refusal
         store = open_store(vault)
         try:
@@ -156,8 +157,8 @@ def _create_vm(ctx: JobContext, vault: Vault, request: RestoreRequest, targets: 
         ctx.remember(created_service=request.cloud_service)
     detail = service_detail(client, endpoint, request.cloud_service)
     if detail is None:
-        raise JobError("RestoreTargetInvalid", f"The cloud service '{request.cloud_service}' does not exist.",
-                       ["Correct the restore options, then try again."])
+        raise JobError("RestoreTargetInvalid", _("The cloud service '%(service)s' does not exist.")
+                       % {"service": request.cloud_service}, [_("Correct the restore options, then try again.")])
     deployment, request_id = create_vm(client, endpoint, request.cloud_service, detail, name=request.vm_name,
                                        disks=targets, virtual_network=request.virtual_network, subnet=request.subnet)
     ctx.remember(created_role={"service": request.cloud_service, "deployment": deployment, "role": request.vm_name,
@@ -201,7 +202,7 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
                 ctx.remember(created_blobs=[*(ctx.params.get("created_blobs") or []), url])
 
             def written(done: int, _total: int, before: int = done_before, length: int = length) -> None:
-                report(before + min(done, length), **{"Restored Bytes": human_bytes(before + done)})
+                report(before + min(done, length), **{DATA_RESTORED: human_bytes(before + min(done, length))})
             try:
                 result = store.restore_disk(manifest, PageBlobSink(blobs, url), secondary=secondary,
                                             progress=written, cancel=ctx.check_cancelled)
@@ -213,6 +214,9 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
                                  + result.chunks_from_secondary)
             done_before += length
             targets.append(({**recorded, "size": manifest.size, "digest": manifest.digest}, url))
+        # The bytes written, not the disks' provisioned size (their empty space is not written; portal/units.py).
+        ctx.set_property(DATA_RESTORED, human_bytes(sum(data)))
+        ctx.set_property(DISK_SIZE, human_bytes(sum(manifest.size for manifest in point.disks)))
     with ctx.subtask("Prove the restored disks"):
         meter.enter(PROVING)
         for (disk, url), length in zip(targets, data, strict=True):
@@ -224,9 +228,10 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
                                       workers=settings.VAULT_STORE_WORKERS, name_of=store.chunks.name_of,
                                       progress=proven, cancel=ctx.check_cancelled)
             if measured != disk["digest"]:
-                raise JobError("RestoreDigestMismatch", f"The restored disk '{disk['name']}' does not hold the backed-up "
-                               "bytes (digest mismatch). No virtual machine was created.",
-                               ["Restore again; if it happens again, run VERIFY on the vault."])
+                raise JobError("RestoreDigestMismatch", _("The restored disk '%(disk)s' does not hold the backed-up "
+                                                          "bytes (digest mismatch). No virtual machine was created.")
+                               % {"disk": disk["name"]},
+                               [_("Restore again; if it happens again, run VERIFY on the vault.")])
             done_before += length
         report(total)
         meter.finish()

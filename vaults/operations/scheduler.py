@@ -94,7 +94,8 @@ def due_items(now: datetime) -> list[_Due]:
             continue
         key = slot_id(slot)
         if key != last_slot:
-            due.append(_Due(pk, vm_id, vm_name, (subscription_id, service), vault_id, key))
+            due.append(_Due(pk, vm_id, VirtualMachine.name_in_service(vm_name, service), (subscription_id, service),
+                            vault_id, key))
     return due
 
 

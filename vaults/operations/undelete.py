@@ -8,6 +8,8 @@ redelivered message changes nothing twice, and a purge that has begun is never u
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from jobs.errors import JobError
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
@@ -31,14 +33,15 @@ class Undelete(VaultOperation):
     def run(cls, ctx: JobContext) -> None:
         item = ProtectedItem.objects.select_related("item__vm").filter(pk=ctx.params["protected_item"]).first()
         if item is None:
-            raise JobError("BackupDataPurged", "The soft-deleted backup data was purged before it could be undeleted.",
-                           ["Protect the VM again; its next backup is a full one."])
-        ctx.set_property("Virtual machine", item.item.vm.name)
+            raise JobError("BackupDataPurged", _("The soft-deleted backup data was purged before it could be undeleted."),
+                           [_("Protect the VM again; its next backup is a full one.")])
+        ctx.set_property("Virtual machine", item.item.vm.display_name)
         with ctx.subtask("Undelete backup data"):
             if not undelete_item(item) and item.status != ProtectedItem.Status.STOPPED:  # STOPPED: done by an earlier run
-                raise JobError("SoftDeletePeriodEnded", f"The soft-delete period of '{item.item.vm.name}' ended: its "
-                               "backup data is being purged and can no longer be undeleted.",
-                               ["Protect the VM again; its next backup is a full one."])
+                raise JobError("SoftDeletePeriodEnded", _("The soft-delete period of '%(vm)s' ended: its backup data "
+                                                          "is being purged and can no longer be undeleted.")
+                               % {"vm": item.item.vm.display_name},
+                               [_("Protect the VM again; its next backup is a full one.")])
             ctx.set_property("Recovery points", item.recovery_points.count())
         ctx.progress(100)
         publish([f"vault:{item.vault_id}"], "item", {"protected_item": item.pk, "status": item.status})

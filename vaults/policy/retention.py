@@ -37,8 +37,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
+
 from vaults.policy.rules import (
     LAST,
+    MONTH_NAMES,
+    WEEK_WORDS,
     DailyRetention,
     DayChoice,
     DayOfMonth,
@@ -47,6 +51,7 @@ from vaults.policy.rules import (
     RetentionRange,
     Week,
     WeeklyRetention,
+    weekday_names,
 )
 from vaults.policy.schedule import as_utc, local_label, slots
 
@@ -214,15 +219,11 @@ def preview(policy: Policy, start: date, days: int = 365, tz: str | ZoneInfo = "
 
 # --- Wording ------------------------------------------------------------------
 
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-           "August", "September", "October", "November", "December")
-
-
 def _day_words(on: DayChoice) -> str:
     if isinstance(on, DayOfMonth):
-        return "the last day" if on.day == LAST else f"day {on.day}"
-    days = " and ".join(d.label for d in sorted(on.weekdays))
-    return f"the {on.week.value} {days}"
+        return _("the last day") if on.day == LAST else _("day %(day)s") % {"day": on.day}
+    days = _(" and ").join(weekday_names(on.weekdays))
+    return _("the %(week)s %(days)s") % {"week": WEEK_WORDS[on.week.value], "days": days}
 
 
 def describe(r: RetentionRange) -> str:
@@ -231,10 +232,12 @@ def describe(r: RetentionRange) -> str:
     Weekdays are the stored (UTC) ones: pass ranges from ``vaults.policy.schedule.policy_in_zone()`` to word them locally.
     """
     if isinstance(r, DailyRetention):
-        return f"Daily, for {r.count} days"
+        return _("Daily, for %(count)s days") % {"count": r.count}
     if isinstance(r, WeeklyRetention):
-        return f"Weekly on {', '.join(d.label for d in sorted(r.weekdays))}, for {r.count} weeks"
+        return _("Weekly on %(days)s, for %(count)s weeks") % {"days": ", ".join(weekday_names(r.weekdays)),
+                                                               "count": r.count}
     if isinstance(r, MonthlyRetention):
-        return f"Monthly on {_day_words(r.on)}, for {r.count} months"
-    months = ", ".join(_MONTHS[m - 1] for m in sorted(r.months))
-    return f"Yearly on {_day_words(r.on)} of {months}, for {r.count} years"
+        return _("Monthly on %(on)s, for %(count)s months") % {"on": _day_words(r.on), "count": r.count}
+    months = ", ".join(str(MONTH_NAMES[m - 1]) for m in sorted(r.months))
+    return _("Yearly on %(on)s of %(months)s, for %(count)s years") % {"on": _day_words(r.on), "months": months,
+                                                                        "count": r.count}

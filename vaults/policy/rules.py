@@ -3,6 +3,7 @@
 Plain Python on purpose: the Django model keeps ``policy_to_dict()`` in a
 JSONField, and the policy editor, the protect wizard and the admin all call
 ``validate()``, so every rule and message of PORTAL.md lives here once.
+(Django's translation functions are the one exception: the messages are worded in the reader's language.)
 
 Calendar conventions (PORTAL.md says "stored in UTC"): the schedule time and
 every calendar choice (schedule weekdays, retention weekdays, days of the
@@ -20,6 +21,35 @@ from dataclasses import dataclass
 from datetime import time
 from enum import IntEnum, StrEnum
 from typing import ClassVar, Literal
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+
+# The words a message puts a range's kind and unit in; at the start of a sentence they are capitalized.
+_KIND_WORDS = {"daily": pgettext_lazy("retention", "daily"), "weekly": pgettext_lazy("retention", "weekly"),
+               "monthly": pgettext_lazy("retention", "monthly"), "yearly": pgettext_lazy("retention", "yearly")}
+_UNIT_WORDS = {"days": gettext_lazy("days"), "weeks": gettext_lazy("weeks"), "months": gettext_lazy("months"),
+               "years": gettext_lazy("years")}
+
+
+def kind_word(kind: str, *, start: bool = False) -> str:
+    word = str(_KIND_WORDS.get(kind, kind))
+    return word[:1].upper() + word[1:] if start else word
+
+
+# Names as a reader sees them (the enums' own names stay the stored form).
+WEEKDAY_NAMES = (gettext_lazy("Monday"), gettext_lazy("Tuesday"), gettext_lazy("Wednesday"), gettext_lazy("Thursday"),
+                 gettext_lazy("Friday"), gettext_lazy("Saturday"), gettext_lazy("Sunday"))
+MONTH_NAMES = (gettext_lazy("January"), gettext_lazy("February"), gettext_lazy("March"), gettext_lazy("April"),
+               gettext_lazy("May"), gettext_lazy("June"), gettext_lazy("July"), gettext_lazy("August"),
+               gettext_lazy("September"), gettext_lazy("October"), gettext_lazy("November"),
+               gettext_lazy("December"))
+WEEK_WORDS = {"first": gettext_lazy("first"), "second": gettext_lazy("second"), "third": gettext_lazy("third"),
+              "fourth": gettext_lazy("fourth"), "last": pgettext_lazy("week", "last")}
+
+
+def weekday_names(days: Iterable[int]) -> list[str]:
+    return [str(WEEKDAY_NAMES[int(day)]) for day in sorted(days)]
 
 
 class Weekday(IntEnum):
@@ -234,30 +264,33 @@ class PolicyInvalid(ValueError):
 
 def name_taken_error(name: str) -> PolicyError:
     """The caller checks uniqueness in the vault (it has the database); this is its message."""
-    return PolicyError("name", "name_taken", f"A policy named '{name}' already exists in this vault: choose another name.")
+    return PolicyError("name", "name_taken", _("A policy named '%(name)s' already exists in this vault: choose another "
+                                               "name.") % {"name": name})
 
 
 def _day_list(days: Iterable[Weekday]) -> str:
-    return ", ".join(d.label for d in sorted(days))
+    return ", ".join(weekday_names(days))
 
 
 def _name_errors(name: str, taken: Iterable[str]) -> list[PolicyError]:
     errors = []
     if not NAME_MIN <= len(name) <= NAME_MAX:
         errors.append(PolicyError("name", "name_length",
-                                  f"The policy name must be {NAME_MIN} to {NAME_MAX} characters long; it has {len(name)}."))
+                                  _("The policy name must be %(min)s to %(max)s characters long; it has %(length)s.")
+                                  % {"min": NAME_MIN, "max": NAME_MAX, "length": len(name)}))
     if not name:
         return errors
     if not _ASCII_LETTER.fullmatch(name[0]):
-        errors.append(PolicyError("name", "name_start", "The policy name must start with a letter (A to Z)."))
+        errors.append(PolicyError("name", "name_start", _("The policy name must start with a letter (A to Z).")))
     bad = sorted(set(_NOT_ALLOWED.findall(name)))
     if bad:
-        shown = ", ".join("the spaces" if c == " " else f"'{c}'" for c in bad)
+        shown = ", ".join(_("the spaces") if c == " " else f"'{c}'" for c in bad)
         errors.append(PolicyError("name", "name_characters",
-                                  f"The policy name may hold only letters, digits and hyphens: remove {shown}."))
+                                  _("The policy name may hold only letters, digits and hyphens: remove %(shown)s.")
+                                  % {"shown": shown}))
     elif name[-1] == "-":
         errors.append(PolicyError("name", "name_end",
-                                  "The policy name must end with a letter or a digit: remove the final hyphen."))
+                                  _("The policy name must end with a letter or a digit: remove the final hyphen.")))
     # Names compare case-insensitively, so "Daily" and "daily" cannot both exist and confuse a reader.
     if name.casefold() in {t.casefold() for t in taken}:
         errors.append(name_taken_error(name))
@@ -267,21 +300,22 @@ def _name_errors(name: str, taken: Iterable[str]) -> list[PolicyError]:
 def _schedule_errors(schedule: Schedule) -> list[PolicyError]:
     errors = []
     if not schedule.times:
-        errors.append(PolicyError("schedule.time", "time_required", "Choose the time of day the backup runs."))
+        errors.append(PolicyError("schedule.time", "time_required", _("Choose the time of day the backup runs.")))
     elif len(schedule.times) > 1:
         errors.append(PolicyError("schedule.time", "once_a_day",
-                                  "A policy backs up at most once a day: keep a single backup time."))
+                                  _("A policy backs up at most once a day: keep a single backup time.")))
     for at in sorted(set(schedule.times)):
         if at.minute not in (0, 30) or at.second or at.microsecond:
             errors.append(PolicyError("schedule.time", "time_boundary",
-                                      f"The backup time must be on the hour or the half hour (such as 22:00 or 22:30), "
-                                      f"not {at.isoformat(timespec='seconds')}."))
+                                      _("The backup time must be on the hour or the half hour (such as 22:00 or "
+                                        "22:30), not %(time)s.") % {"time": at.isoformat(timespec="seconds")}))
     if schedule.frequency == Frequency.WEEKLY and not schedule.weekdays:
         errors.append(PolicyError("schedule.weekdays", "weekdays_required",
-                                  "A weekly schedule needs at least one day: choose the days the backup runs."))
+                                  _("A weekly schedule needs at least one day: choose the days the backup runs.")))
     if schedule.frequency == Frequency.DAILY and schedule.weekdays:
         errors.append(PolicyError("schedule.weekdays", "daily_weekdays",
-                                  "A daily schedule runs every day: clear the chosen days, or make the schedule weekly."))
+                                  _("A daily schedule runs every day: clear the chosen days, or make the schedule "
+                                    "weekly.")))
     return errors
 
 
@@ -290,49 +324,56 @@ def _count_error(r: RetentionRange) -> list[PolicyError]:
     if isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= r.limit:
         return []
     return [PolicyError(f"retention.{r.kind}.count", f"{r.kind}_count",
-                        f"{r.kind.title()} retention keeps points for 1 to {r.limit} {r.unit}: "
-                        f"enter a whole number in that range.")]
+                        _("%(kind)s retention keeps points for 1 to %(limit)s %(unit)s: enter a whole number in that "
+                          "range.") % {"kind": kind_word(r.kind, start=True), "limit": r.limit,
+                                       "unit": _UNIT_WORDS.get(r.unit, r.unit)})]
 
 
 def _day_choice_errors(r: MonthlyRetention | YearlyRetention, schedule: Schedule) -> list[PolicyError]:
     field, on = f"retention.{r.kind}.on", r.on
     if isinstance(on, DayOfMonth):
         if on.day != LAST and not (isinstance(on.day, int) and not isinstance(on.day, bool) and 1 <= on.day <= 28):
-            return [PolicyError(field, "day_of_month", "Choose a day of the month from 1 to 28, or Last: "
-                                "days 29 to 31 do not occur in every month.")]
+            return [PolicyError(field, "day_of_month", _("Choose a day of the month from 1 to 28, or Last: days 29 to "
+                                                         "31 do not occur in every month."))]
         if schedule.frequency == Frequency.WEEKLY:
             return [PolicyError(field, "weekly_day_of_month",
-                                f"A weekly schedule cannot keep {r.kind} points by day of the month, because no backup may run "
-                                f"on that day: choose a week and a weekday instead (such as Last Sunday).")]
+                                _("A weekly schedule cannot keep %(kind)s points by day of the month, because no "
+                                  "backup may run on that day: choose a week and a weekday instead (such as Last "
+                                  "Sunday).") % {"kind": kind_word(r.kind)})]
         return []
     if not on.weekdays:
         return [PolicyError(field, "weekday_required",
-                            f"Choose at least one weekday for {r.kind} retention (such as Last Sunday).")]
+                            _("Choose at least one weekday for %(kind)s retention (such as Last Sunday).")
+                            % {"kind": kind_word(r.kind)})]
     extra = on.weekdays - schedule.days
     if extra and schedule.days:  # with no schedule days, "weekdays_required" already says what to fix
         return [PolicyError(field, "weekday_subset",
-                            f"{r.kind.title()} retention can keep only days the schedule runs on ({_day_list(schedule.days)}): "
-                            f"remove {_day_list(extra)}.")]
+                            _("%(kind)s retention can keep only days the schedule runs on (%(days)s): remove "
+                              "%(extra)s.") % {"kind": kind_word(r.kind, start=True), "days": _day_list(schedule.days),
+                                                "extra": _day_list(extra)})]
     return []
 
 
 def _range_set_errors(schedule: Schedule, kinds: list[str]) -> list[PolicyError]:
     """Which ranges a policy has: each kind at most once, and those its schedule requires or forbids."""
     errors = [PolicyError(f"retention.{kind}", "duplicate_range",
-                          f"A policy has at most one {kind} retention range: remove the extra one.")
+                          _("A policy has at most one %(kind)s retention range: remove the extra one.")
+                          % {"kind": kind_word(kind)})
               for kind in RANGE_TYPES if kinds.count(kind) > 1]
     if schedule.frequency == Frequency.DAILY and "daily" not in kinds:
         errors.append(PolicyError("retention.daily", "daily_required",
-                                  "A daily schedule requires daily retention: keep daily points for 1 to 366 days."))
+                                  _("A daily schedule requires daily retention: keep daily points for 1 to 366 "
+                                    "days.")))
     if schedule.frequency == Frequency.WEEKLY:
         if "daily" in kinds:
             errors.append(PolicyError("retention.daily", "weekly_forbids_daily",
-                                      "A weekly schedule cannot have daily retention: "
-                                      "remove it and keep points with weekly retention."))
+                                      _("A weekly schedule cannot have daily retention: remove it and keep points "
+                                        "with weekly retention.")))
         # PORTAL.md is silent here; without it a weekly schedule's points would have no retention of their own.
         if "weekly" not in kinds:
             errors.append(PolicyError("retention.weekly", "weekly_required",
-                                      "A weekly schedule requires weekly retention: keep the weekly points for 1 to 260 weeks."))
+                                      _("A weekly schedule requires weekly retention: keep the weekly points for 1 "
+                                        "to 260 weeks.")))
     return errors
 
 
@@ -342,18 +383,18 @@ def _range_errors(schedule: Schedule, r: RetentionRange) -> list[PolicyError]:
     if isinstance(r, WeeklyRetention):
         if not r.weekdays:
             errors.append(PolicyError("retention.weekly.weekdays", "weekday_required",
-                                      "Choose at least one day of the week for weekly retention."))
+                                      _("Choose at least one day of the week for weekly retention.")))
         elif schedule.frequency == Frequency.WEEKLY and r.weekdays != schedule.weekdays and schedule.weekdays:
             errors.append(PolicyError("retention.weekly.weekdays", "weekly_days_match",
-                                      f"Weekly retention must keep the days the schedule runs on "
-                                      f"({_day_list(schedule.weekdays)}): choose exactly those days."))
+                                      _("Weekly retention must keep the days the schedule runs on (%(days)s): "
+                                        "choose exactly those days.") % {"days": _day_list(schedule.weekdays)}))
     if isinstance(r, YearlyRetention):
         if not r.months:
             errors.append(PolicyError("retention.yearly.months", "months_required",
-                                      "Choose at least one month of the year for yearly retention."))
+                                      _("Choose at least one month of the year for yearly retention.")))
         elif not all(isinstance(m, int) and 1 <= m <= 12 for m in r.months):
             errors.append(PolicyError("retention.yearly.months", "month_range",
-                                      "Months of the year run from 1 (January) to 12 (December)."))
+                                      _("Months of the year run from 1 (January) to 12 (December).")))
     if isinstance(r, MonthlyRetention | YearlyRetention):
         errors += _day_choice_errors(r, schedule)
     return errors

@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext as _
+
 from vaults.policy.rules import (
     Frequency,
     MonthlyRetention,
@@ -28,6 +30,7 @@ from vaults.policy.rules import (
     WeekdayOfMonth,
     WeeklyRetention,
     YearlyRetention,
+    weekday_names,
 )
 
 # --- Slots ----------------------------------------------------------------
@@ -225,5 +228,5 @@ def describe_schedule(policy: Policy | Schedule, tz: str | ZoneInfo = "UTC", on:
     schedule = _schedule(policy)
     local, weekdays = schedule_in_zone(schedule, tz, on)
     if schedule.frequency == Frequency.DAILY:
-        return f"Daily at {local.label}"
-    return f"Weekly on {', '.join(d.label for d in sorted(weekdays))} at {local.label}"
+        return _("Daily at %(time)s") % {"time": local.label}
+    return _("Weekly on %(days)s at %(time)s") % {"days": ", ".join(weekday_names(weekdays)), "time": local.label}

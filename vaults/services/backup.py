@@ -30,6 +30,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jobs.errors import JobError
 from vaults.cloud import extension
@@ -49,12 +51,12 @@ CONSISTENCY = {"AppConsistent": "application", "FileSystemConsistent": "file_sys
 STORE_CONSISTENCY = {"application": "application", "file_system": "file-system", "crash": "crash"}
 
 SNAPSHOT_TIMEOUT_CODE = "UserErrorVmAgentSnapshotTimedOut"
-SNAPSHOT_TIMEOUT_MESSAGE = ("Could not communicate with the VM agent for snapshot status. "
-                            "Snapshot VM sub task timed out.")
+SNAPSHOT_TIMEOUT_MESSAGE = gettext_lazy("Could not communicate with the VM agent for snapshot status. "
+                                        "Snapshot VM sub task timed out.")
 SNAPSHOT_TIMEOUT_RECOMMENDATIONS = [
-    "Make sure the VM agent is installed, running and up to date on the virtual machine.",
-    "Make sure the virtual machine can reach the service over the network.",
-    "Restart the VM agent (or the virtual machine), then run the backup again.",
+    gettext_lazy("Make sure the VM agent is installed, running and up to date on the virtual machine."),
+    gettext_lazy("Make sure the virtual machine can reach the service over the network."),
+    gettext_lazy("Restart the VM agent (or the virtual machine), then run the backup again."),
 ]
 
 
@@ -80,10 +82,10 @@ class Snapshot:
 
 
 def vm_not_found(vm: VirtualMachine) -> JobError:
-    return JobError("UserErrorVmNotFound", f"Virtual machine '{vm.name}' no longer exists in cloud service "
-                    f"'{vm.cloud_service}'.",
-                    ["Stop protection of the VM (keeping or deleting its backup data), or restore it from a "
-                     "recovery point."])
+    return JobError("UserErrorVmNotFound", _("Virtual machine '%(vm)s' no longer exists in cloud service "
+                                             "'%(service)s'.") % {"vm": vm.display_name, "service": vm.cloud_service},
+                    [_("Stop protection of the VM (keeping or deleting its backup data), or restore it from a "
+                       "recovery point.")])
 
 
 def request_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str) -> str:
@@ -126,22 +128,22 @@ def wait_for_snapshot(endpoint: Endpoint, vm: VirtualMachine, task_id: str, requ
 
 def _snapshot_result(status: extension.ExtensionStatus) -> Snapshot:
     if status.status == "error":
-        raise JobError("ExtensionSnapshotFailed", f"The backup extension could not take the snapshot: "
-                       f"{status.message or 'no reason given'}.",
-                       ["Check the VM agent and the backup extension on the VM, then run the backup again."],
+        raise JobError("ExtensionSnapshotFailed", _("The backup extension could not take the snapshot: %(reason)s.")
+                       % {"reason": status.message or _("no reason given")},
+                       [_("Check the VM agent and the backup extension on the VM, then run the backup again.")],
                        retryable=True)
     try:
         result = json.loads(status.substatus.get("VMSnapshotResult") or "{}")
     except json.JSONDecodeError as error:
-        raise JobError("ExtensionSnapshotFailed", "The backup extension reported a snapshot result that is not valid.",
-                       ["Run the backup again."], retryable=True) from error
+        raise JobError("ExtensionSnapshotFailed", _("The backup extension reported a snapshot result that is not valid."),
+                       [_("Run the backup again.")], retryable=True) from error
     disks = result.get("snapshots") or []
     if not disks:
-        raise JobError("ExtensionSnapshotFailed", "The backup extension reported no disk snapshots.",
-                       ["Run the backup again."], retryable=True)
+        raise JobError("ExtensionSnapshotFailed", _("The backup extension reported no disk snapshots."),
+                       [_("Run the backup again.")], retryable=True)
     if bad := [d.get("disk", "?") for d in disks if not d.get("mediaLink")]:
-        raise JobError("BackupIncomplete", f"The snapshot result named no disk link for {', '.join(bad)}.",
-                       ["Run the backup again."])
+        raise JobError("BackupIncomplete", _("The snapshot result named no disk link for %(disks)s.")
+                       % {"disks": ", ".join(bad)}, [_("Run the backup again.")])
     return Snapshot(CONSISTENCY.get(result.get("consistency"), "crash"), disks)
 
 
@@ -190,7 +192,7 @@ def transfer(store: VaultStore, item: ProtectedItem, snapshot: Snapshot, blobs: 
 def point_disks(point: StorePoint, snapshot: Snapshot) -> list[dict]:
     """What the RecoveryPoint row records of each disk: its LUN and link from the snapshot, the rest from the store."""
     taken = {d["disk"]: d for d in snapshot.disks}
-    return [{"name": d.name, "lun": taken[d.name].get("lun"), "size": d.size, "digest": d.digest,
+    return [{"name": d.name, "lun": taken[d.name].get("lun"), "size": d.size, "data": d.data_bytes, "digest": d.digest,
              "snapshot": d.source_snapshot, "media_link": taken[d.name]["mediaLink"]} for d in point.disks]
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from jobs.errors import JobCancelled, JobError, TransientError
 from vaults.cloud.endpoint import Endpoint
 from vaults.cloud.errors import FabricError, OperationTimedOut, describe_failure, is_client_failure
 from vaults.cloud.pageblob import PageBlobError
 from vaultstore import OperationCancelled, StoreError, StoreFullError
 
-CHECK_ENDPOINT = "Check the subscription's endpoint, then try again."
+CHECK_ENDPOINT = gettext_lazy("Check the subscription's endpoint, then try again.")
 
 
 def as_job_failure(error: BaseException, endpoint: Endpoint | None = None) -> BaseException:
@@ -35,17 +38,17 @@ def as_job_failure(error: BaseException, endpoint: Endpoint | None = None) -> Ba
         return JobError(error.code if error.code and error.recommendation else "FabricRequestFailed", str(error),
                         [error.recommendation or CHECK_ENDPOINT])
     if isinstance(error, StoreFullError):
-        return JobError("VaultStoreFull", f"The vault's storage is full: {error}",
-                        ["Free space where the vault store lives (or delete expired recovery points), then run the "
-                         "backup again. Existing recovery points are intact."])
+        return JobError("VaultStoreFull", _("The vault's storage is full: %(error)s") % {"error": error},
+                        [_("Free space where the vault store lives (or delete expired recovery points), then run the "
+                           "backup again. Existing recovery points are intact.")])
     if isinstance(error, PageBlobError):
         if error.transient:
             return TransientError(str(error))
-        return JobError("DiskReadFailed", f"Reading the VM's disk failed: {error}", ["Run the backup again."],
-                        retryable=True)
+        return JobError("DiskReadFailed", _("Reading the VM's disk failed: %(error)s") % {"error": error},
+                        [_("Run the backup again.")], retryable=True)
     if isinstance(error, StoreError):
         return JobError(getattr(error, "code", "") or "VaultStoreError", str(error),
-                        [getattr(error, "recommendation", "") or "Run the operation again."])
+                        [getattr(error, "recommendation", "") or _("Run the operation again.")])
     return error
 
 

@@ -22,6 +22,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from jobs.models import LogAction
 from jobs.services import log_operation
@@ -34,9 +36,9 @@ WRAP_PREFIX = "v1:"
 NONCE_BYTES = 12
 EXPORT_KEY = LogAction.EXPORT_VAULT_KEY
 IMPORT_KEY = LogAction.IMPORT_VAULT_KEY
-NOT_ENCRYPTED = ("This vault was created before encryption at rest: its backup data is stored unencrypted. "
-                 "Encrypting it in place is not offered; to encrypt, create a new vault (new vaults are encrypted) "
-                 "and protect the items there.")
+NOT_ENCRYPTED = gettext_lazy("This vault was created before encryption at rest: its backup data is stored "
+                             "unencrypted. Encrypting it in place is not offered; to encrypt, create a new vault (new "
+                             "vaults are encrypted) and protect the items there.")
 
 
 def master_key() -> bytes:
@@ -113,19 +115,20 @@ def vault_key(vault: Vault) -> StoreKey | None:
     try:
         secret = AESGCM(master_key()).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _bound_to(vault))
     except InvalidTag:
-        raise StoreKeyError(f"The key of vault '{vault.name}' cannot be unwrapped with this installation's master key "
-                            "(PORTAL_MASTER_KEY, or the master key file under VAR_DIR): the master key changed, or the "
-                            "vault's data comes from another installation. Nothing was read or written.",
-                            recommendation="Restore the master key this installation had, or import the vault's "
-                                           "exported key on its CONFIGURE page (an administrator).") from None
+        raise StoreKeyError(_("The key of vault '%(vault)s' cannot be unwrapped with this installation's master key "
+                              "(PORTAL_MASTER_KEY, or the master key file under VAR_DIR): the master key changed, or "
+                              "the vault's data comes from another installation. Nothing was read or written.")
+                            % {"vault": vault.name},
+                            recommendation=_("Restore the master key this installation had, or import the vault's "
+                                             "exported key on its CONFIGURE page (an administrator).")) from None
     return StoreKey(secret)
 
 
 def encryption_summary(vault: Vault) -> dict[str, str | bool]:
     """What CONFIGURE and the dashboard say about the vault's encryption. Never the key itself."""
     if not vault.wrapped_key:
-        return {"encrypted": False, "text": "Not encrypted", "reason": NOT_ENCRYPTED}
-    return {"encrypted": True, "text": "Encrypted (AES-256-GCM)", "fingerprint": short_fingerprint(vault.key_fingerprint),
+        return {"encrypted": False, "text": _("Not encrypted"), "reason": str(NOT_ENCRYPTED)}
+    return {"encrypted": True, "text": _("Encrypted (AES-256-GCM)"), "fingerprint": short_fingerprint(vault.key_fingerprint),
             "reason": ""}
 
 
@@ -157,10 +160,10 @@ def import_key(user: User, vault: Vault, text: str) -> StoreKey:
         raise NotNow(NOT_ENCRYPTED, field="key")
     expected = store_fingerprint or vault.key_fingerprint
     if key.fingerprint != expected:
-        raise InvalidRequest(f"This is not the key of vault '{vault.name}': its fingerprint is "
-                             f"{key.short_fingerprint}, and the vault's data was encrypted with the key "
-                             f"{short_fingerprint(expected)}. Check that the export is of "
-                             "this vault.", field="key")
+        raise InvalidRequest(_("This is not the key of vault '%(vault)s': its fingerprint is %(given)s, and the "
+                               "vault's data was encrypted with the key %(expected)s. Check that the export is of this "
+                               "vault.") % {"vault": vault.name, "given": key.short_fingerprint,
+                                            "expected": short_fingerprint(expected)}, field="key")
     vault.wrapped_key, vault.key_fingerprint = wrap(vault, key), key.fingerprint
     Vault.objects.filter(pk=vault.pk).update(wrapped_key=vault.wrapped_key, key_fingerprint=vault.key_fingerprint)
     log_operation(user, IMPORT_KEY, subscription=vault.subscription_id, vault=vault, item_type="vault",

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import Count, Max, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from jobs.models import LogAction
 from jobs.services import log_operation
@@ -84,12 +86,15 @@ def delete_refusal(row: Policy) -> str:
     count = row.protected_items.count()
     if not count:
         return ""
-    vms = "1 virtual machine uses" if count == 1 else f"{count} virtual machines use"
-    kept = ""
+    text = ngettext("Policy '%(name)s' cannot be deleted: %(count)s virtual machine uses it. Protect them with "
+                    "another policy (or stop their protection and delete their data) first.",
+                    "Policy '%(name)s' cannot be deleted: %(count)s virtual machines use it. Protect them with "
+                    "another policy (or stop their protection and delete their data) first.", count) % {
+        "name": row.name, "count": count}
     if until := row.protected_items.filter(status__in=ProtectedItem.DELETED).aggregate(until=Max("purge_after"))["until"]:
-        kept = f" Soft-deleted items keep their policy until their data is purged, after {until:%Y-%m-%d %H:%M} UTC."
-    return (f"Policy '{row.name}' cannot be deleted: {vms} it. Protect them with another policy "
-            f"(or stop their protection and delete their data) first.{kept}")
+        text += " " + _("Soft-deleted items keep their policy until their data is purged, after %(until)s UTC.") % {
+            "until": f"{until:%Y-%m-%d %H:%M}"}
+    return text
 
 
 def delete_policy(user: User, row: Policy) -> None:

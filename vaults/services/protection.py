@@ -7,6 +7,7 @@ Backup Data) is ``vaults.operations``'s; the rules they check are here.
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from vaults.models import Policy, ProtectedItem, RegisteredItem, User, Vault
 from vaults.services.refusals import InvalidRequest, NotNow, require_administrator, require_operator
@@ -24,9 +25,9 @@ def check_protect(user: User, vault: Vault, item_ids: list[int], policy: Policy)
     """The PROTECT request's rules; returns the registered items that may be protected, by id."""
     require_operator(user, "protect virtual machines")
     if policy.vault_id != vault.pk:
-        raise InvalidRequest("Choose a policy of this vault.", field="existing")
+        raise InvalidRequest(_("Choose a policy of this vault."), field="existing")
     if not item_ids:
-        raise InvalidRequest("Select at least one virtual machine to protect.", field="vms")
+        raise InvalidRequest(_("Select at least one virtual machine to protect."), field="vms")
     return {item.pk: item for item in protectable(vault).filter(pk__in=item_ids)}
 
 
@@ -35,7 +36,7 @@ def protection_row(registered: RegisteredItem, vault: Vault, policy: Policy) -> 
     protected, created = ProtectedItem.objects.get_or_create(item=registered, defaults={"vault": vault,
                                                                                         "policy": policy})
     if not created and not protected.protect_again(policy):
-        raise NotNow(f"'{registered.name}' is already protected.")
+        raise NotNow(_("'%(name)s' is already protected.") % {"name": registered.name})
     protected.item = registered
     return protected
 
@@ -44,7 +45,8 @@ def check_backup(user: User, item: ProtectedItem) -> None:
     """BACKUP NOW: an operator, and an item under protection."""
     require_operator(user, "back up virtual machines")
     if not item.is_active:
-        raise NotNow(f"'{item.item.vm.name}' is not protected. Protect it again before backing it up.")
+        raise NotNow(_("'%(name)s' is not protected. Protect it again before backing it up.") % {
+            "name": item.item.vm.display_name})
 
 
 def check_stop(user: User, item: ProtectedItem, *, delete_data: bool) -> None:
@@ -56,7 +58,7 @@ def check_stop(user: User, item: ProtectedItem, *, delete_data: bool) -> None:
         require_operator(user, "stop protection")
     _refuse_soft_deleted(item)
     if not delete_data and item.status == ProtectedItem.Status.STOPPED:
-        raise NotNow(f"Protection of '{item.item.vm.name}' is already stopped.")
+        raise NotNow(_("Protection of '%(name)s' is already stopped.") % {"name": item.item.vm.display_name})
     if delete_data:
         check_deletable(item)
 
@@ -67,11 +69,12 @@ def check_delete_data(user: User, item: ProtectedItem) -> None:
     require_administrator(user, "delete backup data")
     _refuse_soft_deleted(item)
     if item.status != ProtectedItem.Status.STOPPED:
-        raise NotNow("DELETE is for items whose protection is stopped. Use STOP PROTECTION first.")
+        raise NotNow(_("DELETE is for items whose protection is stopped. Use STOP PROTECTION first."))
     check_deletable(item)
 
 
 def _refuse_soft_deleted(item: ProtectedItem) -> None:
     if item.is_soft_deleted:
-        raise NotNow(f"The backup data of '{item.item.vm.name}' is already deleted (soft deleted until "
-                     f"{item.purge_after:%Y-%m-%d %H:%M} UTC). UNDELETE brings it back.")
+        raise NotNow(_("The backup data of '%(name)s' is already deleted (soft deleted until %(until)s UTC). "
+                       "UNDELETE brings it back.") % {"name": item.item.vm.display_name,
+                                                      "until": f"{item.purge_after:%Y-%m-%d %H:%M}"})

@@ -11,6 +11,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from jobs.errors import JobError
 from vaults.cloud.compute import VirtualNetwork, disk_storage_accounts, list_virtual_networks, storage_account_of
 from vaults.cloud.endpoint import compute_client
@@ -64,16 +66,19 @@ def virtual_networks(subscription: Subscription, region: str) -> dict[str, Virtu
 def _check_network(vault: Vault, request: RestoreRequest) -> None:
     """The network and subnet go together: both empty, or a subnet of a network in the vault's region."""
     if not request.virtual_network:
-        raise InvalidRequest(f"Choose the virtual network of subnet '{request.subnet}', or no subnet.", field="virtual_network")
+        raise InvalidRequest(_("Choose the virtual network of subnet '%(subnet)s', or no subnet.")
+                             % {"subnet": request.subnet}, field="virtual_network")
     networks = virtual_networks(vault.subscription, vault.region)
     if request.virtual_network not in networks:
-        raise InvalidRequest(f"The virtual network '{request.virtual_network}' does not exist in {vault.region}. Choose "
-                             "a virtual network in the vault's region, or none.", field="virtual_network")
+        raise InvalidRequest(_("The virtual network '%(network)s' does not exist in %(region)s. Choose a virtual "
+                               "network in the vault's region, or none.")
+                             % {"network": request.virtual_network, "region": vault.region}, field="virtual_network")
     if not request.subnet:
-        raise InvalidRequest(f"Choose a subnet of virtual network '{request.virtual_network}'.", field="subnet")
+        raise InvalidRequest(_("Choose a subnet of virtual network '%(network)s'.") % {"network": request.virtual_network},
+                             field="subnet")
     if not networks[request.virtual_network].has_subnet(request.subnet):
-        raise InvalidRequest(f"The subnet '{request.subnet}' does not exist in virtual network "
-                             f"'{request.virtual_network}'.", field="subnet")
+        raise InvalidRequest(_("The subnet '%(subnet)s' does not exist in virtual network '%(network)s'.")
+                             % {"subnet": request.subnet, "network": request.virtual_network}, field="subnet")
 
 
 def _taken(request: RestoreRequest) -> InvalidRequest:
@@ -89,16 +94,19 @@ def check_request(vault: Vault, request: RestoreRequest, *, ask_fabric: bool = T
     fabric that cannot answer raises FabricError.
     """
     if not VM_NAME.fullmatch(request.vm_name or ""):
-        raise InvalidRequest("Enter a VM name of 1 to 15 letters, digits and hyphens.", field="vm_name")
+        raise InvalidRequest(_("Enter a VM name of 1 to 15 letters, digits and hyphens."), field="vm_name")
     if not NAME.fullmatch(request.cloud_service or ""):
-        raise InvalidRequest("Enter a cloud service name of 3 to 63 letters, digits and hyphens.", field="cloud_service")
+        raise InvalidRequest(_("Enter a cloud service name of 3 to 63 letters, digits and hyphens."),
+                             field="cloud_service")
     accounts = storage_accounts(vault.subscription, ask_fabric=ask_fabric)
     if request.storage_account not in accounts:
-        raise InvalidRequest(f"The storage account '{request.storage_account}' does not exist.", field="storage_account")
+        raise InvalidRequest(_("The storage account '%(account)s' does not exist.") % {"account": request.storage_account},
+                             field="storage_account")
     if accounts[request.storage_account] != vault.region:
-        raise InvalidRequest(f"The storage account '{request.storage_account}' is in "
-                             f"{accounts[request.storage_account]}, but the vault is in {vault.region}. Choose a storage "
-                             "account in the same region as the vault.", field="storage_account")
+        raise InvalidRequest(_("The storage account '%(account)s' is in %(where)s, but the vault is in %(region)s. "
+                               "Choose a storage account in the same region as the vault.")
+                             % {"account": request.storage_account, "where": accounts[request.storage_account],
+                                "region": vault.region}, field="storage_account")
     if ask_fabric and (request.subnet or request.virtual_network):
         _check_network(vault, request)
     if VirtualMachine.objects.filter(subscription=vault.subscription, cloud_service__iexact=request.cloud_service,
@@ -114,32 +122,39 @@ def _check_cloud_service(vault: Vault, request: RestoreRequest) -> None:
     endpoint = vault.subscription.endpoint
     detail = service_detail(compute_client(endpoint), endpoint, request.cloud_service)
     if request.new_service and detail is not None:
-        raise InvalidRequest(f"The cloud service name '{request.cloud_service}' is already taken. Cloud service names "
-                             "are globally unique; choose another.", field="cloud_service")
+        raise InvalidRequest(_("The cloud service name '%(service)s' is already taken. Cloud service names are "
+                               "globally unique; choose another.") % {"service": request.cloud_service},
+                             field="cloud_service")
     if detail is None:
         if not request.new_service:
-            raise InvalidRequest(f"The cloud service '{request.cloud_service}' does not exist.", field="cloud_service")
+            raise InvalidRequest(_("The cloud service '%(service)s' does not exist.") % {"service": request.cloud_service},
+                                 field="cloud_service")
         return
     if detail.location and detail.location != vault.region:
-        raise InvalidRequest(f"The cloud service '{request.cloud_service}' is in {detail.location}, not in the "
-                             f"vault's region {vault.region}.", field="cloud_service")
+        raise InvalidRequest(_("The cloud service '%(service)s' is in %(where)s, not in the vault's region "
+                               "%(region)s.") % {"service": request.cloud_service, "where": detail.location,
+                                                  "region": vault.region}, field="cloud_service")
     if request.vm_name.lower() in {r.lower() for r in detail.roles}:
         raise _taken(request)
     # A VM added to a deployment joins the deployment's network, if it has one.
     joined = detail.virtual_network
     if detail.deployment is not None and request.virtual_network and request.virtual_network != joined:
+        values = {"service": request.cloud_service, "joined": joined, "network": request.virtual_network}
         raise InvalidRequest(
-            f"The cloud service '{request.cloud_service}' is in virtual network '{joined}': a VM added to it joins "
-            f"that network. Choose '{joined}', or another cloud service." if joined else
-            f"The cloud service '{request.cloud_service}' is not in a virtual network: a VM added to it cannot join "
-            f"'{request.virtual_network}'. Choose no virtual network, or another cloud service.", field="virtual_network")
+            (_("The cloud service '%(service)s' is in virtual network '%(joined)s': a VM added to it joins that "
+               "network. Choose '%(joined)s', or another cloud service.") if joined else
+             _("The cloud service '%(service)s' is not in a virtual network: a VM added to it cannot join "
+               "'%(network)s'. Choose no virtual network, or another cloud service.")) % values,
+            field="virtual_network")
 
 
 def damaged_point_error(point_row: RecoveryPoint, error: Exception) -> JobError:
     """A point the store cannot read whole: the Restore job fails with this, and creates no VM."""
-    return JobError("RecoveryPointDamaged", f"The recovery point of {point_row.created:%Y-%m-%d %H:%M:%S} UTC cannot be "
-                    f"restored: its data in the vault is damaged ({error}). No virtual machine was created.",
-                    ["Restore from another recovery point.", "Run VERIFY to list every affected recovery point."])
+    return JobError("RecoveryPointDamaged",
+                    _("The recovery point of %(created)s UTC cannot be restored: its data in the vault is damaged "
+                      "(%(error)s). No virtual machine was created.")
+                    % {"created": f"{point_row.created:%Y-%m-%d %H:%M:%S}", "error": error},
+                    [_("Restore from another recovery point."), _("Run VERIFY to list every affected recovery point.")])
 
 
 
@@ -148,6 +163,6 @@ def check_restore(user: User, point: RecoveryPoint, request: RestoreRequest, *, 
     """RESTORE: an operator, and a target every documented rule allows."""
     require_operator(user, "restore virtual machines")
     if point.protected_item.status == ProtectedItem.Status.PURGING:
-        raise NotNow(f"The backup data of '{point.protected_item.item.vm.name}' is being purged: its recovery points "
-                     "can no longer be restored.")
+        raise NotNow(_("The backup data of '%(name)s' is being purged: its recovery points can no longer be "
+                       "restored.") % {"name": point.protected_item.item.vm.display_name})
     check_request(point.protected_item.vault, request, ask_fabric=ask_fabric)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jobs.models import Job, LogAction
 from jobs.services import log_operation
@@ -40,7 +41,7 @@ def _utc(moment: datetime) -> str:
 
 def _log(user: User, action: str, vault: Vault, item: ProtectedItem | None = None, job: Job | None = None,
          **details: object) -> None:
-    where = ({"item_type": "vm", "item_key": item.item.item_key, "item_name": item.item.vm.name} if item is not None
+    where = ({"item_type": "vm", "item_key": item.item.item_key, "item_name": item.item.vm.display_name} if item is not None
              else {"item_type": "vault", "item_key": f"vault:{vault.pk}", "item_name": vault.name})
     log_operation(user, action, subscription=vault.subscription_id, vault=vault, job=job, details=details, **where)
 
@@ -52,11 +53,12 @@ def set_soft_delete(user: User, vault: Vault, *, enabled: bool, days: int, alway
     require_administrator(user, "change the soft-delete settings")
     low, high = Vault.SOFT_DELETE_MIN_DAYS, Vault.SOFT_DELETE_MAX_DAYS
     if not low <= days <= high:
-        raise InvalidRequest(f"The soft-delete period must be between {low} and {high} days; {days} is not.",
+        raise InvalidRequest(_("The soft-delete period must be between %(low)s and %(high)s days; %(days)s is not.")
+                             % {"low": low, "high": high, "days": days},
                              field="soft_delete_days")
     if always_on and not enabled:
-        raise InvalidRequest("Always-on soft delete keeps soft delete on: turn soft delete on as well, or leave "
-                             "always-on off.", field="soft_delete_always_on")
+        raise InvalidRequest(_("Always-on soft delete keeps soft delete on: turn soft delete on as well, or leave "
+                               "always-on off."), field="soft_delete_always_on")
     before = {"enabled": vault.soft_delete_enabled, "days": vault.soft_delete_days,
               "always_on": vault.soft_delete_always_on}
     after = {"enabled": enabled, "days": days, "always_on": always_on}
@@ -67,7 +69,7 @@ def set_soft_delete(user: User, vault: Vault, *, enabled: bool, days: int, alway
         if not vault.change_soft_delete(enabled=enabled, days=days, always_on=always_on):
             vault.refresh_from_db()  # made always-on meanwhile: say why as if it had been so all along
             _check_always_on(vault, enabled=enabled, days=days, always_on=always_on)
-            raise NotNow("The soft-delete settings changed meanwhile; reload the page and try again.")
+            raise NotNow(_("The soft-delete settings changed meanwhile; reload the page and try again."))
         _log(user, LogAction.UPDATE_SOFT_DELETE, vault, before=before, after=after)
     return vault
 
@@ -76,30 +78,33 @@ def _check_always_on(vault: Vault, *, enabled: bool, days: int, always_on: bool)
     if not vault.soft_delete_always_on:
         return
     if not (enabled and always_on):
-        raise NotNow(f"Soft delete is always-on for vault '{vault.name}': it can no longer be turned off or made "
-                     "optional, by anyone.", field="soft_delete_always_on")
+        raise NotNow(_("Soft delete is always-on for vault '%(vault)s': it can no longer be turned off or made "
+                       "optional, by anyone.") % {"vault": vault.name}, field="soft_delete_always_on")
     if days < vault.soft_delete_days:
-        raise NotNow(f"Soft delete is always-on for vault '{vault.name}': its period cannot be shortened below "
-                     f"{vault.soft_delete_days} days (it may be lengthened).", field="soft_delete_days")
+        raise NotNow(_("Soft delete is always-on for vault '%(vault)s': its period cannot be shortened below "
+                       "%(days)s days (it may be lengthened).") % {"vault": vault.name, "days": vault.soft_delete_days},
+                     field="soft_delete_days")
 
 
 def set_immutability(user: User, vault: Vault, state: str, *, confirm_lock: bool = False) -> Vault:
     """SAVE of the Immutability section: an administrator; Locked only when confirmed, and never undone."""
     require_administrator(user, "change immutability")
     if state not in Vault.Immutability.values:
-        raise InvalidRequest("Choose Disabled, Enabled or Locked.", field="immutability")
+        raise InvalidRequest(_("Choose Disabled, Enabled or Locked."), field="immutability")
     if state == vault.immutability:
         return vault
     if vault.is_immutability_locked:
-        raise NotNow(f"Immutability of vault '{vault.name}' is locked: it cannot be disabled or unlocked, by anyone.",
+        raise NotNow(_("Immutability of vault '%(vault)s' is locked: it cannot be disabled or unlocked, by anyone.")
+                     % {"vault": vault.name},
                      field="immutability")
     if state == Vault.Immutability.LOCKED and not confirm_lock:
-        raise InvalidRequest("Locking immutability cannot be undone: tick the box that says so, then save.",
+        raise InvalidRequest(_("Locking immutability cannot be undone: tick the box that says so, then save."),
                              field="confirm_lock")
     before = vault.immutability
     with transaction.atomic():
         if not vault.change_immutability(state):
-            raise NotNow(f"Immutability of vault '{vault.name}' was locked meanwhile: it cannot be disabled or unlocked.",
+            raise NotNow(_("Immutability of vault '%(vault)s' was locked meanwhile: it cannot be disabled or "
+                           "unlocked.") % {"vault": vault.name},
                          field="immutability")
         _log(user, LogAction.UPDATE_IMMUTABILITY, vault, before=before, after=state)
     return vault
@@ -124,9 +129,10 @@ def deletion_refusal(item: ProtectedItem, now: datetime | None = None) -> str:
     end = retention_end(item, now) if vault.is_immutable else None
     if end is None:
         return ""
-    return (f"Vault '{vault.name}' is immutable: the recovery points of '{item.item.vm.name}' cannot be deleted before "
-            f"their retention ends, the last on {_utc(end)}. Stop protection keeping the data instead; retention "
-            "removes each point as it expires, and DELETE is possible once none is left within its retention.")
+    return _("Vault '%(vault)s' is immutable: the recovery points of '%(name)s' cannot be deleted before their "
+             "retention ends, the last on %(end)s. Stop protection keeping the data instead; retention removes each "
+             "point as it expires, and DELETE is possible once none is left within its retention.") % {
+        "vault": vault.name, "name": item.item.vm.display_name, "end": _utc(end)}
 
 
 def check_deletable(item: ProtectedItem) -> None:
@@ -145,9 +151,11 @@ def check_retention_change(vault: Vault, items: Iterable[ProtectedItem], candida
     if not shortened:
         return
     point, new = shortened[0]
-    raise NotNow(f"Vault '{vault.name}' is immutable: this retention would end {len(shortened)} recovery point(s) "
-                 f"sooner than they are kept now (the first, {point.label}, is kept until {_utc(point.expires)} and "
-                 f"would go at {_utc(new)}). Keep every range at least as long, or make a new policy for other VMs.")
+    raise NotNow(_("Vault '%(vault)s' is immutable: this retention would end %(count)s recovery point(s) sooner than "
+                   "they are kept now (the first, %(point)s, is kept until %(kept)s and would go at %(new)s). Keep "
+                   "every range at least as long, or make a new policy for other VMs.") % {
+        "vault": vault.name, "count": len(shortened), "point": point.label, "kept": _utc(point.expires),
+        "new": _utc(new)})
 
 
 def immutable_floor(items: Iterable[ProtectedItem]) -> set[int]:
@@ -177,13 +185,13 @@ def soft_delete_item(user: User, item: ProtectedItem, *, job: Job | None = None)
 def check_undelete(user: User, item: ProtectedItem, now: datetime | None = None) -> None:
     """UNDELETE: an operator, and an item soft deleted whose purge has not begun."""
     require_operator(user, "undelete backup data")
-    name = item.item.vm.name
+    name = item.item.vm.display_name
     if item.status == ProtectedItem.Status.PURGING or (item.is_soft_deleted and item.soft_delete_days_left(now) == 0):
-        raise NotNow(f"The soft-delete period of '{name}' ended on {_utc(item.purge_after)}: its backup data is being "
-                     "purged and can no longer be undeleted.")
+        raise NotNow(_("The soft-delete period of '%(name)s' ended on %(end)s: its backup data is being purged and "
+                       "can no longer be undeleted.") % {"name": name, "end": _utc(item.purge_after)})
     if not item.is_soft_deleted:
-        raise NotNow(f"The backup data of '{name}' is not soft deleted: UNDELETE brings back an item whose backup data "
-                     "was deleted.")
+        raise NotNow(_("The backup data of '%(name)s' is not soft deleted: UNDELETE brings back an item whose "
+                       "backup data was deleted.") % {"name": name})
 
 
 def undelete_item(item: ProtectedItem, now: datetime | None = None) -> bool:

@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from portal.env import private_dir, write_private_text
 from vaults.cloud.compute import list_regions
@@ -43,7 +44,7 @@ def add_subscription(user: User, *, name: str, subscription_id: str, host: str, 
     subscription_id = check_endpoint(subscription_id=subscription_id, host=host, protocol=protocol,
                                      certificate_pem=certificate_pem, ca_pem=ca_pem)
     if Subscription.objects.filter(subscription_id__iexact=subscription_id).exists():
-        raise InvalidRequest("A subscription with this id is already connected.", field="subscription_id")
+        raise InvalidRequest(_("A subscription with this id is already connected."), field="subscription_id")
     with transaction.atomic():
         subscription = Subscription.objects.create(name=name, subscription_id=subscription_id, host=host.strip(),
                                                    protocol=protocol)
@@ -65,7 +66,8 @@ def check_endpoint(*, subscription_id: str, host: str, protocol: str, certificat
     if protocol == Subscription.Protocol.HTTP:
         check_plain_http(hostname, port)
     elif protocol == Subscription.Protocol.HTTPS and not certificate_pem.strip():
-        raise InvalidRequest("An HTTPS endpoint needs a management certificate (PEM with the key).", field="certificate")
+        raise InvalidRequest(_("An HTTPS endpoint needs a management certificate (PEM with the key)."),
+                             field="certificate")
     if certificate_pem.strip():
         check_management_certificate(certificate_pem)
     if ca_pem.strip():
@@ -76,15 +78,16 @@ def check_endpoint(*, subscription_id: str, host: str, protocol: str, certificat
 def check_subscription_id(value: str) -> str:
     """A subscription id is a GUID (it names the endpoint's paths and the certificate's files): kept lowercase."""
     if not _GUID.fullmatch(value.strip()):
-        raise InvalidRequest("The subscription ID must be a GUID such as 6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f: "
-                             "copy it from the subscription's settings.", field="subscription_id")
+        raise InvalidRequest(_("The subscription ID must be a GUID such as 6d1f2c7a-3b4e-4f5a-9c8d-1a2b3c4d5e6f: "
+                               "copy it from the subscription's settings."), field="subscription_id")
     return str(uuid.UUID(value.strip()))
 
 
 def split_host(host: str, protocol: str) -> tuple[str, int]:
     """``host[:port]`` (an IPv6 address in brackets) as (host name, port); anything more is refused."""
-    refusal = InvalidRequest("Give the endpoint as host or host:port, such as management.core.windows.net or "
-                             f"127.0.0.1:{settings.FABRIC_PORT}, with no scheme or path.", field="host")
+    refusal = InvalidRequest(_("Give the endpoint as host or host:port, such as management.core.windows.net or "
+                               "127.0.0.1:%(port)s, with no scheme or path.") % {"port": settings.FABRIC_PORT},
+                             field="host")
     try:
         parts = urlsplit(f"//{host.strip()}")
         port = parts.port
@@ -103,9 +106,12 @@ def check_not_metadata(hostname: str) -> None:
     for address in [literal] if literal else resolve(hostname):
         mapped = getattr(address, "ipv4_mapped", None) or address
         if any(mapped in network for network in _METADATA_NETWORKS if network.version == mapped.version):
-            via = "" if literal else f" ({hostname} resolves to {address})"
-            raise InvalidRequest(f"The endpoint is on a link-local address{via}, where clouds answer instance "
-                                 "metadata: the portal does not connect there. Give the endpoint's own host name.",
+            raise InvalidRequest((_("The endpoint is on a link-local address, where clouds answer instance "
+                                    "metadata: the portal does not connect there. Give the endpoint's own host "
+                                    "name.") if literal else
+                                  _("The endpoint is on a link-local address (%(host)s resolves to %(address)s), "
+                                    "where clouds answer instance metadata: the portal does not connect there. Give "
+                                    "the endpoint's own host name.")) % {"host": hostname, "address": address},
                                  field="host")
 
 
@@ -114,9 +120,9 @@ def check_plain_http(hostname: str, port: int) -> None:
     literal = _ip(hostname)
     loopback = hostname == "localhost" or bool(literal and literal.is_loopback)
     if not loopback or port != settings.FABRIC_PORT:
-        raise InvalidRequest("Plain HTTP is only for the lab fabric on this machine "
-                             f"(127.0.0.1:{settings.FABRIC_PORT}): choose HTTPS with a management certificate "
-                             "for any other endpoint.", field="host")
+        raise InvalidRequest(_("Plain HTTP is only for the lab fabric on this machine (127.0.0.1:%(port)s): choose "
+                               "HTTPS with a management certificate for any other endpoint.")
+                             % {"port": settings.FABRIC_PORT}, field="host")
 
 
 def check_management_certificate(pem: str) -> None:
@@ -125,27 +131,27 @@ def check_management_certificate(pem: str) -> None:
     try:
         certificate = x509.load_pem_x509_certificates(data)[0]
     except ValueError:
-        raise InvalidRequest("The management certificate is not a PEM certificate: paste the certificate and its "
-                             "private key, each with its BEGIN and END lines.", field="certificate") from None
+        raise InvalidRequest(_("The management certificate is not a PEM certificate: paste the certificate and its "
+                               "private key, each with its BEGIN and END lines."), field="certificate") from None
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
-        raise InvalidRequest("The private key is protected by a password: paste it without one (it is stored "
-                             "readable by the portal only).", field="certificate") from None
+        raise InvalidRequest(_("The private key is protected by a password: paste it without one (it is stored "
+                               "readable by the portal only)."), field="certificate") from None
     except ValueError:
-        raise InvalidRequest("The management certificate has no private key: paste the certificate followed by its "
-                             "private key (PEM).", field="certificate") from None
+        raise InvalidRequest(_("The management certificate has no private key: paste the certificate followed by "
+                               "its private key (PEM)."), field="certificate") from None
     if certificate.public_key().public_bytes(*_PUBLIC_KEY) != key.public_key().public_bytes(*_PUBLIC_KEY):
-        raise InvalidRequest("The private key does not belong to the management certificate: paste the key that "
-                             "was made with this certificate.", field="certificate")
+        raise InvalidRequest(_("The private key does not belong to the management certificate: paste the key that "
+                               "was made with this certificate."), field="certificate")
 
 
 def check_ca_certificate(pem: str) -> None:
     try:
         x509.load_pem_x509_certificates(pem.encode())
     except ValueError:
-        raise InvalidRequest("The CA certificate is not a PEM certificate: paste it with its BEGIN and END lines, "
-                             "or leave the field empty.", field="ca_certificate") from None
+        raise InvalidRequest(_("The CA certificate is not a PEM certificate: paste it with its BEGIN and END lines, "
+                               "or leave the field empty."), field="ca_certificate") from None
 
 
 def resolve(hostname: str) -> list[IPAddress]:
@@ -176,4 +182,5 @@ def test_connection(user: User, subscription: Subscription) -> tuple[bool, str]:
         regions = list_regions(subscription.endpoint)
     except FabricError as error:
         return False, str(error)
-    return True, f"Connected to {subscription.host}: {len(regions)} regions ({', '.join(regions)})."
+    return True, _("Connected to %(host)s: %(count)s regions (%(regions)s).") % {
+        "host": subscription.host, "count": len(regions), "regions": ", ".join(regions)}

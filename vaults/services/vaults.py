@@ -16,10 +16,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from jobs.models import ACTIVE, SUCCEEDED, Job, Operation, Status
 from jobs.services import log_operation
-from portal.events import publish, publish_now
+from portal.events import publish
 from vaults.cloud.compute import list_regions
 from vaults.cloud.errors import FabricError
 from vaults.models import ProtectedItem, RecoveryPoint, RegisteredItem, Subscription, User, Vault
@@ -53,12 +54,8 @@ def regions_of(subscription: Subscription) -> list[str]:
         raise Refusal(str(error), field="region", code="EndpointUnreachable") from error
 
 
-def create_vault(user: User, subscription: Subscription, name: str, region: str) -> Vault:
-    """Quick create: check every rule, then make the vault and its store, Creating → Active.
-
-    Nothing is left behind on failure: the row and the store directory are
-    made together or not at all.
-    """
+def check_new_vault(user: User, subscription: Subscription, name: str, region: str) -> None:
+    """Every rule of quick create, checked before anything is made."""
     require_operator(user, "create vaults")
     if not Subscription.objects.visible_to(user).filter(pk=subscription.pk).exists():
         raise InvalidRequest("Choose a subscription you belong to.", field="subscription")
@@ -78,30 +75,67 @@ def create_vault(user: User, subscription: Subscription, name: str, region: str)
         raise InvalidRequest(f"'{region}' is not a region of subscription '{subscription}'. Choose one of: "
                              f"{', '.join(regions)}.", field="region")
 
-    note = f"vault-create-{subscription.pk}-{name.lower()}"
-    publish_now([f"user:{user.pk}"], "notify", {"id": note, "text": f"Creating backup vault '{name}'…",
-                                                 "state": "running", "progress": 30})
-    store = None
+
+def reserve_vault(subscription: Subscription, name: str, region: str) -> Vault:
+    """The vault's row, Creating: it holds the name (the database keeps one of two racing requests) and lists as
+    Creating until ``build_vault`` makes its key and store."""
     try:
         with transaction.atomic():
-            vault = Vault(subscription=subscription, name=name, region=region, status=Vault.Status.CREATING)
+            return Vault.objects.create(subscription=subscription, name=name, region=region,
+                                        status=Vault.Status.CREATING)
+    except IntegrityError as error:
+        raise _creation_failure(name, subscription, error) from error
+
+
+def build_vault(vault: Vault) -> Vault:
+    """A Creating vault's encryption key, store directory and DefaultPolicy, then Active; all or nothing.
+
+    A store that cannot be made raises ``Refusal`` (StoreNotCreated) and leaves neither the directory nor a key
+    behind; the caller discards the row (``discard_vault``).
+    """
+    store = vault.store_path
+    try:
+        with transaction.atomic():
             give_new_key(vault)  # new vaults are encrypted at rest
-            vault.save()
-            store = vault.store_path
+            vault.save(update_fields=["wrapped_key", "key_fingerprint"])
             store.mkdir(parents=True, exist_ok=False)
-            vault.status = Vault.Status.ACTIVE
-            vault.save(update_fields=["status"])
-            create_default_policy(vault)
-            log_operation(user, Operation.CREATE_VAULT, subscription=subscription, vault=vault, item_type="vault",
-                          item_key=f"vault:{vault.pk}", item_name=name, details={"region": region})
+            if not vault.policies.exists():
+                create_default_policy(vault)
+            if not vault.mark_active():
+                raise NotNow(_("Vault '%(name)s' is no longer being created.") % {"name": vault.name})
     except BaseException as error:
-        # The row rolled back; the store directory must go with it.
-        if store is not None:
-            shutil.rmtree(store, ignore_errors=True)
-        failure = _creation_failure(name, subscription, error)
-        publish_now([f"user:{user.pk}"], "notify", {"id": note, "text": str(failure), "state": "failed"})
-        raise failure from error
-    publish([f"user:{user.pk}"], "notify", {"id": note, "text": f"Created backup vault '{name}'.",
+        if store.is_dir() and not any(store.iterdir()):
+            store.rmdir()  # made by this call: the rolled-back row must not leave it behind
+        raise _creation_failure(vault.name, vault.subscription, error) from error
+    return vault
+
+
+def discard_vault(vault: Vault) -> None:
+    """Remove what a failed creation left: the Creating row (and its policy) and an empty store directory."""
+    Vault.objects.filter(pk=vault.pk, status=Vault.Status.CREATING).delete()
+    store = vault.store_path
+    if store.is_dir() and not any(store.iterdir()):
+        store.rmdir()
+
+
+def create_vault(user: User, subscription: Subscription, name: str, region: str) -> Vault:
+    """Quick create in one call, for callers that wait for it (the command line, the API, scripts): check every
+    rule, then make the vault and its store, Creating → Active. The portal's page runs the same steps as a Create
+    Vault job (``vaults.operations.vaults.CreateVault``).
+
+    Nothing is left behind on failure: the row and the store directory are made together or not at all.
+    """
+    check_new_vault(user, subscription, name, region)
+    vault = reserve_vault(subscription, name, region)
+    try:
+        build_vault(vault)
+    except BaseException:
+        discard_vault(vault)
+        raise
+    log_operation(user, Operation.CREATE_VAULT, subscription=subscription, vault=vault, item_type="vault",
+                  item_key=f"vault:{vault.pk}", item_name=name, details={"region": region})
+    publish([f"user:{user.pk}"], "notify", {"id": f"vault-create-{subscription.pk}-{name.lower()}",
+                                            "text": _("Created backup vault '%(name)s'.") % {"name": name},
                                             "state": "succeeded", "url": vault.get_absolute_url()})
     return vault
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.access import can_administer
@@ -43,16 +44,18 @@ def backup_now(request: HttpRequest, pk: int) -> HttpResponse:
     vault = vault_or_404(request, pk)
     items = list(vault.protected_items.select_related("item__vm", "vault__subscription").filter(pk__in=_ids(request)))
     if not items:
-        return item_notice("Select a protected item to back up.")
+        return item_notice(_("Select a protected item to back up."))
     jobs, refusals = [], []
     for item in items:
         try:
             jobs.append(Backup.start(request.user, item))
         except Refusal as refusal:
-            refusals.append(f"{item.item.vm.name}: {refusal}")
+            refusals.append(f"{item.item.vm.display_name}: {refusal}")
     if refusals:
-        return item_notice(" ".join(refusals) + (f" ({len(jobs)} backup job(s) started.)" if jobs else ""))
-    text = started_notice(jobs, f"Backup started for {len(jobs)} item(s). Follow it on the Jobs tab.", "the backup")
+        started = " " + _("(%(count)s backup job(s) started.)") % {"count": len(jobs)} if jobs else ""
+        return item_notice(" ".join(refusals) + started)
+    text = started_notice(jobs, _("Backup started for %(count)s item(s). Follow it on the Jobs tab.") % {
+        "count": len(jobs)}, _("the backup"))
     return item_notice(text, state="succeeded")
 
 
@@ -65,7 +68,7 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
         Verify.start_for(request.user, vault)
     except Refusal as refusal:
         return item_notice(_sentence(refusal))
-    return item_notice("Verify started. Follow it on the Jobs tab.", state="succeeded")
+    return item_notice(_("Verify started. Follow it on the Jobs tab."), state="succeeded")
 
 
 # --- STOP PROTECTION and DELETE ----------------------------------------------------
@@ -87,8 +90,9 @@ def stop(request: HttpRequest, pk: int) -> HttpResponse:
                              comment=request.POST.get("comment", "")[:1000])
     except Refusal as refusal:
         return item_notice(_sentence(refusal))
-    return item_notice(f"{'Delete Backup Data' if delete_data else 'Stop Protection'} started for "
-                   f"'{item.item.vm.name}'.", state="succeeded")
+    names = {"name": item.item.vm.display_name}
+    return item_notice((_("Delete Backup Data started for '%(name)s'.") if delete_data else
+                        _("Stop Protection started for '%(name)s'.")) % names, state="succeeded")
 
 
 @require_POST
@@ -99,7 +103,8 @@ def delete_data(request: HttpRequest, pk: int) -> HttpResponse:
         DeleteBackupData.start(request.user, item)
     except Refusal as refusal:
         return item_notice(_sentence(refusal))
-    return item_notice(f"Delete Backup Data started for '{item.item.vm.name}'.", state="succeeded")
+    return item_notice(_("Delete Backup Data started for '%(name)s'.") % {"name": item.item.vm.display_name},
+                       state="succeeded")
 
 
 # --- UNDELETE ----------------------------------------------------------------------
@@ -112,7 +117,8 @@ def undelete(request: HttpRequest, pk: int) -> HttpResponse:
         job = Undelete.start(request.user, item)
     except Refusal as refusal:
         return item_notice(_sentence(refusal))
-    text = started_notice([job], f"Undelete started for '{item.item.vm.name}'.", "the undelete")
+    text = started_notice([job], _("Undelete started for '%(name)s'.") % {"name": item.item.vm.display_name},
+                          _("the undelete"))
     return item_notice(text, state="succeeded")
 
 

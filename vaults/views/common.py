@@ -10,19 +10,20 @@ import json
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy
 
 from jobs.models import Job
 from vaults.models import Vault
 
 # (key, label, url name): the vault's tabs, in the classic order.
 VAULT_TABS = (
-    ("quickstart", "QUICK START", "vaults:quickstart"),
-    ("dashboard", "DASHBOARD", "vaults:dashboard"),
-    ("registered", "REGISTERED ITEMS", "vaults:registered"),
-    ("protected", "PROTECTED ITEMS", "vaults:protected"),
-    ("policies", "POLICIES", "vaults:policies"),
-    ("jobs", "JOBS", "vaults:jobs"),
-    ("configure", "CONFIGURE", "vaults:configure"),
+    ("quickstart", gettext_lazy("QUICK START"), "vaults:quickstart"),
+    ("dashboard", gettext_lazy("DASHBOARD"), "vaults:dashboard"),
+    ("registered", gettext_lazy("REGISTERED ITEMS"), "vaults:registered"),
+    ("protected", gettext_lazy("PROTECTED ITEMS"), "vaults:protected"),
+    ("policies", gettext_lazy("POLICIES"), "vaults:policies"),
+    ("jobs", gettext_lazy("JOBS"), "vaults:jobs"),
+    ("configure", gettext_lazy("CONFIGURE"), "vaults:configure"),
 )
 LAST_TAB = "vault-tab-{}"
 
@@ -33,7 +34,7 @@ def notice(text: str, state: str = "failed", *refresh: str) -> HttpResponse:
     ``refresh`` names further events to fire on the page (e.g. "portal:item"), so its lists reload.
     """
     response = HttpResponse(status=204)
-    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": text, "state": state},
+    response["HX-Trigger"] = json.dumps({"portal:notice": {"text": str(text), "state": state},
                                          **{event: {} for event in refresh}})
     return response
 
@@ -58,4 +59,4 @@ def vault_page(request: HttpRequest, vault: Vault, tab: str, template: str,
 def started_notice(jobs: list[Job], started: str, what: str) -> str:
     """What a user reads after starting jobs: ``started``, or that they wait for the job service (the broker) to
     answer again when their tasks could not be sent."""
-    return Job.UNSENT.format(what=what) if any(job.is_queued_unsent for job in jobs) else started
+    return str(Job.UNSENT) % {"what": what} if any(job.is_queued_unsent for job in jobs) else started

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -37,10 +38,11 @@ def import_key(request: HttpRequest, pk: int) -> HttpResponse:
         except Refusal as refusal:
             error = str(refusal)
         else:
-            return notice(f"Imported the key of vault '{vault.name}' (fingerprint {key.short_fingerprint}): its "
-                          "backups can be read again.", "succeeded", "portal:vault")
+            return notice(_("Imported the key of vault '%(vault)s' (fingerprint %(fingerprint)s): its backups can be "
+                            "read again.") % {"vault": vault.name, "fingerprint": key.short_fingerprint},
+                          "succeeded", "portal:vault")
     elif not keys.can_manage_keys(request.user):
-        return notice("Only Backup Administrators can import a vault's encryption key.")
+        return notice(_("Only Backup Administrators can %(action)s.") % {"action": _("import a vault's encryption key")})
     # What was pasted is not rendered back: it may be a key. A refusal answers 200, as htmx swaps only that.
     return render(request, "vaults/key_import_dialog.html", {"vault": vault, "error": error,
                                                              "encryption": keys.encryption_summary(vault)})

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from portal.access import can_administer
@@ -24,8 +26,10 @@ from vaults.views.common import notice, vault_or_404, vault_page
 PAGES = 2
 
 # Schedule and retention are read in the user's zone from the stored rules, so they do not sort in the query.
-POLICY_TABLE = Table((Column("name", "Name", "name"), Column("schedule", "Schedule"), Column("retention", "Retention"),
-                      Column("vms", "Virtual machines", "vm_count")), default_sort="name", search_field="name")
+POLICY_TABLE = Table((Column("name", gettext_lazy("Name"), "name"), Column("schedule", gettext_lazy("Schedule")),
+                      Column("retention", gettext_lazy("Retention")),
+                      Column("vms", gettext_lazy("Virtual machines"), "vm_count")), default_sort="name",
+                     search_field="name")
 
 
 def policy_rows(vault: Vault, tz: ZoneInfo, grid: Grid) -> list[dict]:
@@ -64,14 +68,17 @@ def _editor(request: HttpRequest, vault: Vault, fields: forms.Fields, editing: P
     return render(request, template, context, status=status)
 
 
-def _live(vault: Vault, fields: forms.Fields, editing: Policy | None, tz: ZoneInfo) -> dict:
-    """Every refusal for the fields, and the preview when the schedule and retention are valid."""
+def _live(vault: Vault, fields: forms.Fields, editing: Policy | None, tz: ZoneInfo, *, name_touched: bool = True) -> dict:
+    """Every refusal for the fields, and the preview when the schedule and retention are valid.
+
+    A name the user has not typed in yet gets no message: a new policy's empty name is not a mistake until the user
+    has edited it or moves on (NEXT and FINISH check it whatever happened)."""
     candidate = forms.to_policy(fields, tz)
     found = rules.validate(candidate, taken_names(vault, editing))
     summary = None
     if not [e for e in found if e.field != "name"]:
         summary = forms.summarise(candidate, tz)
-    live_errors = forms.errors_by_field(found)
+    live_errors = forms.errors_by_field([e for e in found if name_touched or e.field != "name"])
     return {"live_errors": live_errors, "error_slots": forms.error_slots(live_errors), "summary": summary}
 
 
@@ -114,7 +121,8 @@ def policy_preview(request: HttpRequest, pk: int) -> HttpResponse:
     _require_admin(request)
     editing = _policy_of(vault, request.POST.get("policy"))
     tz = user_zone(request)
-    context = {"vault": vault, "oob": True, **_live(vault, forms.read(request.POST), editing, tz)}
+    touched = bool(request.POST.get("name_touched")) or editing is not None
+    context = {"vault": vault, "oob": True, **_live(vault, forms.read(request.POST), editing, tz, name_touched=touched)}
     return render(request, "vaults/policy_wizard.html#live", context)
 
 
@@ -141,10 +149,10 @@ def policy_save(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if editing is None:
             row = create_policy(request.user, vault, candidate)
-            text = f"Created policy '{row.name}'."
+            text = _("Created policy '%(name)s'.") % {"name": row.name}
         else:
             saved = ConfigureProtection.update_policy(request.user, editing, candidate)
-            text = f"Saved policy '{saved.policy.name}'."
+            text = _("Saved policy '%(name)s'.") % {"name": saved.policy.name}
             if saved.jobs:
                 text += f" Re-configuring protection of {saved.jobs} virtual machine(s)."
             text += "".join(f" {r}" for r in saved.refusals)
@@ -163,7 +171,7 @@ def policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
         delete_policy(request.user, row)
     except Refusal as refusal:
         return notice(str(refusal))
-    return notice(f"Deleted policy '{row.name}'.", "succeeded", "portal:policy")
+    return notice(_("Deleted policy '%(name)s'.") % {"name": row.name}, "succeeded", "portal:policy")
 
 
 def policy_detail_rows(row: Policy, tz: ZoneInfo) -> dict:

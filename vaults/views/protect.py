@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.access import can_administer
@@ -64,9 +65,9 @@ def protect(request: HttpRequest, pk: int) -> HttpResponse:
         except rules.PolicyInvalid as invalid:
             errors = forms.errors_by_field(invalid.errors)
     if not chosen:
-        errors["vms"] = ["Select at least one virtual machine to protect."]
+        errors["vms"] = [_("Select at least one virtual machine to protect.")]
     if choice == "existing" and not vault.policies.filter(pk=policy_pk if policy_pk.isdigit() else 0).exists():
-        errors["existing"] = ["Choose a policy, or define a new one."]
+        errors["existing"] = [_("Choose a policy, or define a new one.")]
     pages = {1: {"vms"}, 2: {"existing", *PAGE_ONE_FIELDS}}
     first_bad = next((n for n in (1, 2) if errors.keys() & pages[n]), 3 if errors else None)
     if nav == "back":
@@ -87,5 +88,6 @@ def protect(request: HttpRequest, pk: int) -> HttpResponse:
         return notice(str(refusal), "failed", "portal:item")
     if refusals:
         return notice(" ".join(refusals), "failed", "portal:item")
-    return notice(f"Configuring protection of {started} virtual machine(s) with policy '{row.name}'.", "succeeded",
+    return notice(_("Configuring protection of %(count)s virtual machine(s) with policy '%(name)s'.") % {
+        "count": started, "name": row.name}, "succeeded",
                   "portal:item")

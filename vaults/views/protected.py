@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy
 
-from jobs.models import Job, Operation
+from jobs.models import ACTIVE, Job, Operation
 from portal.tables import Column, Table, label_of
 from portal.zone import user_zone
 from vaults.models import ProtectedItem
@@ -19,11 +20,12 @@ from vaults.policy.schedule import local_label
 from vaults.views.common import vault_or_404, vault_page
 from vaults.views.policies import policy_detail_rows
 
-PROTECTED_TABLE = Table((Column("name", "Name", "item__vm__name"), Column("service", "Cloud service", "item__vm__cloud_service"),
-                         Column("status", "Protection status", "status_label"),
-                         Column("points", "Recovery points", "point_count"),
-                         Column("newest", "Newest recovery point", "newest_point"),
-                         Column("last", "Last backup status", "last_backup_status")),
+PROTECTED_TABLE = Table((Column("name", gettext_lazy("Name"), "item__vm__name"),
+                         Column("service", gettext_lazy("Cloud service"), "item__vm__cloud_service"),
+                         Column("status", gettext_lazy("Protection status"), "status_label"),
+                         Column("points", gettext_lazy("Recovery points"), "point_count"),
+                         Column("newest", gettext_lazy("Newest recovery point"), "newest_point"),
+                         Column("last", gettext_lazy("Last backup status"), "last_backup_status")),
                         default_sort="name", search_field="item__vm__name")
 
 
@@ -34,7 +36,10 @@ def protected_items(request: HttpRequest, pk: int) -> HttpResponse:
              .annotate(point_count=Count("recovery_points"), newest_point=Max("recovery_points__created"),
                        status_label=label_of("status", ProtectedItem.Status.choices)))
     tz, items = user_zone(request), list(grid.apply(items, "item__vm__name"))
+    running = {job.item_key: job for job in Job.objects.filter(vault=vault, operation=Operation.BACKUP,
+                                                               status__in=ACTIVE).only("pk", "item_key", "progress")}
     for item in items:  # times read in the user's zone, with the offset, like the schedules
+        item.backup_job = running.get(item.item.item_key)  # shown in the row, with its percent, while it runs
         item.newest_label = local_label(item.newest_point, tz) if item.newest_point else ""
         item.purge_label = local_label(item.purge_after, tz) if item.purge_after else ""
     context = {"items": items, "grid": grid}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jobs.errors import OperationInProgress
@@ -52,7 +53,7 @@ def register(request: HttpRequest, pk: int) -> HttpResponse:
     if refusals:
         return notice(" ".join(refusals))
     if not any(o.item is not None for o in outcomes):
-        return notice("Select at least one virtual machine to register.")
+        return notice(_("Select at least one virtual machine to register."))
     return HttpResponse(status=204)
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.zone import user_zone
@@ -51,14 +52,17 @@ def _restore_context(request: HttpRequest, vault: Vault, item: ProtectedItem, va
     prev_month = (month.replace(day=1) - timedelta(days=1)).replace(day=1)
     next_month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
     day_points = [p for p in points if p.created.astimezone(zone).date() == day]
-    accounts = {name: region for name, region in storage_accounts(vault.subscription).items()}
+    # Only the vault's region: an account elsewhere would be refused at finish (check_request still refuses a
+    # forged one).
+    accounts = {name: region for name, region in storage_accounts(vault.subscription).items() if region == vault.region}
     page = int(values.get("page") or 1)
     networks: dict[str, VirtualNetwork] = {}
     if page == 2:  # page 1 does not wait for the fabric
         try:
             networks = virtual_networks(vault.subscription, vault.region)
         except FabricError as failure:
-            errors.setdefault("virtual_network", [f"The virtual networks could not be listed. {failure}"])
+            errors.setdefault("virtual_network",
+                              [_("The virtual networks could not be listed. %(failure)s") % {"failure": failure}])
     return {"vault": vault, "item": item, "points": points, "chosen": chosen, "day": day, "month": month,
             "prev_month": prev_month, "next_month": next_month, "weeks": _calendar(points, month, zone),
             "day_points": [(p, p.created.astimezone(zone)) for p in day_points], "values": values, "errors": errors,
@@ -110,7 +114,7 @@ def _navigate(nav: str, item: ProtectedItem, values: dict[str, str], errors: dic
         values["page"] = "1"
     elif nav == "next":
         if not item.recovery_points.filter(pk=values.get("point") or 0).exists():
-            errors["point"] = ["Select a recovery point."]
+            errors["point"] = [_("Select a recovery point.")]
         else:
             values["page"] = "2"
     elif nav == "back":
@@ -124,7 +128,7 @@ def _finish(request: HttpRequest, item: ProtectedItem, values: dict[str, str],
     """Start the Restore job; its notice, or None with the page and errors to show the wizard again with."""
     point = item.recovery_points.filter(pk=values.get("point") or 0).first()
     if point is None:
-        errors["point"] = ["Select a recovery point."]
+        errors["point"] = [_("Select a recovery point.")]
         values["page"] = "1"
         return None
     new = values["service_choice"] == "new"
@@ -136,9 +140,9 @@ def _finish(request: HttpRequest, item: ProtectedItem, values: dict[str, str],
         text = str(refusal)
         errors[refusal.field or "form"] = [text if text.endswith(".") else f"{text}."]
     except FabricError as failure:
-        errors["form"] = [f"The restore target could not be checked. {failure}"]
+        errors["form"] = [_("The restore target could not be checked. %(failure)s") % {"failure": failure}]
     else:
-        return item_notice(f"Restore of '{item.item.vm.name}' as '{values['vm_name']}' started. Follow it on the "
-                           "Jobs tab.", state="succeeded")
+        return item_notice(_("Restore of '%(vm)s' as '%(name)s' started. Follow it on the Jobs tab.") % {
+            "vm": item.item.vm.name, "name": values["vm_name"]}, state="succeeded")
     values["page"] = "2"
     return None

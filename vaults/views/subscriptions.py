@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from vaults.forms.vaults import SubscriptionForm
@@ -32,7 +33,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
         except Refusal as error:
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:
-            messages.success(request, f"Added subscription '{data['name']}'.")
+            messages.success(request, _("Added subscription '%(name)s'.") % {"name": data["name"]})
             return redirect("vaults:subscriptions")
     return render(request, "vaults/subscriptions.html", {
         "page_title": "subscriptions", "subscriptions": _subscriptions(request), "form": form,

@@ -10,12 +10,14 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jobs.models import Job
 from jobs.views import render_job_list
 from vaults.forms.vaults import DeleteVaultForm, ImmutabilityForm, QuickCreateForm, ReplicationForm, SoftDeleteForm
 from vaults.models import Subscription, Vault
+from vaults.operations.vaults import CreateVault
 from vaults.services import keys, soft_delete
 from vaults.services import vaults as services
 from vaults.services.refusals import Refusal
@@ -67,7 +69,7 @@ def configure(request: HttpRequest, pk: int) -> HttpResponse:
         except Refusal as error:
             form.add_error(None, str(error))
         else:
-            messages.success(request, "Storage replication saved.")
+            messages.success(request, _("Storage replication saved."))
             return redirect("vaults:configure", vault.pk)
     return _configure_page(request, vault, form=form)
 
@@ -97,7 +99,7 @@ def configure_soft_delete(request: HttpRequest, pk: int) -> HttpResponse:
         except Refusal as error:
             _refused(form, error)
         else:
-            messages.success(request, "Soft delete settings saved.")
+            messages.success(request, _("Soft delete settings saved."))
             return redirect("vaults:configure", vault.pk)
     return _configure_page(request, vault, soft_delete_form=form)
 
@@ -113,7 +115,7 @@ def configure_immutability(request: HttpRequest, pk: int) -> HttpResponse:
         except Refusal as error:
             _refused(form, error)
         else:
-            messages.success(request, f"Immutability saved: {vault.get_immutability_display()}.")
+            messages.success(request, _("Immutability saved: %(state)s.") % {"state": vault.get_immutability_display()})
             return redirect("vaults:configure", vault.pk)
     return _configure_page(request, vault, immutability_form=form)
 
@@ -129,7 +131,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     except Refusal as error:
         messages.error(request, str(error))
         return redirect("vaults:dashboard", vault.pk)
-    messages.success(request, f"Deleted backup vault '{vault.name}'.")
+    messages.success(request, _("Deleted backup vault '%(name)s'.") % {"name": vault.name})
     return redirect("vaults:list")
 
 
@@ -151,7 +153,8 @@ def quick_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and not region_error and form.is_valid():
         data = form.cleaned_data
         try:
-            created = services.create_vault(request.user, data["subscription"], data["name"], data["region"])
+            # A Create Vault job: the vault lists as Creating, the strip follows the job, View Job opens it.
+            created = CreateVault.start(request.user, data["subscription"], data["name"], data["region"])
         except Refusal as error:
             form.add_error(error.field if error.field in form.fields else None, str(error))
         else:

@@ -31,6 +31,39 @@ def state_dir() -> Path:
     return Path(settings.VAR_DIR) / "fabric"
 
 
+SERVICES_SHOWN = 4  # per region: a large lab (thousands of VMs) still fits on one screen
+
+
+def lab_summary(directory: Path, subscription: str, *, kept: bool) -> list[str]:
+    """What the lab in ``directory`` holds, per region: its cloud services and their VMs, in a few lines."""
+    from django.utils.translation import gettext as _
+    from django.utils.translation import ngettext
+
+    from fabric.state import Compute
+
+    services = Compute.load(directory / "compute.json").doc.get("subscriptions", {}).get(subscription, {}).get(
+        "services", {})
+    regions: dict[str, list[tuple[str, list[str]]]] = {}
+    for name, service in services.items():
+        vms = [vm for deployment in service.get("deployments", {}).values() for vm in deployment.get("roles", {})]
+        regions.setdefault(service.get("location", "?"), []).append((name, vms))
+    total = sum(len(vms) for members in regions.values() for _name, vms in members)
+    head = _("Lab fabric (kept from the last run)") if kept else _("Lab fabric (new)")
+    lines = [_("%(head)s: %(vms)s in %(services)s, in %(regions)s.") % {
+        "head": head, "vms": ngettext("%(n)d virtual machine", "%(n)d virtual machines", total) % {"n": total},
+        "services": ngettext("%(n)d cloud service", "%(n)d cloud services", len(services)) % {"n": len(services)},
+        "regions": ngettext("%(n)d region", "%(n)d regions", len(regions)) % {"n": len(regions)}}]
+    width = max((len(region) for region in regions), default=0)
+    for region, members in regions.items():
+        shown = [f"{name} ({', '.join(vms)})" for name, vms in members[:SERVICES_SHOWN]]
+        if len(members) > SERVICES_SHOWN:
+            rest = members[SERVICES_SHOWN:]
+            shown.append(_("%(services)d more cloud services with %(vms)d VMs") % {
+                "services": len(rest), "vms": sum(len(vms) for _name, vms in rest)})
+        lines.append(f"  {region.ljust(width)}  " + " · ".join(shown))
+    return lines
+
+
 class Command(BaseCommand):
     help = "Serve, seed and drive the bundled lab fabric."
 
@@ -48,6 +81,8 @@ class Command(BaseCommand):
                           or getattr(settings, "LAB_SUBSCRIPTION_ID", None) or DEFAULT_SUBSCRIPTION)
         seed.add_argument("--vms", type=int, default=12)
         seed.add_argument("--if-empty", action="store_true", help="do nothing when a lab already exists")
+        seed.add_argument("--summary", action="store_true",
+                          help="say what the lab holds (regions, cloud services, VMs) instead of printing its id")
 
         for name, helptext in (("churn", "write to a VM's disks as its workload would"),
                                ("import-disk", "load a raw image into a VM's disk (all-zero 64 KiB stretches stay unwritten)"),
@@ -90,13 +125,14 @@ class Command(BaseCommand):
         from fabric import lab
 
         directory = state_dir()
-        if options["if_empty"] and lab.has_lab(directory):
-            self.stdout.write(lab.served_subscription(directory) or "")
-            return
-        if self._served_here(directory):
+        kept = options["if_empty"] and lab.has_lab(directory)
+        if not kept and self._served_here(directory):
             raise CommandError(f"A fabric on port {settings.FABRIC_PORT} is serving {directory}; stop it before seeding "
                                "(it would write its old lab back over the new one).")
-        self.stdout.write(lab.seed(directory, options["subscription_id"], options["vms"]))
+        subscription = (lab.served_subscription(directory) or "") if kept else (
+            lab.seed(directory, options["subscription_id"], options["vms"]))
+        # The bare id is for scripts (the test fixtures and benchmarks read it); a person asks for --summary.
+        self.stdout.write("\n".join(lab_summary(directory, subscription, kept=kept)) if options["summary"] else subscription)
 
     @staticmethod
     def _served_here(directory: Path) -> bool:

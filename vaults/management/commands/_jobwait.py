@@ -136,7 +136,7 @@ def started(command: BaseCommand, job: Job, line: str = "job {pk} started") -> N
     """Say the job started, and that it waits for the job service when its task could not be sent."""
     command.stdout.write(line.format(pk=job.pk, operation=job.get_operation_display()))
     if job.is_queued_unsent:
-        command.stdout.write(Job.UNSENT.format(what="it"))
+        command.stdout.write(str(Job.UNSENT) % {"what": "it"})
 
 
 def wait_for_job(command: BaseCommand, job: Job, timeout: float, *, as_json: bool = False) -> None:
