@@ -20,8 +20,9 @@ from vaults.services.refusals import InvalidRequest, NotAllowed
 
 CONTENT_TYPE = "application/problem+json"
 
-TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed", 404: "Not found", 405: "Method not allowed", 409: "Conflict",
-          422: "Invalid input", 502: "The subscription's endpoint did not answer"}
+TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed", 404: "Not found",
+          405: "Method not allowed", 409: "Conflict", 422: "Invalid input",
+          502: "The subscription's endpoint did not answer"}
 
 # What to do next, for the refusals whose sentence does not already carry it in a form a program can show apart.
 NEXT_STEP = {

@@ -16,8 +16,8 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("portal", "jobs", "vaults", "vaultstore", "fabric")
-SIZED_PACKAGES = ("portal", "jobs", "vaults", "vaultstore")
+PACKAGES = ("portal", "jobs", "vaults", "vaultstore", "fabric", "api", "alerts", "monitoring")
+SIZED_PACKAGES = ("portal", "jobs", "vaults", "vaultstore", "api", "alerts", "monitoring")
 MAX_LINES = 450
 
 
