@@ -31,6 +31,8 @@ VERIFY_DAMAGE_CODE = "VaultDataCorrupted"  # vaults.operations.maintenance.Verif
 class Finding:
     subject_key: str
     subject: str
+    # Worded once, in English, and kept on the alert: the same sentence goes out in the email and webhook messages,
+    # which are not translated (alerts.content), so it is not wrapped for translation.
     summary: str
 
 

@@ -1,26 +1,43 @@
 """What a message says: the email's subject and body, and the webhook's JSON document.
 
 The webhook body is documented in the README ("Alerts"); receivers rely on its keys, so add keys, never rename.
+
+Messages are not translated: they go to programs and to people who may not read the sender's language, and a test
+message sent from a Korean page must read as the alerts do. Each function words its text in English
+(``translation.override``), so the condition and severity labels (translated on the page) stay English here.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from alerts.models import Alert, Channel, Message
 
 PRODUCT = "Recovery Services"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _in_english(function: Callable[P, R]) -> Callable[P, R]:
+    @wraps(function)
+    def worded(*args: P.args, **kwargs: P.kwargs) -> R:
+        with translation.override("en"):
+            return function(*args, **kwargs)
+    return worded
 
 
 def alerts_url(vault_id: int) -> str:
     return f"{settings.ALERTS_PORTAL_URL}{reverse('alerts:alerts', args=[vault_id])}"
 
 
+@_in_english
 def subject_line(message: Message) -> str:
     """``[Recovery Services] Critical: Backup failed - web01 (contoso-web) in vault contoso-east``."""
     alert = message.alert
@@ -33,6 +50,7 @@ def subject_line(message: Message) -> str:
     return f"[{PRODUCT}] {still}{alert.get_severity_display()}: {alert.get_condition_display()} - {where}"
 
 
+@_in_english
 def email_body(message: Message) -> str:
     alert, vault = message.alert, message.channel.vault
     if alert is None:
@@ -54,6 +72,7 @@ def email_body(message: Message) -> str:
     return "\n".join(lines)
 
 
+@_in_english
 def webhook_document(message: Message) -> dict[str, Any]:
     channel: Channel = message.channel
     vault = channel.vault

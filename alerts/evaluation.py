@@ -22,7 +22,7 @@ from datetime import datetime
 
 from celery import current_app
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from alerts.conditions import CHECKS, Finding
 from alerts.models import CONDITIONS, RENOTIFY_AFTER, Alert, Channel, Condition, Message, Rule
@@ -63,7 +63,10 @@ def evaluate_vault(vault: Vault, now: datetime | None = None) -> dict[str, int]:
                 counts["resolved"] += alert.resolve()
             continue
         try:
-            findings = {f.subject_key: f for f in CHECKS[rule.condition](vault, rule, now)}
+            # Subjects and summaries are worded in English whoever evaluates: they are kept on the alert and sent in
+            # the messages, which are English (alerts.content).
+            with translation.override("en"):
+                findings = {f.subject_key: f for f in CHECKS[rule.condition](vault, rule, now)}
         except Exception:  # one broken check must not stop the others; its alerts stay as they are
             log.exception("alert condition %s of vault %s could not be evaluated", rule.condition, vault.pk)
             continue

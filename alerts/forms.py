@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
 from alerts.models import Channel
 
@@ -13,16 +14,16 @@ class RuleForm(forms.Form):
 
 
 class ChannelForm(forms.Form):
-    kind = forms.ChoiceField(choices=Channel.Kind.choices, label="Type")
+    kind = forms.ChoiceField(choices=Channel.Kind.choices, label=gettext_lazy("Type"))
     name = forms.CharField(max_length=100)
     enabled = forms.BooleanField(required=False, initial=True)
     recipients = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                 help_text="Email: addresses, one per line or comma-separated.")
-    url = forms.CharField(required=False, max_length=500, label="URL",
-                          help_text="Webhook: where messages are POSTed as JSON.")
+                                 help_text=gettext_lazy("Email: addresses, one per line or comma-separated."))
+    url = forms.CharField(required=False, max_length=500, label=gettext_lazy("URL"),
+                          help_text=gettext_lazy("Webhook: where messages are POSTed as JSON."))
     # Never rendered back: the page says only whether one is set.
     secret = forms.CharField(required=False, max_length=200, widget=forms.PasswordInput(render_value=False),
-                             help_text="Webhook: signs every message (X-Portal-Signature).")
+                             help_text=gettext_lazy("Webhook: signs every message (X-Portal-Signature)."))
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelForm:

@@ -14,32 +14,37 @@ from datetime import timedelta
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class Condition(models.TextChoices):
-    BACKUP_FAILED = "backup_failed", "Backup failed"
-    MISSED_BACKUP = "missed_backup", "No successful backup"
-    VERIFY_DAMAGE = "verify_damage", "Verify found damage"
-    LONG_RUNNING_JOB = "long_running_job", "Job running too long"
-    STORE_NEARLY_FULL = "store_nearly_full", "Vault storage nearly full"
+    BACKUP_FAILED = "backup_failed", gettext_lazy("Backup failed")
+    MISSED_BACKUP = "missed_backup", gettext_lazy("No successful backup")
+    VERIFY_DAMAGE = "verify_damage", gettext_lazy("Verify found damage")
+    LONG_RUNNING_JOB = "long_running_job", gettext_lazy("Job running too long")
+    STORE_NEARLY_FULL = "store_nearly_full", gettext_lazy("Vault storage nearly full")
 
 
 class Severity(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    WARNING = "warning", "Warning"
+    CRITICAL = "critical", gettext_lazy("Critical")
+    WARNING = "warning", gettext_lazy("Warning")
 
 
 # Per condition: its severity, what its threshold means (None: it has none), its default, and the allowed range.
 CONDITIONS: dict[str, dict] = {
     Condition.BACKUP_FAILED: {"severity": Severity.CRITICAL, "unit": None},
-    Condition.MISSED_BACKUP: {"severity": Severity.WARNING, "unit": "hours", "default": None, "range": (1, 24 * 60),
-                              "help": "Empty: the item's policy decides (its longest gap between backups, plus a grace "
-                                      "of 2 hours: 26 hours for a daily policy)."},
+    Condition.MISSED_BACKUP: {"severity": Severity.WARNING, "unit": gettext_lazy("hours"), "default": None,
+                              "range": (1, 24 * 60),
+                              "help": gettext_lazy("Empty: the item's policy decides (its longest gap between backups, "
+                                                   "plus a grace of 2 hours: 26 hours for a daily policy).")},
     Condition.VERIFY_DAMAGE: {"severity": Severity.CRITICAL, "unit": None},
-    Condition.LONG_RUNNING_JOB: {"severity": Severity.WARNING, "unit": "minutes", "default": 240, "range": (1, 7 * 24 * 60),
-                                 "help": "A job In Progress for longer than this."},
-    Condition.STORE_NEARLY_FULL: {"severity": Severity.WARNING, "unit": "percent", "default": 90, "range": (1, 100),
-                                  "help": "How full the filesystem holding the vault store may get."},
+    Condition.LONG_RUNNING_JOB: {"severity": Severity.WARNING, "unit": gettext_lazy("minutes"), "default": 240,
+                                 "range": (1, 7 * 24 * 60),
+                                 "help": gettext_lazy("A job In Progress for longer than this.")},
+    Condition.STORE_NEARLY_FULL: {"severity": Severity.WARNING, "unit": gettext_lazy("percent"), "default": 90,
+                                  "range": (1, 100),
+                                  "help": gettext_lazy("How full the filesystem holding the vault store may get.")},
 }
 
 
@@ -76,8 +81,8 @@ class Rule(models.Model):
 
 class Channel(models.Model):
     class Kind(models.TextChoices):
-        EMAIL = "email", "Email"
-        WEBHOOK = "webhook", "Webhook"
+        EMAIL = "email", gettext_lazy("Email")
+        WEBHOOK = "webhook", gettext_lazy("Webhook")
 
     vault = models.ForeignKey("vaults.Vault", on_delete=models.CASCADE, related_name="alert_channels")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -116,8 +121,8 @@ class AlertQuerySet(models.QuerySet):
 
 class Alert(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        RESOLVED = "resolved", "Resolved"
+        ACTIVE = "active", gettext_lazy("Active")
+        RESOLVED = "resolved", gettext_lazy("Resolved")
 
     vault = models.ForeignKey("vaults.Vault", on_delete=models.CASCADE, related_name="alerts")
     condition = models.CharField(max_length=32, choices=Condition.choices)
@@ -165,15 +170,15 @@ RENOTIFY_AFTER = timedelta(hours=1)
 
 class Message(models.Model):
     class Kind(models.TextChoices):
-        RAISED = "raised", "Raised"
-        REMINDER = "reminder", "Still active"
-        RESOLVED = "resolved", "Resolved"
-        TEST = "test", "Test"
+        RAISED = "raised", gettext_lazy("Raised")
+        REMINDER = "reminder", gettext_lazy("Still active")
+        RESOLVED = "resolved", gettext_lazy("Resolved")
+        TEST = "test", gettext_lazy("Test")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", gettext_lazy("Sending")
+        DELIVERED = "delivered", gettext_lazy("Delivered")
+        FAILED = "failed", gettext_lazy("Failed")
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
@@ -208,5 +213,6 @@ class DeliveryAttempt(models.Model):
     @property
     def outcome(self) -> str:
         if self.delivered:
-            return f"Delivered (HTTP {self.status_code})" if self.status_code else "Delivered"
-        return self.error or (f"HTTP {self.status_code}" if self.status_code else "Failed")
+            return _("Delivered (HTTP %(code)s)") % {"code": self.status_code} if self.status_code else _("Delivered")
+        # The error was worded when the attempt was made, in the language active then (English in the worker).
+        return self.error or (f"HTTP {self.status_code}" if self.status_code else _("Failed"))

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from alerts import delivery
 from alerts.models import CONDITIONS, Channel, DeliveryAttempt, Message, Rule
@@ -26,8 +27,9 @@ def update_rule(user: User, rule: Rule, *, enabled: bool, threshold: int | None)
     elif threshold is not None:
         low, high = spec["range"]
         if not low <= threshold <= high:
-            raise InvalidRequest(f"The threshold of '{rule.get_condition_display()}' is {low} to {high} {spec['unit']}.",
-                                 field="threshold")
+            raise InvalidRequest(_("The threshold of '%(condition)s' is %(low)s to %(high)s %(unit)s.")
+                                 % {"condition": rule.get_condition_display(), "low": low, "high": high,
+                                    "unit": spec["unit"]}, field="threshold")
     rule.enabled, rule.threshold = enabled, threshold
     rule.save(update_fields=["enabled", "threshold"])
     return rule
@@ -48,9 +50,9 @@ def save_channel(user: User, vault: Vault, data: ChannelInput, channel: Channel 
     require_administrator(user, "change alert channels")
     kind = channel.kind if channel is not None else data.kind
     if kind not in Channel.Kind.values:
-        raise InvalidRequest("Choose Email or Webhook.", field="kind")
+        raise InvalidRequest(_("Choose Email or Webhook."), field="kind")
     if not data.name.strip():
-        raise InvalidRequest("Give the channel a name.", field="name")
+        raise InvalidRequest(_("Give the channel a name."), field="name")
     channel = channel or Channel(vault=vault, kind=kind)
     channel.name, channel.enabled = data.name.strip()[:100], data.enabled
     if kind == Channel.Kind.EMAIL:
@@ -60,7 +62,7 @@ def save_channel(user: User, vault: Vault, data: ChannelInput, channel: Channel 
         if data.secret:
             channel.secret = data.secret
         elif not channel.secret:
-            raise InvalidRequest("Give the webhook a secret: receivers check each message's signature with it.",
+            raise InvalidRequest(_("Give the webhook a secret: receivers check each message's signature with it."),
                                  field="secret")
     channel.save()
     return channel
@@ -69,14 +71,14 @@ def save_channel(user: User, vault: Vault, data: ChannelInput, channel: Channel 
 def check_recipients(text: str) -> list[str]:
     recipients = [r.strip() for r in text.replace("\n", ",").replace(";", ",").split(",") if r.strip()]
     if not recipients:
-        raise InvalidRequest("Give at least one email address.", field="recipients")
+        raise InvalidRequest(_("Give at least one email address."), field="recipients")
     if len(recipients) > MAX_RECIPIENTS:
-        raise InvalidRequest(f"At most {MAX_RECIPIENTS} recipients per channel.", field="recipients")
+        raise InvalidRequest(_("At most %(count)s recipients per channel.") % {"count": MAX_RECIPIENTS}, field="recipients")
     for address in recipients:
         try:
             validate_email(address)
         except ValidationError:
-            raise InvalidRequest(f"'{address}' is not an email address.", field="recipients") from None
+            raise InvalidRequest(_("'%(address)s' is not an email address.") % {"address": address}, field="recipients") from None
     return recipients
 
 
@@ -96,6 +98,8 @@ def send_test(user: User, channel: Channel) -> tuple[bool, str]:
         message.state = Message.State.DELIVERED if outcome.delivered else Message.State.FAILED
         message.save(update_fields=["state"])
     if outcome.delivered:
-        code = f" (HTTP {outcome.status_code})" if outcome.status_code else ""
-        return True, f"Test message delivered to {channel.target}{code}."
+        if outcome.status_code:
+            return True, _("Test message delivered to %(target)s (HTTP %(code)s).") % {"target": channel.target,
+                                                                                      "code": outcome.status_code}
+        return True, _("Test message delivered to %(target)s.") % {"target": channel.target}
     return False, outcome.error

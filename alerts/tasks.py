@@ -8,7 +8,7 @@ import logging
 from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from alerts import delivery, evaluation
 from alerts.models import DeliveryAttempt, Message
@@ -39,7 +39,8 @@ def deliver(self: Task, message_id: int) -> str:
     if message is None or message.state != Message.State.PENDING:
         return "gone"  # deleted with its channel, or a redelivered task of a message already sent
     attempt = message.attempts.count() + 1
-    outcome = delivery.send(message)
+    with translation.override(settings.LANGUAGE_CODE):  # the logged error, as a worker words it (no reader here)
+        outcome = delivery.send(message)
     final = outcome.delivered or not outcome.retry or attempt >= settings.ALERTS_ATTEMPTS
     with transaction.atomic():
         DeliveryAttempt.objects.create(message=message, attempt=attempt, at=timezone.now(),

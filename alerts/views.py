@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from alerts import services
@@ -59,7 +60,7 @@ def rule_save(request: HttpRequest, pk: int, rule_pk: int) -> HttpResponse:
         return HttpResponseForbidden(str(refusal))
     except Refusal as refusal:
         return _page(request, vault, status=400, rule_errors={rule.pk: str(refusal)})
-    messages.success(request, f"Alert rule '{rule.get_condition_display()}' saved.")
+    messages.success(request, _("Alert rule '%(condition)s' saved.") % {"condition": rule.get_condition_display()})
     return redirect("alerts:alerts", vault.pk)
 
 
@@ -70,7 +71,7 @@ def channel_save(request: HttpRequest, pk: int, channel_pk: int | None = None) -
     form = ChannelForm(request.POST)
     try:
         if not form.is_valid():
-            raise Refusal("Check the channel's fields.")
+            raise Refusal(_("Check the channel's fields."))
         data = services.ChannelInput(**form.cleaned_data)
         saved = services.save_channel(request.user, vault, data, channel)
     except NotAllowed as refusal:
@@ -79,7 +80,7 @@ def channel_save(request: HttpRequest, pk: int, channel_pk: int | None = None) -
         if not form.errors:
             form.add_error(refusal.field if refusal.field in form.fields else None, str(refusal))
         return _page(request, vault, status=400, channel_form=form, editing=channel)
-    messages.success(request, f"Alert channel '{saved.name}' saved.")
+    messages.success(request, _("Alert channel '%(name)s' saved.") % {"name": saved.name})
     return redirect("alerts:alerts", vault.pk)
 
 
@@ -91,7 +92,7 @@ def channel_delete(request: HttpRequest, pk: int, channel_pk: int) -> HttpRespon
         services.delete_channel(request.user, channel)
     except NotAllowed as refusal:
         return HttpResponseForbidden(str(refusal))
-    messages.success(request, f"Alert channel '{channel.name}' deleted.")
+    messages.success(request, _("Alert channel '%(name)s' deleted.") % {"name": channel.name})
     return redirect("alerts:alerts", vault.pk)
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 PREFIX = "rsp_"  # what a token starts with, so a leaked one is recognisable (secret scanners, logs)
 PREFIX_SHOWN = 8  # characters after PREFIX shown in lists to tell tokens apart; they reveal 48 of 256 bits
@@ -21,6 +22,10 @@ PREFIX_SHOWN = 8  # characters after PREFIX shown in lists to tell tokens apart;
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+STATE_LABELS = {"Active": gettext_lazy("Active"), "Expired": gettext_lazy("Expired"),
+                "Revoked": gettext_lazy("Revoked")}
 
 
 class TokenQuerySet(models.QuerySet):
@@ -65,6 +70,11 @@ class PersonalAccessToken(models.Model):
         if self.revoked:
             return "Revoked"
         return "Expired" if self.is_expired else "Active"
+
+    @property
+    def state_label(self) -> str:
+        """The state as the page words it, in the reader's language (``state`` stays the English key)."""
+        return str(STATE_LABELS[self.state])
 
     def revoke(self) -> bool:
         """Revoked for good; True when this call revoked it (compare-and-swap, as every status move here)."""

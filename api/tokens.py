@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from api.models import PersonalAccessToken, digest
 from jobs.errors import Refusal
@@ -34,9 +35,11 @@ def create_token(user: AbstractBaseUser, name: str, days: int | None) -> tuple[P
     """A new token and its secret (to show once). ``days`` None: it never expires."""
     name = name.strip()
     if not name or len(name) > NAME_MAX:
-        raise TokenRefused(f"Give the token a name of 1 to {NAME_MAX} characters, saying what will use it.", field="name")
+        raise TokenRefused(_("Give the token a name of 1 to %(max)s characters, saying what will use it.")
+                           % {"max": NAME_MAX}, field="name")
     if days is not None and not 1 <= days <= MAX_DAYS:
-        raise TokenRefused(f"A token expires after 1 to {MAX_DAYS} days; leave the expiry empty for no expiry.",
+        raise TokenRefused(_("A token expires after 1 to %(max)s days; leave the expiry empty for no expiry.")
+                           % {"max": MAX_DAYS},
                            field="days")
     with transaction.atomic():
         token, secret = PersonalAccessToken.issue(user, name, days)
@@ -48,7 +51,7 @@ def create_token(user: AbstractBaseUser, name: str, days: int | None) -> tuple[P
 def revoke_token(user: AbstractBaseUser, token: PersonalAccessToken) -> bool:
     """Revoke one of ``user``'s tokens; False when it was already revoked."""
     if token.user_id != user.pk:
-        raise Refusal("You can revoke only your own tokens.", code="NotAllowed")
+        raise Refusal(_("You can revoke only your own tokens."), code="NotAllowed")
     with transaction.atomic():
         revoked = token.revoke()
         if revoked:

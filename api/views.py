@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -48,8 +49,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
     created = secret = None
     if request.method == "POST" and form.is_valid():
         if not _first_use(request, form.cleaned_data["once"]):
-            messages.info(request, "That form was sent already: its token exists (below) and its secret is not shown "
-                                   "again. Revoke it and create another if you did not copy it.")
+            messages.info(request, _("That form was sent already: its token exists (below) and its secret is not shown "
+                                     "again. Revoke it and create another if you did not copy it."))
             return redirect("tokens:list")
         try:
             created, secret = tokens.create_token(request.user, form.cleaned_data["name"], form.cleaned_data["days"])
@@ -57,7 +58,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
             form.add_error(refusal.field if refusal.field in form.fields else None, str(refusal))
         else:
             form = TokenForm(initial={"once": secrets.token_urlsafe(16)})
-    context = {"page_title": "access tokens", "form": form, "tokens": tokens.tokens_of(request.user),
+    context = {"page_title": _("access tokens"), "form": form, "tokens": tokens.tokens_of(request.user),
                "created": created, "secret": secret}
     return render(request, "api/tokens.html", context, status=400 if form.errors else 200)
 
@@ -66,5 +67,6 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(tokens.tokens_of(request.user), pk=pk)  # another user's token answers 404
     if tokens.revoke_token(request.user, token):
-        messages.success(request, f"Revoked token '{token.name}' ({token.prefix}…): it no longer works.")
+        messages.success(request, _("Revoked token '%(name)s' (%(prefix)s…): it no longer works.")
+                         % {"name": token.name, "prefix": token.prefix})
     return redirect("tokens:list")

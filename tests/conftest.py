@@ -45,6 +45,18 @@ def run_async(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
+# --- Language ---------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _language_of_the_test_alone() -> Iterator[None]:
+    """A request through the test client leaves its language active in this thread (LocaleMiddleware activates
+    it and nothing deactivates it), so a Korean page would make the next test's sentences Korean."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
 # --- Redis ---------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -150,7 +150,7 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
     assert job.properties["Chunks repaired"] == 1
     [warning] = job.properties["Warnings"]
     assert warning.startswith("1 damaged chunk was copied back from the paired region (West Europe)")
-    assert "dev01 @ " in warning
+    assert "dev01 (northwind-dev) @ " in warning
     assert open_store(vault).verify().ok  # the primary copy is whole again
 
     # A chunk damaged in both copies cannot be repaired: verify fails and names the point.
@@ -159,5 +159,5 @@ def test_verify_of_a_grs_vault_repairs_damaged_chunks_from_the_paired_region(lab
     job = run(Verify.start_for(member, vault))
     assert job.status == "failed" and job.error_code == "VaultDataCorrupted"
     assert job.properties["Chunks repaired"] == 0
-    assert "Still affected: dev01 @ " in job.error_message
-    assert [name.split(" @ ")[0] for name in job.properties["Affected recovery points"]] == ["dev01"]
+    assert "Still affected: dev01 (northwind-dev) @ " in job.error_message
+    assert [name.split(" @ ")[0] for name in job.properties["Affected recovery points"]] == ["dev01 (northwind-dev)"]

@@ -28,7 +28,7 @@ from vaults.operations.registration import Register
 from vaults.policy import rules
 from vaults.services.vaults import create_vault
 
-APP_CATALOGUES = [Path(settings.BASE_DIR) / app / "locale/ko/LC_MESSAGES/django.po" for app in ("jobs", "vaults")]
+APP_CATALOGUES = [Path(settings.BASE_DIR) / app / "locale/ko/LC_MESSAGES/django.po" for app in ("alerts", "jobs", "vaults")]
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
 
 
