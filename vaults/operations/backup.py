@@ -125,7 +125,7 @@ class Backup(VaultOperation):
 def _take_snapshot(ctx: JobContext, item: ProtectedItem) -> backup.Snapshot:
     endpoint = item.vault.subscription.endpoint
     vm = item.item.vm
-    with ctx.subtask("Take Snapshot"), job_failures(endpoint):
+    with ctx.subtask(gettext_noop("Take Snapshot")), job_failures(endpoint):
         task_id = ctx.params.get("task_id") or backup.new_task_id(ctx.job.pk)
         request_id = ctx.params.get("snapshot_request") or backup.request_snapshot(endpoint, vm, task_id)
         ctx.remember(task_id=task_id, snapshot_request=request_id)
@@ -140,7 +140,7 @@ def _take_snapshot(ctx: JobContext, item: ProtectedItem) -> backup.Snapshot:
 def _transfer(ctx: JobContext, item: ProtectedItem, store: VaultStore, snapshot: backup.Snapshot,
               created: datetime) -> StorePoint:
     vault = item.vault
-    with ctx.subtask("Transfer data to vault"), job_failures(vault.subscription.endpoint):
+    with ctx.subtask(gettext_noop("Transfer data to vault")), job_failures(vault.subscription.endpoint):
         point_id = point_id_for(ctx.job.pk)
         if store.has_point(point_id):
             store.delete_points([point_id])  # published by an earlier attempt whose row never got written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from jobs.models import Job, Operation
 from jobs.runner import JobContext
@@ -39,10 +39,10 @@ class Discovery(VaultOperation):
             log.info("vault %s is gone; nothing to discover", ctx.params["vault"])
             return
         endpoint = vault.subscription.endpoint
-        with ctx.subtask("Query virtual machines"), job_failures(endpoint):
+        with ctx.subtask(gettext_noop("Query virtual machines")), job_failures(endpoint):
             found = fetch_region(endpoint, vault.region, check_cancelled=ctx.check_cancelled,
                                  on_progress=lambda done, total: ctx.progress(90 * done / max(total, 1)))
-        with ctx.subtask("Update the list of virtual machines"):
+        with ctx.subtask(gettext_noop("Update the list of virtual machines")):
             counts = discovery.record(vault, found)
         ctx.set_property("Virtual machines found", counts["found"])
         ctx.set_property("New", counts["new"])

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
@@ -69,7 +70,7 @@ class StopProtection(VaultOperation):
         ctx.set_property("Virtual machine", item.item.vm.display_name)
         if ctx.params.get("reason"):
             ctx.set_property("Reason", ctx.params["reason"])
-        with ctx.subtask("Stop protection"):
+        with ctx.subtask(gettext_noop("Stop protection")):
             item.stop()
         ctx.progress(100)
         publish([f"vault:{item.vault_id}"], "item", {"protected_item": item.pk, "status": "stopped"})
@@ -94,7 +95,7 @@ class DeleteBackupData(VaultOperation):
         ctx.set_property("Virtual machine", item.item.vm.display_name)
         if refusal := soft_delete.deletion_refusal(item):  # the vault became immutable since the job was started
             raise JobError("ImmutableVault", refusal, [_("Stop protection keeping the data instead.")])
-        with ctx.subtask("Stop protection"):
+        with ctx.subtask(gettext_noop("Stop protection")):
             item.stop()
         if item.vault.soft_delete_enabled:
             cls._soft_delete(ctx, item)
@@ -104,7 +105,7 @@ class DeleteBackupData(VaultOperation):
     @classmethod
     def _soft_delete(cls, ctx: JobContext, item: ProtectedItem) -> None:
         """The points stay, restorable and undeletable, until the purge date; nothing leaves the store."""
-        with ctx.subtask("Soft delete backup data"):
+        with ctx.subtask(gettext_noop("Soft delete backup data")):
             ctx.set_property("Recovery points kept", item.recovery_points.count())
             until = soft_delete.soft_delete_item(ctx.job.requested_by, item, job=ctx.job)
             if until is not None:
@@ -116,7 +117,7 @@ class DeleteBackupData(VaultOperation):
     def _delete(cls, ctx: JobContext, item: ProtectedItem) -> None:
         """Soft delete is off: the points go now (their chunks at the next garbage collection)."""
         vault = item.vault
-        with ctx.subtask("Delete backup data"):
+        with ctx.subtask(gettext_noop("Delete backup data")):
             ctx.set_property("Recovery points deleted", delete_points(vault, item.recovery_points.all()))
             if item.base_snapshots:
                 backup.release_snapshots(vault.subscription.endpoint, item.base_snapshots)
@@ -134,14 +135,14 @@ class Retention(VaultJob):
 
     @classmethod
     def run_on(cls, ctx: JobContext, vault: Vault) -> None:
-        with ctx.subtask("Delete expired recovery points"):
+        with ctx.subtask(gettext_noop("Delete expired recovery points")):
             # The newest point of an item is its next incremental's base; retention may still remove it once expired.
             # A soft-deleted item's points wait for the purge, whatever their expiry.
             expired = (RecoveryPoint.objects.filter(protected_item__vault=vault, expires__lte=timezone.now())
                        .exclude(protected_item__status__in=ProtectedItem.DELETED))
             deleted = delete_points(vault, expired)
             ctx.set_property("Recovery points deleted", deleted)
-        with ctx.subtask("Purge soft-deleted backup data"):
+        with ctx.subtask(gettext_noop("Purge soft-deleted backup data")):
             purged = soft_delete.purge_due(vault, job=ctx.job)
             ctx.set_property("Soft-deleted items purged", purged.items)
             ctx.set_property("Recovery points purged", purged.points)
@@ -162,7 +163,7 @@ class GarbageCollection(VaultJob):
     @classmethod
     def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         store = open_store(vault)
-        with ctx.subtask("Remove unreferenced chunks"):
+        with ctx.subtask(gettext_noop("Remove unreferenced chunks")):
             try:
                 report = store.collect_garbage(grace_seconds=float(ctx.params.get("grace", 3600)),
                                                timeout=float(ctx.params.get("lock_timeout", 60)))
@@ -191,7 +192,7 @@ class Verify(VaultJob):
     @classmethod
     def run_on(cls, ctx: JobContext, vault: Vault) -> None:
         store = open_store(vault)
-        with ctx.subtask("Verify recovery points"):
+        with ctx.subtask(gettext_noop("Verify recovery points")):
             meter = Meter(ctx)
             meter.enter("Reading every chunk back")
             report = store.verify(progress=lambda done, total: meter.update(done, total, 100 * done / max(total, 1)),
@@ -208,7 +209,7 @@ class Verify(VaultJob):
         repaired: list[str] = []
         secondary = secondary_store(vault) if report.bad_chunks else None
         if secondary is not None:
-            with ctx.subtask("Repair from the paired region"):
+            with ctx.subtask(gettext_noop("Repair from the paired region")):
                 repaired = store.repair_from(secondary, report.bad_chunks)
                 ctx.set_property("Chunks repaired", len(repaired))
         whole = set(repaired)
@@ -262,7 +263,7 @@ class Replicate(VaultJob):
         if secondary_path(vault) is None:
             return
         ctx.set_property("Paired region", vault.paired_region)
-        with ctx.subtask("Copy new data to the paired region"):
+        with ctx.subtask(gettext_noop("Copy new data to the paired region")):
             meter = Meter(ctx)
             meter.enter("Copying to the paired region")
             report = open_store(vault).replicate_to(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
@@ -105,11 +106,11 @@ class ConfigureProtection(VaultOperation):
 def _configure(ctx: JobContext, item: ProtectedItem) -> None:
     registered, vm = item.item, item.item.vm
     ctx.set_property("Virtual machine", f"{vm.name} ({vm.cloud_service})")
-    with ctx.subtask("Check the virtual machine"):
+    with ctx.subtask(gettext_noop("Check the virtual machine")):
         if registered.status != RegisteredItem.Status.REGISTERED or vm.gone:
             raise JobError("ItemNotRegistered", _("Virtual machine '%(vm)s' is no longer registered with the vault.")
                            % {"vm": vm.display_name}, [_("Register the VM again, then protect it.")])
-    with ctx.subtask("Apply the backup policy"):
+    with ctx.subtask(gettext_noop("Apply the backup policy")):
         policy = Policy.objects.filter(pk=ctx.params.get("policy") or item.policy_id, vault_id=item.vault_id).first()
         if policy is None:
             raise JobError("PolicyNotFound", _("The backup policy no longer exists."),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from jobs.errors import JobError, OperationInProgress
 from jobs.models import Job, Operation
@@ -90,12 +91,12 @@ class Register(VaultOperation):
         vm, endpoint = item.vm, item.vault.subscription.endpoint
         ctx.set_property("Virtual machine", f"{vm.name} ({vm.cloud_service})")
         try:
-            with ctx.subtask("Check the virtual machine"), job_failures(endpoint):
+            with ctx.subtask(gettext_noop("Check the virtual machine")), job_failures(endpoint):
                 refusal = preflight_errors(vm, find_vm(endpoint, vm.cloud_service, vm.name, vm.region))
                 if refusal is not None:
                     raise refusal
             ctx.progress(20)
-            with ctx.subtask("Install the backup extension"), job_failures(endpoint):
+            with ctx.subtask(gettext_noop("Install the backup extension")), job_failures(endpoint):
                 _install_extension(ctx, endpoint, vm)
         except JobError as error:
             item.mark_failed(error.code, error.message, " ".join(error.recommendations))
@@ -170,7 +171,7 @@ class Unregister(VaultOperation):
             return
         vm, endpoint = item.vm, item.vault.subscription.endpoint
         if not vm.gone:
-            with ctx.subtask("Remove the backup extension"), job_failures(endpoint):
+            with ctx.subtask(gettext_noop("Remove the backup extension")), job_failures(endpoint):
                 _remove_extension(ctx, endpoint, vm)
         vault_id = item.vault_id
         item.delete()

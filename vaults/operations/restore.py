@@ -18,6 +18,7 @@ from azure.servicemanagement import ServiceManagementService
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from jobs.errors import JobError
 from jobs.models import Job, Operation
@@ -116,7 +117,7 @@ class Restore(VaultOperation):
         ctx.set_property("Target VM", f"{request.vm_name} ({request.cloud_service})")
         ctx.set_property("Storage account", request.storage_account)
         if created := ctx.params.get("created_role"):
-            with ctx.subtask("Create the virtual machine"), job_failures(endpoint):
+            with ctx.subtask(gettext_noop("Create the virtual machine")), job_failures(endpoint):
                 _wait_for_vm(ctx, compute_client(endpoint), created.get("request_id"))
             _restored(ctx, vault, request.vm_name)
             return
@@ -128,14 +129,14 @@ class Restore(VaultOperation):
             targets = _restore_disks(ctx, point_row, store, point, blobs)
             ctx.remember(proven=[[disk, url] for disk, url in targets])
         ctx.progress(90)
-        with ctx.subtask("Create the virtual machine"), job_failures(endpoint):
+        with ctx.subtask(gettext_noop("Create the virtual machine")), job_failures(endpoint):
             _create_vm(ctx, vault, request, targets)
         _restored(ctx, vault, request.vm_name)
 
 
 def _check_target(ctx: JobContext, point_row: RecoveryPoint, request: RestoreRequest) -> tuple[VaultStore, StorePoint]:
     vault = point_row.protected_item.vault
-    with ctx.subtask("Check the restore target"), job_failures(vault.subscription.endpoint):
+    with ctx.subtask(gettext_noop("Check the restore target")), job_failures(vault.subscription.endpoint):
         if not ctx.params.get("created_service"):
             try:
                 check_request(vault, request)
@@ -191,7 +192,7 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
         meter.update(done, total, 5 + 85 * done / max(total, 1), **properties)
 
     done_before = 0
-    with ctx.subtask("Restore disks"), job_failures():
+    with ctx.subtask(gettext_noop("Restore disks")), job_failures():
         meter.enter(WRITING)
         secondary = secondary_store(vault)
         for manifest, length in zip(point.disks, data, strict=True):
@@ -217,7 +218,7 @@ def _restore_disks(ctx: JobContext, point_row: RecoveryPoint, store: VaultStore,
         # The bytes written, not the disks' provisioned size (their empty space is not written; portal/units.py).
         ctx.set_property(DATA_RESTORED, human_bytes(sum(data)))
         ctx.set_property(DISK_SIZE, human_bytes(sum(manifest.size for manifest in point.disks)))
-    with ctx.subtask("Prove the restored disks"):
+    with ctx.subtask(gettext_noop("Prove the restored disks")):
         meter.enter(PROVING)
         for (disk, url), length in zip(targets, data, strict=True):
             ctx.check_cancelled()

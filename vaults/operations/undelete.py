@@ -9,6 +9,7 @@ redelivered message changes nothing twice, and a purge that has begun is never u
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from jobs.errors import JobError
 from jobs.models import Job, Operation
@@ -36,7 +37,7 @@ class Undelete(VaultOperation):
             raise JobError("BackupDataPurged", _("The soft-deleted backup data was purged before it could be undeleted."),
                            [_("Protect the VM again; its next backup is a full one.")])
         ctx.set_property("Virtual machine", item.item.vm.display_name)
-        with ctx.subtask("Undelete backup data"):
+        with ctx.subtask(gettext_noop("Undelete backup data")):
             if not undelete_item(item) and item.status != ProtectedItem.Status.STOPPED:  # STOPPED: done by an earlier run
                 raise JobError("SoftDeletePeriodEnded", _("The soft-delete period of '%(vm)s' ended: its backup data "
                                                           "is being purged and can no longer be undeleted.")
