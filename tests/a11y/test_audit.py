@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.backup.helpers import back_up, lab_vault, protect
+from tests.fixtures.browser import open_quick_create
 
 from .axe import assert_accessible
 
@@ -28,10 +29,7 @@ def test_every_main_page_and_wizard_has_no_serious_axe_violation(page, sign_in, 
     base = f"{portal_server}/vaults/{vault.pk}"
     expect(page.locator("#vault-table")).to_contain_text("audit-east")
     audit("vault list")
-    page.click("#cmd-new")
-    for label in ("DATA SERVICES", "RECOVERY SERVICES", "BACKUP VAULT", "QUICK CREATE"):
-        page.locator("#new-drawer").get_by_role("button", name=label, exact=True).click()
-    expect(page.locator("#new-drawer form.quick-create")).to_be_visible()
+    expect(open_quick_create(page)).to_be_visible()
     audit("quick create drawer")
 
     for path, ready in (("dashboard/", "#storage-used"), ("quick-start/", ".tabs"), ("configure/", ".tabs"),

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from jobs.models import Job, Operation, Status
 from tests.conftest import PASSWORD
 from tests.conftest import wait_for as wait
+from tests.fixtures.browser import QUICK_CREATE_PATH_KO, open_quick_create
 from vaults.models import Vault
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -82,11 +83,7 @@ def test_the_tutorial_in_korean(korean_page, owner, lab_subscription, celery_wor
     page.wait_for_selector("body[data-live='1']")
 
     # QUICK CREATE through the NEW drawer, by its Korean names.
-    page.click("#cmd-new")
-    drawer = page.locator("#new-drawer")
-    for label in ("데이터 서비스", "복구 서비스", "백업 자격 증명 모음", "빨리 만들기"):
-        drawer.get_by_role("button", name=label, exact=True).click()
-    form = drawer.locator("form.quick-create")
+    form = open_quick_create(page, QUICK_CREATE_PATH_KO)
     form.get_by_label("이름").fill("contoso-east")
     form.get_by_label("지역").select_option("East US")
     expect(form.locator("button.create-vault")).to_contain_text("자격 증명 모음 만들기")

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from jobs.models import Job, Operation
 from tests.backup.helpers import lab_vault, protect, wait_for, write
+from tests.fixtures.browser import open_quick_create
 from vaults.models import Vault
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -22,11 +23,7 @@ def test_quick_create_is_a_job_whose_view_job_opens_the_dialog(
 ):
     sign_in(page, member)
     page.wait_for_selector("body[data-live='1']")
-    page.click("#cmd-new")
-    drawer = page.locator("#new-drawer")
-    for label in ("DATA SERVICES", "RECOVERY SERVICES", "BACKUP VAULT", "QUICK CREATE"):
-        drawer.get_by_role("button", name=label, exact=True).click()
-    form = drawer.locator("form.quick-create")
+    form = open_quick_create(page)
     form.get_by_label("Name").fill("walk-east")
     form.get_by_label("Region").select_option("East US")
     form.locator("button.create-vault").click()
