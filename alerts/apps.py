@@ -19,7 +19,9 @@ def evaluate_soon(sender: object, job: Any, **kwargs: object) -> None:
         from alerts.tasks import evaluate_vault
 
         try:
-            evaluate_vault.apply_async((vault_id,), queue=settings.CONTROL_QUEUE, countdown=1, retry=False)
+            # Expires: a control worker that was down does not work through a backlog of evaluations on its return,
+            # ahead of the reconciler; the beat's evaluation every minute covers what expired.
+            evaluate_vault.apply_async((vault_id,), queue=settings.CONTROL_QUEUE, countdown=1, expires=60, retry=False)
         except Exception:  # the broker is down: the beat's evaluation catches up when it is back
             import logging
 

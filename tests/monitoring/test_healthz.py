@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import time
+from unittest import mock
 
 import pytest
+import redis
 
-from monitoring import health
+from monitoring import broker, health
 from portal.processes import private_redis_command, redis_answers
 from tests.conftest import free_port, stop_process, wait_for
 
@@ -57,7 +59,11 @@ def test_redis_down_is_503(client, lab_endpoint, settings):
                                stdout=subprocess.DEVNULL)
     try:
         wait_for(lambda: redis_answers(url), what="private redis", process=process)
-        settings.CELERY_BROKER_URL = url
+        # Only the health check is pointed at it: changing CELERY_BROKER_URL would send this process's later jobs
+        # there too, once Celery has read its configuration.
+        patcher = mock.patch.object(health, "broker_client", lambda: redis.Redis.from_url(
+            url, socket_timeout=broker.TIMEOUT_SECONDS, socket_connect_timeout=broker.TIMEOUT_SECONDS))
+        patcher.start()
         status, body, _ = get_health(client)
         assert body["checks"]["redis"] == "ok"  # it answers; no worker uses it, so the workers fail
         stop_process(process)
@@ -65,6 +71,7 @@ def test_redis_down_is_503(client, lab_endpoint, settings):
         assert (status, body) == (503, failing(redis="fail", workers="fail"))
         says_nothing_more(text, url.split(":")[2].split("/")[0])
     finally:
+        mock.patch.stopall()
         stop_process(process)
 
 
@@ -83,9 +90,10 @@ def test_a_control_worker_that_died_is_503_once_its_heartbeat_is_stale(client, l
 
 
 def test_no_worker_at_all_is_503(client, lab_endpoint, settings):
-    settings.CELERY_TASK_DEFAULT_QUEUE = f"monitoring-nobody-{os.getpid()}"
-    settings.CONTROL_QUEUE = f"monitoring-nobody-{os.getpid()}-control"
-    status, body, _ = get_health(client)
+    # Queues no worker consumes, for the health check only: the job queue settings stay as the suite's worker has them.
+    nobody = f"monitoring-nobody-{os.getpid()}"
+    with mock.patch.object(health, "monitored_queues", lambda: [nobody, f"{nobody}-control"]):
+        status, body, _ = get_health(client)
     assert (status, body) == (503, failing(workers="fail"))
 
 

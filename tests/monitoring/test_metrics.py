@@ -5,12 +5,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from unittest import mock
 
 import pytest
+import redis as redis_module
 from celery import current_app
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.models import Operation, Status
+from monitoring import metrics
 from monitoring.broker import broker_client
 from monitoring.metrics import DURATION_BUCKETS
 from tests.fixtures.vaults import protect_vm, run_job
@@ -64,13 +67,16 @@ def test_a_scrape_shows_the_jobs_the_last_backup_and_the_storage_of_what_users_d
     assert len(mine) == 1 and 0 <= mine[0] < 10
 
 
-def test_the_queue_length_is_what_waits_in_the_broker(client, settings, redis_url):
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE = f"monitoring-depth-{os.getpid()}"  # a queue no worker takes from
+def test_the_queue_length_is_what_waits_in_the_broker(client, redis_url):
+    queue = f"monitoring-depth-{os.getpid()}"  # a queue no worker takes from
     redis = broker_client()
     try:
         for _ in range(3):
             current_app.send_task("tests.jobs.work", args=[0], queue=queue, ignore_result=True)
-        assert value(scrape(client), "portal_queue_length", queue=queue) == 3
+        # Only the scrape looks at that queue: the suite's job queue setting stays as its worker has it.
+        with mock.patch.object(metrics, "monitored_queues", lambda: [queue]):
+            samples = scrape(client)
+        assert value(samples, "portal_queue_length", queue=queue) == 3
     finally:
         redis.delete(queue)
         redis.close()
@@ -84,12 +90,16 @@ def test_an_empty_database_scrapes_without_error(client):
     assert "portal_vault_stored_bytes" not in samples
 
 
-def test_a_broker_that_does_not_answer_is_reported_not_an_error(client, settings):
+def test_a_broker_that_does_not_answer_is_reported_not_an_error(client):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{port}/0"  # nothing listens there
-    samples = scrape(client)
+    # Nothing listens there. Only the scrape is pointed at it: changing CELERY_BROKER_URL would send this process's
+    # later jobs there too, once Celery has read its configuration.
+    nowhere = f"redis://127.0.0.1:{port}/0"
+    with mock.patch.object(metrics, "broker_client", lambda: redis_module.Redis.from_url(
+            nowhere, socket_timeout=1, socket_connect_timeout=1)):
+        samples = scrape(client)
     assert value(samples, "portal_redis_up") == 0
     assert "portal_queue_length" not in samples
 
