@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.models import Job, Operation
-from tests.fixtures.vaults import run_job
+from tests.fixtures.vaults import wait_for_job
 from vaults.models import VirtualMachine
 from vaults.operations.discovery import Discovery
 from vaults.operations.registration import Register
@@ -16,18 +16,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_d
 
 
 def register(user, vault, names: tuple[str, ...]) -> None:
-    assert run_job(Discovery.start(user, vault)).status == "completed"
+    # The suite's worker runs the jobs (the tests ask for it): wait for it, never race it.
+    assert wait_for_job(Discovery.start(user, vault)).status == "completed"
     vms = VirtualMachine.objects.filter(subscription=vault.subscription, cloud_service="scale-0000", name__in=names)
     for outcome in Register.start_many(user, vault, [vm.pk for vm in vms]):
         job = Job.objects.filter(item_key=outcome.item.item_key, operation=Operation.REGISTER).latest("pk")
-        assert run_job(job).status == "completed"
+        assert wait_for_job(job).status == "completed"
 
 
 def focused_id(page) -> str | None:
     return page.evaluate("() => document.activeElement.dataset.id || null")
 
 
-def test_selection_by_keyboard_drives_the_command_bar(page, sign_in, owner, vault, portal_server, screenshot_dir):
+def test_selection_by_keyboard_drives_the_command_bar(page, sign_in, owner, vault, portal_server, screenshot_dir,
+                                                      celery_worker_process):
     register(owner, vault, ("vm00", "vm01", "vm02"))
     page.set_viewport_size({"width": 1400, "height": 1000})
     sign_in(page, owner)

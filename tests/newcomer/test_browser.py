@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from jobs.models import Job, Operation, Status
-from tests.fixtures.vaults import protect_vm, quick_vault, run_job
+from tests.fixtures.vaults import protect_vm, quick_vault, wait_for_job
 from vaults.models import RecoveryPoint, Vault, VirtualMachine
 from vaults.operations.discovery import Discovery
 
@@ -23,9 +23,10 @@ def no_failure_shown(page) -> None:
 
 
 def test_a_double_click_on_register_and_backup_now_starts_one_job_and_shows_no_error(
-        page, sign_in, member, vault, portal_server, screenshot_dir):
-    assert run_job(Discovery.start(member, vault)).status == Status.COMPLETED
-    item = protect_vm(member, vault, "contoso-web", "web01")
+        page, sign_in, member, vault, portal_server, screenshot_dir, celery_worker_process):
+    # The suite's worker runs the jobs (a test before this one may have started it): wait for it, never race it.
+    assert wait_for_job(Discovery.start(member, vault)).status == Status.COMPLETED
+    item = protect_vm(member, vault, "contoso-web", "web01", runner=wait_for_job)
     web02 = VirtualMachine.objects.get(subscription=vault.subscription, cloud_service="contoso-web", name="web02")
     sign_in(page, member)
 
@@ -76,11 +77,11 @@ def test_policy_wizard_says_nothing_about_the_name_until_it_is_typed(page, sign_
 
 
 def test_restore_wizard_lists_the_vaults_region_accounts_and_vms_page_says_where_each_vm_runs(
-        page, sign_in, member, owner, vault, portal_server, screenshot_dir, vault_stores_removed):
+        page, sign_in, member, owner, vault, portal_server, screenshot_dir, vault_stores_removed, celery_worker_process):
     # A second vault in West US has discovered its region: the portal knows the disks of both regions.
     west = quick_vault(owner, vault.subscription, "fabrikam-west", "West US", Vault.Replication.LRS)
-    assert run_job(Discovery.start(member, west)).status == Status.COMPLETED
-    item = protect_vm(member, vault, "contoso-web", "web01")
+    assert wait_for_job(Discovery.start(member, west)).status == Status.COMPLETED
+    item = protect_vm(member, vault, "contoso-web", "web01", runner=wait_for_job)
     RecoveryPoint.objects.create(protected_item=item, created=datetime(2026, 3, 9, 3, 0, tzinfo=UTC),
                                  consistency="application", store_point_id="p0903", disks=[])
     page.set_viewport_size({"width": 1400, "height": 1000})
