@@ -1,7 +1,7 @@
 """A backup whose worker is killed mid-transfer: the reconciler fails it, no point appears, the next backup succeeds.
 
-Runs its own worker (killed with SIGKILL, as the jobs suite does), so the module
-name sorts before the suites that start the shared session worker.
+Runs its own worker (killed with SIGKILL, as the jobs suite does) on a queue of its own, where this test sends its
+jobs, so the shared session worker, started by whichever test asked for it first, never takes them.
 """
 
 from __future__ import annotations
@@ -27,9 +27,24 @@ from .helpers import wait_for as wait_job
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.fixture
+def private_queue(redis_url, monkeypatch) -> str:
+    """Jobs this test starts go to a queue only its own workers take (``jobs.queue`` sends through ``_override``)."""
+    from celery import Celery
+
+    from jobs import queue
+
+    name = f"killed-worker-{os.getpid()}"
+    app = Celery("jobs-private", broker=redis_url, set_as_current=False)
+    app.conf.task_default_queue = name
+    monkeypatch.setattr(queue, "_override", app)
+    return name
+
+
 def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds(
-        redis_url, lab_subscription, member, owner, fabric_faults):
-    process = worker(redis_url, "backup-kill", JOBS_HEARTBEAT_SECONDS="1")
+        redis_url, lab_subscription, member, owner, fabric_faults, private_queue):
+    process = worker(redis_url, "backup-kill", queues=private_queue, CELERY_QUEUE=private_queue,
+                     JOBS_HEARTBEAT_SECONDS="1")
     try:
         vault = lab_vault(owner, lab_subscription)
         item = protect(member, vault, "tailspin-web", "web01", runner=wait_job)
@@ -58,7 +73,7 @@ def test_worker_killed_mid_transfer_leaves_no_point_and_the_next_backup_succeeds
     assert item.last_backup_status == "Failed"
     assert item.status == ProtectedItem.Status.ERROR and "stopped unexpectedly" in item.error_message
 
-    process = worker(redis_url, "backup-kill-2")
+    process = worker(redis_url, "backup-kill-2", queues=private_queue, CELERY_QUEUE=private_queue)
     try:
         again = wait_job(Backup.start(member, item), timeout=120)
         assert again.status == Status.COMPLETED, again.error_message
